@@ -1,0 +1,42 @@
+"""biopair: a BIO-pair simulation and test harness for TLS.
+
+Two pyOpenSSL connections sit on memory BIOs; a scheduler moves bytes between them and
+starves reads and writes on purpose; every SSL call is recorded with what OpenSSL itself
+returned (raw return value, SSL_get_error() name, error queue) and what pyOpenSSL would
+have raised.  Scenario files (TOML) assert the exact sequence of outcomes.
+
+Typical use from Python::
+
+    from biopair import Pair
+    with Pair(deliver="bytewise") as pair:
+        result = pair.handshake()
+        print(result.outcomes["client"])
+"""
+
+from biopair.endpoint import Call, ConfigError, EndpointConfig
+from biopair.outcome import DEADLOCK, LIMIT, Outcome, Pattern, PatternError, compile_pattern
+from biopair.runner import Failure, Verdict, run_scenario
+from biopair.scenario import Scenario, ScenarioError, find_scenarios, load_scenario
+from biopair.scheduler import Pair, RunEntry, RunResult
+
+__all__ = [
+    "DEADLOCK",
+    "LIMIT",
+    "Call",
+    "ConfigError",
+    "EndpointConfig",
+    "Failure",
+    "Outcome",
+    "Pair",
+    "Pattern",
+    "PatternError",
+    "RunEntry",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "Verdict",
+    "compile_pattern",
+    "find_scenarios",
+    "load_scenario",
+    "run_scenario",
+]

@@ -1,0 +1,283 @@
+"""The one place where biopair talks to OpenSSL below pyOpenSSL's public API.
+
+pyOpenSSL turns every SSL call into a Python value or an exception, and on the way it
+hides the raw return value, drains the error queue and remaps some errors (an SSL_ERROR_SSL
+"unexpected eof while reading" becomes ``SysCallError(-1, 'Unexpected EOF')``).  biopair
+reports both layers, so it makes the calls itself through the cffi binding pyOpenSSL uses
+(``OpenSSL._util.lib``) and then derives, with :func:`pyopenssl_view`, what pyOpenSSL's
+public method would have raised or returned for the same call.
+
+Every other module goes through the functions here; nothing else imports ``OpenSSL._util``.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from OpenSSL import SSL
+from OpenSSL._util import ffi as _ffi
+from OpenSSL._util import lib as _lib
+
+#: SSL_get_error() codes by name, in the order the man page lists them.
+ERROR_NAMES: dict[int, str] = {
+    _lib.SSL_ERROR_NONE: "NONE",
+    _lib.SSL_ERROR_ZERO_RETURN: "ZERO_RETURN",
+    _lib.SSL_ERROR_WANT_READ: "WANT_READ",
+    _lib.SSL_ERROR_WANT_WRITE: "WANT_WRITE",
+    _lib.SSL_ERROR_WANT_X509_LOOKUP: "WANT_X509_LOOKUP",
+    _lib.SSL_ERROR_SYSCALL: "SYSCALL",
+    _lib.SSL_ERROR_SSL: "SSL",
+}
+
+#: Names of the SSL_MODE_* flags the binding exposes, without the prefix.
+MODES: dict[str, int] = {
+    "ACCEPT_MOVING_WRITE_BUFFER": _lib.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
+    "AUTO_RETRY": _lib.SSL_MODE_AUTO_RETRY,
+    "ENABLE_PARTIAL_WRITE": _lib.SSL_MODE_ENABLE_PARTIAL_WRITE,
+    "RELEASE_BUFFERS": _lib.SSL_MODE_RELEASE_BUFFERS,
+}
+
+#: Names of the SSL_OP_* options pyOpenSSL exports, without the prefix.
+OPTIONS: dict[str, int] = {
+    name[3:]: int(getattr(SSL, name))
+    for name in dir(SSL)
+    if name.startswith("OP_") and isinstance(getattr(SSL, name), int)
+}
+
+
+#: SSL_VERIFY_POST_HANDSHAKE (pyOpenSSL exports no name for it).
+VERIFY_POST_HANDSHAKE: int = int(_lib.SSL_VERIFY_POST_HANDSHAKE)
+
+
+@dataclass(frozen=True)
+class RawResult:
+    """What OpenSSL itself said about one SSL call.
+
+    Attributes:
+        ret: the C return value.
+        error: the SSL_get_error() name, or None where it must not be asked
+            (after SSL_shutdown() returned 0 or 1, and for SSL_renegotiate() and
+            SSL_verify_client_post_handshake(), which are not I/O calls).
+        reasons: reason strings of the error queue, oldest first.
+        errno: the C errno right after the call (0 unless a socket failed).
+        data: bytes an SSL_read/SSL_peek returned.
+        pyopenssl: what pyOpenSSL's public method would have raised or returned.
+    """
+
+    ret: int
+    error: str | None
+    reasons: tuple[str, ...]
+    errno: int
+    data: bytes
+    pyopenssl: str
+
+
+def _drain_error_queue() -> tuple[tuple[int, str], ...]:
+    queue: list[tuple[int, str]] = []
+    while True:
+        code = _lib.ERR_get_error()
+        if code == 0:
+            return tuple(queue)
+        reason = _lib.ERR_reason_error_string(code)
+        text = _ffi.string(reason).decode("ascii", "replace") if reason != _ffi.NULL else ""
+        queue.append((int(_lib.ERR_GET_REASON(code)), text or f"reason({code:#x})"))
+
+
+def pyopenssl_view(
+    op: str,
+    ret: int,
+    error: str | None,
+    queue: tuple[tuple[int, str], ...],
+    errno: int,
+    data: bytes = b"",
+) -> str:
+    """Say what pyOpenSSL's public method would have done with this raw result.
+
+    This mirrors ``Connection._raise_ssl_error`` (pyOpenSSL 23-26) and the return
+    conversions of ``do_handshake``, ``recv``, ``send`` and ``shutdown``.  The test suite
+    checks it against real pyOpenSSL exceptions for the same calls.
+
+    Returns:
+        ``"WantReadError()"``, ``"SysCallError(-1, 'Unexpected EOF')"``,
+        ``"Error([...reasons])"`` or ``"return <value>"``.
+    """
+    if op == "shutdown" and ret >= 0:
+        return f"return {ret > 0}"
+    if op in ("renegotiate", "verify_client_post_handshake"):
+        return "return True" if ret == 1 else f"Error({[text for _, text in queue]!r})"
+    if error in (None, "NONE"):
+        if op in ("read", "peek"):
+            return f"return {data!r}"
+        if op == "write":
+            return f"return {ret}"
+        return "return None"
+    if error == "WANT_READ":
+        return "WantReadError()"
+    if error == "WANT_WRITE":
+        return "WantWriteError()"
+    if error == "ZERO_RETURN":
+        return "ZeroReturnError()"
+    if error == "WANT_X509_LOOKUP":
+        return "WantX509LookupError()"
+    reasons = [text for _, text in queue]
+    if error == "SYSCALL":
+        if not queue or errno != 0:
+            if ret < 0 and errno != 0:
+                return f"SysCallError({errno}, {_errno.errorcode.get(errno)!r})"
+            return "SysCallError(-1, 'Unexpected EOF')"
+        return f"Error({reasons!r})"
+    if error == "SSL" and queue:
+        if queue[0][0] == _lib.SSL_R_UNEXPECTED_EOF_WHILE_READING:
+            return "SysCallError(-1, 'Unexpected EOF')"
+        return f"Error({reasons!r})"
+    return f"Error({reasons!r})"
+
+
+class WriteBuffer:
+    """A C buffer that outlives one SSL_write call.
+
+    OpenSSL remembers the address of a write that returned WANT_WRITE; retrying "with the
+    same buffer" means passing this very object again, and "an equal copy at another
+    address" means a new one with the same bytes.
+    """
+
+    def __init__(self, data: bytes, capacity: int = 65536) -> None:
+        self.capacity = max(capacity, len(data), 1)
+        self._cdata = _ffi.new("char[]", self.capacity)
+        self.data = b""
+        self.refill(data)
+
+    def refill(self, data: bytes) -> None:
+        """Put new contents at the same address (a retry "with different contents")."""
+        if len(data) > self.capacity:
+            raise ValueError(f"{len(data)} bytes do not fit a {self.capacity}-byte buffer")
+        _ffi.memmove(self._cdata, data, len(data))
+        self.data = data
+
+    def address(self) -> int:
+        """The C address of the buffer, to tell copies apart in a trace."""
+        return int(_ffi.cast("uintptr_t", self._cdata))
+
+
+def call(conn: SSL.Connection, op: str, arg: int | WriteBuffer | None = None) -> RawResult:
+    """Make one raw SSL call on a pyOpenSSL ``Connection`` and classify the result.
+
+    Args:
+        conn: the endpoint's connection.
+        op: ``handshake`` (SSL_do_handshake; also used for connect and accept, see
+            docs/scenario-format.md), ``read``, ``peek``, ``write``, ``shutdown``,
+            ``renegotiate`` or ``verify_client_post_handshake``.
+        arg: the buffer size for read/peek, the :class:`WriteBuffer` for write.
+
+    Returns:
+        The :class:`RawResult`; SSL_get_error() is not asked after SSL_shutdown() returns
+        0 or 1 (SSL_shutdown(3) says its answer would mislead).
+    """
+    ssl = conn._ssl
+    data = b""
+    _lib.ERR_clear_error()
+    _ffi.errno = 0
+    if op == "handshake":
+        ret = _lib.SSL_do_handshake(ssl)
+    elif op in ("read", "peek"):
+        assert isinstance(arg, int)
+        buf = _ffi.new("char[]", arg)
+        fn = _lib.SSL_read if op == "read" else _lib.SSL_peek
+        ret = fn(ssl, buf, arg)
+        if ret > 0:
+            data = _ffi.buffer(buf, ret)[:]
+    elif op == "write":
+        assert isinstance(arg, WriteBuffer)
+        ret = _lib.SSL_write(ssl, arg._cdata, len(arg.data))
+    elif op == "shutdown":
+        ret = _lib.SSL_shutdown(ssl)
+    elif op == "renegotiate":
+        ret = _lib.SSL_renegotiate(ssl)
+    elif op == "verify_client_post_handshake":
+        ret = _lib.SSL_verify_client_post_handshake(ssl)
+    else:  # pragma: no cover - the scenario loader rejects unknown ops
+        raise ValueError(f"unknown raw op {op!r}")
+    err_no = int(_ffi.errno)
+    error: str | None
+    if op in ("renegotiate", "verify_client_post_handshake") or (op == "shutdown" and ret >= 0):
+        # SSL_renegotiate and SSL_verify_client_post_handshake return 1 or 0 and are not
+        # I/O calls, and SSL_shutdown(3) says SSL_get_error() misleads after a 0: not asked.
+        error = None
+    else:
+        error = ERROR_NAMES.get(_lib.SSL_get_error(ssl, ret), "UNKNOWN")
+    queue = _drain_error_queue()
+    return RawResult(
+        ret=int(ret),
+        error=error,
+        reasons=tuple(text for _, text in queue),
+        errno=err_no,
+        data=data,
+        pyopenssl=pyopenssl_view(op, int(ret), error, queue, err_no, data),
+    )
+
+
+def input_pending(conn: SSL.Connection) -> int:
+    """Bytes written into a memory-BIO connection's input BIO and not yet read by OpenSSL."""
+    if conn._into_ssl is None:
+        return 0
+    ptr = _ffi.new("char **")
+    return int(_lib.BIO_get_mem_data(conn._into_ssl, ptr))
+
+
+def set_groups(ctx: SSL.Context, groups: list[str]) -> bool:
+    """Set the key exchange groups (SSL_CTX_set1_groups_list); False if OpenSSL refused."""
+    ok = _lib.SSL_CTX_set1_curves_list(ctx._context, ":".join(groups).encode("ascii"))
+    _lib.ERR_clear_error()
+    return bool(ok == 1)
+
+
+def set_sigalgs(ctx: SSL.Context, sigalgs: list[str]) -> bool:
+    """Set the signature algorithms (SSL_CTX_set1_sigalgs_list); False if refused."""
+    ok = _lib.SSL_CTX_set1_sigalgs_list(ctx._context, ":".join(sigalgs).encode("ascii"))
+    _lib.ERR_clear_error()
+    return bool(ok == 1)
+
+
+def set_verify_host(conn: SSL.Connection, host: str) -> None:
+    """Make certificate verification check ``host`` (X509_VERIFY_PARAM_set1_host)."""
+    param = _lib.SSL_get0_param(conn._ssl)
+    ok = _lib.X509_VERIFY_PARAM_set1_host(param, host.encode("ascii"), 0)
+    if ok != 1:  # pragma: no cover - only on allocation failure
+        raise RuntimeError(f"X509_VERIFY_PARAM_set1_host({host!r}) failed")
+
+
+def set_post_handshake_auth(conn: SSL.Connection) -> None:
+    """Let a TLS 1.3 client answer a post-handshake CertificateRequest."""
+    _lib.SSL_set_post_handshake_auth(conn._ssl, 1)
+
+
+def connection_modes(conn: SSL.Connection) -> int:
+    """The SSL_MODE_* bits in force on a connection."""
+    return int(_lib.SSL_set_mode(conn._ssl, 0))
+
+
+def set_connection_modes(conn: SSL.Connection, set_bits: int, clear_bits: int) -> None:
+    """Set and clear SSL_MODE_* bits on one connection (after pyOpenSSL's own defaults)."""
+    if set_bits:
+        _lib.SSL_set_mode(conn._ssl, set_bits)
+    if clear_bits:
+        _lib.SSL_clear_mode(conn._ssl, clear_bits)
+
+
+def session_reused(conn: SSL.Connection) -> bool:
+    """SSL_session_reused(): did this handshake resume a session?"""
+    return bool(_lib.SSL_session_reused(conn._ssl))
+
+
+def state_string(conn: SSL.Connection) -> str:
+    """SSL_state_string_long() of the connection."""
+    text: bytes = _ffi.string(_lib.SSL_state_string_long(conn._ssl))
+    return text.decode("ascii", "replace")
+
+
+def keep_alive(obj: Any, *callbacks: Callable[..., Any]) -> None:
+    """Attach cffi callbacks to an object so they live as long as it does."""
+    obj._biopair_callbacks = callbacks

@@ -1,0 +1,393 @@
+"""One side of a pair: its settings, its pyOpenSSL ``Connection``, and its SSL calls.
+
+An :class:`Endpoint` is where a scenario's ``[client]`` or ``[server]`` table becomes a
+Context and a Connection, and the single place where SSL calls are made (through
+:mod:`biopair._openssl`) and turned into :class:`Call` records.  pyOpenSSL 26 refuses
+changes to a Context once a Connection used it, so every endpoint builds its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.x509.oid import NameOID
+from OpenSSL import SSL, crypto
+
+from biopair import _openssl, pki
+from biopair.outcome import Outcome
+
+#: Protocol versions by the names scenarios use.
+VERSIONS: dict[str, int] = {
+    "1.0": SSL.TLS1_VERSION,
+    "1.1": SSL.TLS1_1_VERSION,
+    "1.2": SSL.TLS1_2_VERSION,
+    "1.3": SSL.TLS1_3_VERSION,
+}
+#: Ops each role may call, and the raw SSL function each one makes.
+OPS: dict[str, str] = {
+    "connect": "handshake",
+    "accept": "handshake",
+    "handshake": "handshake",
+    "read": "read",
+    "peek": "peek",
+    "write": "write",
+    "shutdown": "shutdown",
+    "renegotiate": "renegotiate",
+    "verify_client_post_handshake": "verify_client_post_handshake",
+}
+#: Ops only one role may make.
+ROLE_OPS: dict[str, str] = {
+    "connect": "client",
+    "accept": "server",
+    "verify_client_post_handshake": "server",
+}
+VERIFY_CLIENT = ("none", "optional", "required", "post-handshake")
+DEFAULT_READ_SIZE = 16384
+
+
+class ConfigError(ValueError):
+    """An endpoint setting OpenSSL cannot honour.
+
+    Attributes:
+        key: the setting's key path (``client.ciphers``).
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Settings of one endpoint; every field maps to a key of a scenario's endpoint table.
+
+    The defaults give a TLS 1.2-1.3 client that verifies ``server.test`` against the test
+    CA, and a server with an Ed25519 certificate for ``server.test``.
+    """
+
+    role: str = "client"
+    #: pins min and max version ("1.2", "1.3"); overrides min_version/max_version.
+    version: str | None = None
+    min_version: str | None = None
+    max_version: str | None = None
+    #: client: SNI sent and the host name verified; server: unused.
+    server_name: str | None = "server.test"
+    #: client: verify the server's chain against ``trust``.
+    verify: bool = True
+    #: host name the client checks in the certificate (default: server_name).
+    verify_host: str | None = None
+    #: CA the endpoint trusts: "ca", "other-ca" or "none".
+    trust: str = "ca"
+    #: certificate key type, or "none" (client default "none", server "ed25519").
+    cert: str | None = None
+    cert_host: str | None = None
+    cert_issuer: str = "ca"
+    cert_validity: str = "valid"
+    cert_padding: int = 0
+    #: server: "none", "optional", "required" or "post-handshake".
+    verify_client: str = "none"
+    alpn: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    sigalgs: tuple[str, ...] = ()
+    ciphers: str | None = None
+    ciphersuites: str | None = None
+    options: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
+    clear_modes: tuple[str, ...] = ()
+    #: client: send the post_handshake_auth extension (TLS 1.3).
+    post_handshake_auth: bool = False
+    #: a session (from :meth:`Endpoint.session`) to offer for resumption.
+    session: Any = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One SSL call and what it returned: the record every trace and report is built from.
+
+    Attributes:
+        seq: position among all calls of the run (0-based).
+        endpoint: "client" or "server".
+        op: the scenario op (``connect``, ``read``, ...).
+        ret: the raw C return value.
+        error: SSL_get_error() name, or None where not asked.
+        reasons: the error queue's reason strings.
+        pyopenssl: what pyOpenSSL's public method would have raised or returned.
+        data: bytes read (read/peek) or offered (write).
+        sent: bytes the endpoint put on its link during the call.
+        step: index of the scenario step that made the call, if any.
+    """
+
+    seq: int
+    endpoint: str
+    op: str
+    ret: int
+    error: str | None
+    reasons: tuple[str, ...]
+    pyopenssl: str
+    data: bytes = b""
+    sent: int = 0
+    step: int | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        """The call's :class:`~biopair.outcome.Outcome`."""
+        return Outcome(self.ret, self.error, self.reasons)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict: endpoint, op, ret, error (null where not asked), reasons, ..."""
+        return {
+            "seq": self.seq,
+            "step": self.step,
+            "endpoint": self.endpoint,
+            "op": self.op,
+            "ret": self.ret,
+            "error": self.error,
+            "reasons": list(self.reasons),
+            "pyopenssl": self.pyopenssl,
+            "sent": self.sent,
+            "data": self.data.decode("latin-1") if self.op in ("read", "peek") else None,
+        }
+
+
+@functools.cache
+def _x509(cert: Any) -> crypto.X509:
+    return crypto.X509.from_cryptography(cert)
+
+
+@functools.cache
+def _pkey(key: Any) -> crypto.PKey:
+    return crypto.PKey.from_cryptography_key(key)
+
+
+def _compat(method: Any, obj: Any, convert: Any) -> None:
+    # pyOpenSSL >= 24.3 takes cryptography objects (and deprecates its own); older
+    # releases, which the version matrix runs, only take X509/PKey.
+    try:
+        method(obj)
+    except TypeError:
+        method(convert(obj))
+
+
+def _common_name(cert: Any) -> str | None:
+    subject = cert.to_cryptography().subject
+    names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None
+
+
+def pattern_bytes(size: int) -> bytes:
+    """``size`` bytes of deterministic, readable application data."""
+    alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789"
+    return (alphabet * (size // len(alphabet) + 1))[:size]
+
+
+def build_context(cfg: EndpointConfig) -> SSL.Context:
+    """Build a fresh Context for one endpoint.
+
+    Raises:
+        ConfigError: naming the setting OpenSSL refused.
+    """
+    role = cfg.role
+    ctx = SSL.Context(SSL.TLS_METHOD)
+    lo = cfg.version or cfg.min_version
+    hi = cfg.version or cfg.max_version
+    if lo:
+        ctx.set_min_proto_version(VERSIONS[lo])
+    if hi:
+        ctx.set_max_proto_version(VERSIONS[hi])
+    if lo and hi and VERSIONS[lo] > VERSIONS[hi]:
+        raise ConfigError(f"{role}.min_version", f"{lo} is above max_version {hi}")
+
+    cert = cfg.cert if cfg.cert is not None else ("ed25519" if role == "server" else "none")
+    if cert != "none":
+        host = cfg.cert_host or f"{role}.test"
+        creds = pki.leaf(host, cert, cfg.cert_issuer, cfg.cert_validity, cfg.cert_padding)
+        _compat(ctx.use_certificate, creds.cert, _x509)
+        _compat(ctx.use_privatekey, creds.key, _pkey)
+        for extra in creds.chain:
+            _compat(ctx.add_extra_chain_cert, extra, _x509)
+    if cfg.trust != "none":
+        store = ctx.get_cert_store()
+        assert store is not None
+        store.add_cert(_x509(pki.ca(cfg.trust)[0]))
+
+    if role == "client":
+        ctx.set_verify(SSL.VERIFY_PEER if cfg.verify else SSL.VERIFY_NONE)
+    else:
+        mode = {
+            "none": SSL.VERIFY_NONE,
+            "optional": SSL.VERIFY_PEER,
+            "required": SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT,
+            "post-handshake": SSL.VERIFY_PEER
+            | SSL.VERIFY_FAIL_IF_NO_PEER_CERT
+            | _openssl.VERIFY_POST_HANDSHAKE,
+        }[cfg.verify_client]
+        ctx.set_verify(mode)
+        if cfg.verify_client != "none" and cfg.trust != "none":
+            _compat(ctx.add_client_ca, pki.ca(cfg.trust)[0], _x509)
+
+    if cfg.alpn:
+        protos = [p.encode() for p in cfg.alpn]
+        if role == "client":
+            ctx.set_alpn_protos(protos)
+        else:
+            ctx.set_alpn_select_callback(_alpn_selector(protos))
+    if cfg.groups and not _openssl.set_groups(ctx, list(cfg.groups)):
+        raise ConfigError(f"{role}.groups", f"OpenSSL refused {list(cfg.groups)}")
+    if cfg.sigalgs and not _openssl.set_sigalgs(ctx, list(cfg.sigalgs)):
+        raise ConfigError(f"{role}.sigalgs", f"OpenSSL refused {list(cfg.sigalgs)}")
+    if cfg.ciphers is not None:
+        try:
+            ctx.set_cipher_list(cfg.ciphers.encode())
+        except SSL.Error as exc:
+            raise ConfigError(f"{role}.ciphers", f"OpenSSL refused {cfg.ciphers!r}") from exc
+    if cfg.ciphersuites is not None:
+        try:
+            ctx.set_tls13_ciphersuites(cfg.ciphersuites.encode())
+        except SSL.Error as exc:
+            raise ConfigError(
+                f"{role}.ciphersuites", f"OpenSSL refused {cfg.ciphersuites!r}"
+            ) from exc
+    for name in cfg.options:
+        ctx.set_options(_openssl.OPTIONS[name])
+    return ctx
+
+
+def _alpn_selector(server_protos: list[bytes]) -> Any:
+    def select(conn: SSL.Connection, offered: list[bytes]) -> Any:
+        for proto in server_protos:
+            if proto in offered:
+                return proto
+        return SSL.NO_OVERLAPPING_PROTOCOLS
+
+    return select
+
+
+class Endpoint:
+    """One side's Connection, and the single place SSL calls are made and recorded.
+
+    Args:
+        cfg: the endpoint's settings.
+        sock: None for a memory-BIO connection, or the socket for a socket link.
+        context: a prepared Context (e.g. with trace callbacks); built from cfg if None.
+    """
+
+    def __init__(
+        self,
+        cfg: EndpointConfig,
+        sock: socket.socket | None = None,
+        context: SSL.Context | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.name = cfg.role
+        self.context = context if context is not None else build_context(cfg)
+        conn = SSL.Connection(self.context, sock)
+        if cfg.role == "client":
+            conn.set_connect_state()
+            if cfg.server_name:
+                conn.set_tlsext_host_name(cfg.server_name.encode("idna"))
+            host = cfg.verify_host or cfg.server_name
+            if cfg.verify and host:
+                _openssl.set_verify_host(conn, host)
+            if cfg.post_handshake_auth:
+                _openssl.set_post_handshake_auth(conn)
+            if cfg.session is not None:
+                conn.set_session(cfg.session)
+        else:
+            conn.set_accept_state()
+        _openssl.set_connection_modes(
+            conn,
+            sum(_openssl.MODES[m] for m in cfg.modes),
+            sum(_openssl.MODES[m] for m in cfg.clear_modes),
+        )
+        self.conn = conn
+        self.received = bytearray()
+        self._write: _openssl.WriteBuffer | None = None
+        self.last: Outcome | None = None
+
+    def call(
+        self,
+        op: str,
+        *,
+        size: int | None = None,
+        data: bytes | None = None,
+        buffer: str = "auto",
+    ) -> _openssl.RawResult:
+        """Make one SSL call.
+
+        Args:
+            op: one of :data:`OPS`.
+            size: read/peek buffer size, or write length (with generated data).
+            data: write payload.
+            buffer: for write: ``auto`` reuses the pending buffer when no data/size is
+                given, ``same`` reuses it always (the payload must be equal in length
+                unless OpenSSL is to complain), ``copy`` passes an equal copy at a new
+                address.
+
+        Returns:
+            The raw result; the caller records it as a :class:`Call`.
+        """
+        raw_op = OPS[op]
+        if raw_op in ("read", "peek"):
+            result = _openssl.call(self.conn, raw_op, size or DEFAULT_READ_SIZE)
+            if raw_op == "read":
+                self.received += result.data
+        elif raw_op == "write":
+            result = _openssl.call(self.conn, raw_op, self._write_buffer(size, data, buffer))
+        else:
+            result = _openssl.call(self.conn, raw_op)
+        self.last = Outcome(result.ret, result.error, result.reasons)
+        return result
+
+    def _write_buffer(
+        self, size: int | None, data: bytes | None, buffer: str
+    ) -> _openssl.WriteBuffer:
+        payload = data if data is not None else pattern_bytes(size) if size is not None else None
+        current = self._write
+        if payload is None:
+            if current is None:
+                current = _openssl.WriteBuffer(b"")
+        elif buffer == "copy" or current is None or buffer == "auto":
+            current = _openssl.WriteBuffer(payload)
+        elif buffer == "same":
+            current.refill(payload)
+        self._write = current
+        return current
+
+    def session(self) -> Any:
+        """The connection's SSL session, to resume in a later pair."""
+        return self.conn.get_session()
+
+    def state(self) -> dict[str, Any]:
+        """What the handshake settled, for a scenario's ``[result]`` checks."""
+        conn = self.conn
+        alpn = conn.get_alpn_proto_negotiated()
+        peer = conn.get_peer_certificate()
+        try:
+            group = conn.get_group_name()
+        except Exception:
+            group = None
+        return {
+            "version": conn.get_protocol_version_name(),
+            "cipher": conn.get_cipher_name(),
+            "alpn": alpn.decode() if alpn else None,
+            "group": group,
+            "server_name": (conn.get_servername() or b"").decode() or None,
+            "peer_certificate": _common_name(peer) if peer is not None else None,
+            "session_reused": bool(_openssl.session_reused(conn)),
+            "shutdown": _shutdown_names(conn.get_shutdown()),
+            "received": self.received.decode("latin-1"),
+            "state": _openssl.state_string(conn),
+        }
+
+
+def _shutdown_names(bits: int) -> list[str]:
+    names = []
+    if bits & SSL.SENT_SHUTDOWN:
+        names.append("sent")
+    if bits & SSL.RECEIVED_SHUTDOWN:
+        names.append("received")
+    return names

@@ -1,0 +1,113 @@
+"""The pytest plugin: scenario files become test items, and a ``biopair_pair`` fixture.
+
+Registered through the ``pytest11`` entry point, so any project that installs biopair
+collects its scenario files: every ``*.toml`` below a directory named ``scenarios`` (the
+ini option ``biopair_dirs`` changes the names).  A file that cannot be run as written is
+one failing item with a one-line message; it never stops the collection of the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from biopair.endpoint import EndpointConfig
+from biopair.runner import Verdict, run_scenario
+from biopair.scenario import ScenarioError, load_scenario
+from biopair.scheduler import Pair
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ini option naming scenario directories."""
+    parser.addini(
+        "biopair_dirs",
+        type="linelist",
+        default=["scenarios"],
+        help="names of directories whose *.toml files are biopair scenarios",
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Collect ``*.toml`` files that lie below a scenario directory."""
+    if file_path.suffix != ".toml":
+        return None
+    dirs = set(parent.config.getini("biopair_dirs"))
+    if not dirs.intersection(file_path.parent.parts):
+        return None
+    return ScenarioFile.from_parent(parent, path=file_path)
+
+
+class ScenarioFailed(Exception):
+    """A scenario's expectations did not hold; carries the verdict."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.report())
+        self.verdict = verdict
+
+
+class ScenarioFile(pytest.File):
+    """One scenario file: one item, named for the file."""
+
+    def collect(self) -> Iterator[ScenarioItem]:
+        """Yield the file's single item; loading errors surface when it runs."""
+        yield ScenarioItem.from_parent(self, name=self.path.stem)
+
+
+class ScenarioItem(pytest.Item):
+    """Runs one scenario file."""
+
+    def runtest(self) -> None:
+        """Load, run and judge the scenario."""
+        __tracebackhide__ = True
+        verdict = run_scenario(load_scenario(self.path))
+        if not verdict.passed:
+            raise ScenarioFailed(verdict)
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> str | Any:
+        """Our failures as plain text; anything else (a harness bug) as a traceback."""
+        if isinstance(excinfo.value, ScenarioError):
+            return str(excinfo.value)
+        if isinstance(excinfo.value, ScenarioFailed):
+            return excinfo.value.verdict.report()
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        """Name the file and its scenario."""
+        return self.path, None, f"scenario: {self.path.name}"
+
+
+@pytest.fixture
+def biopair_pair() -> Iterator[Callable[..., Pair]]:
+    """A factory for :class:`~biopair.Pair` objects, closed after the test.
+
+    Example::
+
+        def test_bytewise(biopair_pair):
+            pair = biopair_pair(deliver="bytewise")
+            assert pair.handshake().terminal is None
+    """
+    made: list[Pair] = []
+
+    def make(
+        client: EndpointConfig | dict[str, Any] | None = None,
+        server: EndpointConfig | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Pair:
+        if isinstance(client, dict):
+            client = EndpointConfig(role="client", **client)
+        if isinstance(server, dict):
+            server = EndpointConfig(role="server", **server)
+        pair = Pair(client, server, **kwargs)
+        made.append(pair)
+        return pair
+
+    yield make
+    for pair in made:
+        pair.close()

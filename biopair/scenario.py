@@ -1,0 +1,533 @@
+"""Scenario files: loading TOML and validating it into a frozen :class:`Scenario`.
+
+A scenario is data only.  Everything a file can say is declared in the tables below
+(``_ENDPOINT_KEYS``, ``_SCHEDULE_KEYS``, ``_STEP_KEYS``, ``_RESULT_KEYS``); the loader
+rejects anything else with a :class:`ScenarioError` naming the file, the key path and the
+problem, and suggests the nearest valid key.  Key paths count steps from 1:
+``steps[3].expect`` is the third step's expectation.  The format is documented in
+``docs/scenario-format.md``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biopair import _openssl, pki
+from biopair.endpoint import OPS, ROLE_OPS, VERIFY_CLIENT, VERSIONS, EndpointConfig
+from biopair.link import DIRECTIONS
+from biopair.outcome import Pattern, PatternError, compile_pattern
+from biopair.scheduler import DEFAULT_MAX_CALLS, TURNS, Deliver, RunEntry
+
+ENDPOINTS = ("client", "server")
+LINK_KINDS = ("memory",)
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be run as written.
+
+    Attributes:
+        path: the file.
+        key: the key path (``steps[2].call``), or "" for the whole file.
+        message: what is wrong.
+    """
+
+    def __init__(self, path: str | Path, key: str, message: str) -> None:
+        self.path = str(path)
+        self.key = key
+        self.message = message
+        where = f"{self.path}: {key}: " if key else f"{self.path}: "
+        super().__init__(where + message)
+
+
+@dataclass(frozen=True)
+class CallStep:
+    """``call = "endpoint op"``: one SSL call, optionally asserted."""
+
+    index: int
+    endpoint: str
+    op: str
+    expect: Pattern | None = None
+    size: int | None = None
+    data: bytes | None = None
+    buffer: str = "auto"
+    expect_data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class MoveStep:
+    """``move = "client>server"``: hand queued bytes to the receiver."""
+
+    index: int
+    direction: str
+    nbytes: int | None = None
+
+
+@dataclass(frozen=True)
+class LinkStep:
+    """``eof``, ``pause`` or ``resume`` on one direction."""
+
+    index: int
+    action: str
+    direction: str
+
+
+@dataclass(frozen=True)
+class RunStep:
+    """``run = [...]``: interleave calls and moves until no entry says WANT_*."""
+
+    index: int
+    entries: tuple[RunEntry, ...]
+    expect: Mapping[str, Pattern] = field(default_factory=dict)
+    deliver: Deliver | None = None
+    max_calls: int | None = None
+
+
+Step = CallStep | MoveStep | LinkStep | RunStep
+
+
+@dataclass(frozen=True)
+class ResultSpec:
+    """``[result]``: checks after the last step.
+
+    Attributes:
+        both: keys that must hold for each endpoint (e.g. ``version``).
+        per_endpoint: ``[result.client]`` / ``[result.server]`` checks.
+        calls: the total number of SSL calls the scenario must make.
+    """
+
+    both: Mapping[str, Any] = field(default_factory=dict)
+    per_endpoint: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    calls: int | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario, ready to run."""
+
+    path: str
+    title: str
+    about: str
+    tags: tuple[str, ...]
+    client: EndpointConfig
+    server: EndpointConfig
+    steps: tuple[Step, ...]
+    result: ResultSpec
+    deliver: Deliver = "all"
+    max_calls: int = DEFAULT_MAX_CALLS
+    turns: str = "alternate"
+    link: str = "memory"
+    resume: bool = False
+
+    @property
+    def name(self) -> str:
+        """The file's stem."""
+        return Path(self.path).stem
+
+
+# -- the schema -----------------------------------------------------------------------------
+_TOP_KEYS = ("title", "about", "tags", "client", "server", "schedule", "steps", "result")
+_ENDPOINT_KEYS = (
+    "version", "min_version", "max_version", "server_name", "verify", "verify_host",
+    "trust", "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding",
+    "verify_client", "alpn", "groups", "sigalgs", "ciphers", "ciphersuites", "options",
+    "modes", "clear_modes", "post_handshake_auth", "resume",
+)
+_CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
+_SERVER_ONLY = ("verify_client",)
+_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link")
+_ACTIONS = ("call", "move", "eof", "run", "pause", "resume")
+_STEP_KEYS = (*_ACTIONS, "expect", "bytes", "size", "data", "buffer", "deliver",
+              "max_calls", "note")
+_STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
+    "call": ("expect", "size", "data", "buffer", "note"),
+    "move": ("bytes", "note"),
+    "eof": ("note",),
+    "pause": ("note",),
+    "resume": ("note",),
+    "run": ("expect", "deliver", "max_calls", "note"),
+}
+_RESULT_KEYS = ("version", "cipher", "alpn", "group", "server_name", "peer_certificate",
+                "session_reused", "shutdown", "received", "state")
+_RUN_ENTRY_KEYS = ("call", "size", "data")
+BUFFERS = ("auto", "same", "copy")
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Loader:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+
+    def fail(self, key: str, message: str) -> ScenarioError:
+        return ScenarioError(self.path, key, message)
+
+    def check_keys(self, table: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
+        allowed = tuple(allowed)
+        for key in table:
+            if key not in allowed:
+                path = f"{where}.{key}" if where else key
+                raise self.fail(path, f"unknown key{_suggest(key, allowed)}")
+
+    def typed(self, value: Any, kind: type | tuple[type, ...], key: str, what: str) -> Any:
+        if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
+            raise self.fail(key, f"expected {what}, got {_describe(value)}")
+        return value
+
+    def choice(self, value: Any, choices: Iterable[str], key: str) -> str:
+        choices = tuple(choices)
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected one of {_quote(choices)}, got {_describe(value)}")
+        if value not in choices:
+            raise self.fail(
+                key, f"{value!r} is not one of {_quote(choices)}{_suggest(value, choices)}"
+            )
+        return value
+
+    def str_list(
+        self, value: Any, key: str, check: Callable[[str, str], None] | None = None
+    ) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, f"expected a list of strings, got {_describe(value)}")
+        for i, item in enumerate(value):
+            if check is not None:
+                check(item, f"{key}[{i + 1}]")
+        return tuple(value)
+
+    def positive(self, value: Any, key: str, zero: bool = False) -> int:
+        self.typed(value, int, key, "an integer")
+        if value < (0 if zero else 1):
+            raise self.fail(key, f"must be {'>= 0' if zero else '>= 1'}, got {value}")
+        return int(value)
+
+    # -- sections -----------------------------------------------------------------------
+    def load(self) -> Scenario:
+        try:
+            with open(self.path, "rb") as fh:
+                doc = tomllib.load(fh)
+        except OSError as exc:
+            raise self.fail("", f"cannot read: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise self.fail("", f"invalid TOML: {exc}") from None
+        return self.scenario(doc)
+
+    def scenario(self, doc: dict[str, Any]) -> Scenario:
+        self.check_keys(doc, _TOP_KEYS, "")
+        if "title" not in doc:
+            raise self.fail("title", "missing (every scenario needs a one-line title)")
+        title = self.typed(doc["title"], str, "title", "a string")
+        about = self.typed(doc.get("about", ""), str, "about", "a string")
+        tags = self.str_list(doc.get("tags", []), "tags")
+        client, resume = self.endpoint(doc.get("client", {}), "client")
+        server, _ = self.endpoint(doc.get("server", {}), "server")
+        schedule = self.typed(doc.get("schedule", {}), dict, "schedule", "a table")
+        self.check_keys(schedule, _SCHEDULE_KEYS, "schedule")
+        deliver = self.deliver(schedule.get("deliver", "all"), "schedule.deliver")
+        max_calls = self.positive(schedule.get("max_calls", DEFAULT_MAX_CALLS),
+                                  "schedule.max_calls")
+        turns = self.choice(schedule.get("turns", "alternate"), TURNS, "schedule.turns")
+        link = self.choice(schedule.get("link", "memory"), LINK_KINDS, "schedule.link")
+        if "steps" not in doc:
+            raise self.fail("steps", "missing (a scenario needs at least one [[steps]])")
+        raw_steps = doc["steps"]
+        if not isinstance(raw_steps, list) or not raw_steps:
+            raise self.fail("steps", "expected an array of tables ([[steps]]) with at least "
+                                     f"one entry, got {_describe(raw_steps)}")
+        steps = tuple(self.step(s, i) for i, s in enumerate(raw_steps))
+        result = self.result(doc.get("result", {}))
+        return Scenario(
+            path=self.path, title=title, about=about, tags=tags, client=client,
+            server=server, steps=steps, result=result, deliver=deliver,
+            max_calls=max_calls, turns=turns, link=link, resume=resume,
+        )
+
+    def endpoint(self, table: Any, role: str) -> tuple[EndpointConfig, bool]:
+        self.typed(table, dict, role, "a table")
+        self.check_keys(table, _ENDPOINT_KEYS, role)
+        wrong = _SERVER_ONLY if role == "client" else _CLIENT_ONLY
+        for key in wrong:
+            if key in table:
+                other = "server" if role == "client" else "client"
+                raise self.fail(f"{role}.{key}", f"is a {other} setting")
+        kw: dict[str, Any] = {"role": role}
+        versions = tuple(VERSIONS)
+        for key in ("version", "min_version", "max_version"):
+            if key in table:
+                kw[key] = self.choice(table[key], versions, f"{role}.{key}")
+        if "version" in table and ("min_version" in table or "max_version" in table):
+            raise self.fail(f"{role}.version", "pins min and max: do not combine it with "
+                                               "min_version/max_version")
+        lo, hi = kw.get("min_version"), kw.get("max_version")
+        if lo and hi and VERSIONS[lo] > VERSIONS[hi]:
+            raise self.fail(f"{role}.min_version", f"{lo} is above max_version {hi}")
+        for key in ("server_name", "verify_host", "cert_host", "ciphers", "ciphersuites"):
+            if key in table:
+                kw[key] = self.typed(table[key], str, f"{role}.{key}", "a string")
+        if "server_name" in table and table["server_name"] == "":
+            kw["server_name"] = None
+        for key in ("verify", "post_handshake_auth"):
+            if key in table:
+                kw[key] = self.typed(table[key], bool, f"{role}.{key}", "true or false")
+        if "trust" in table:
+            kw["trust"] = self.choice(table["trust"], ("ca", "other-ca", "none"),
+                                      f"{role}.trust")
+        if "cert" in table:
+            kw["cert"] = self.choice(table["cert"], (*pki.KEY_TYPES, "none"), f"{role}.cert")
+        if "cert_issuer" in table:
+            kw["cert_issuer"] = self.choice(table["cert_issuer"], pki.ISSUERS,
+                                            f"{role}.cert_issuer")
+        if "cert_validity" in table:
+            kw["cert_validity"] = self.choice(table["cert_validity"], pki.VALIDITIES,
+                                              f"{role}.cert_validity")
+        if "cert_padding" in table:
+            kw["cert_padding"] = self.positive(table["cert_padding"], f"{role}.cert_padding",
+                                               zero=True)
+            if kw["cert_padding"] > 60000:
+                raise self.fail(f"{role}.cert_padding", "must be at most 60000 bytes")
+        if "verify_client" in table:
+            kw["verify_client"] = self.choice(table["verify_client"], VERIFY_CLIENT,
+                                              f"{role}.verify_client")
+        for key in ("alpn", "groups", "sigalgs"):
+            if key in table:
+                kw[key] = self.str_list(table[key], f"{role}.{key}")
+        if "options" in table:
+            kw["options"] = self.str_list(table["options"], f"{role}.options",
+                                          self._name_check(_openssl.OPTIONS, "option"))
+        for key in ("modes", "clear_modes"):
+            if key in table:
+                kw[key] = self.str_list(table[key], f"{role}.{key}",
+                                        self._name_check(_openssl.MODES, "mode"))
+        both = set(kw.get("modes", ())) & set(kw.get("clear_modes", ()))
+        if both:
+            raise self.fail(f"{role}.clear_modes", f"{sorted(both)} also in modes")
+        resume = False
+        if "resume" in table:
+            resume = self.typed(table["resume"], bool, f"{role}.resume", "true or false")
+        return EndpointConfig(**kw), resume
+
+    def _shutdown_check(self, value: str, key: str) -> None:
+        self.choice(value, ("sent", "received"), key)
+
+    def _name_check(self, names: Mapping[str, int], what: str) -> Callable[[str, str], None]:
+        def check(value: str, key: str) -> None:
+            if value not in names:
+                raise self.fail(key, f"unknown {what} {value!r}{_suggest(value, names)}")
+
+        return check
+
+    def deliver(self, value: Any, key: str) -> Deliver:
+        what = '"all", "bytewise", a positive integer or a list of positive integers'
+        if isinstance(value, str):
+            if value not in ("all", "bytewise"):
+                raise self.fail(key, f"expected {what}, got {value!r}"
+                                     f"{_suggest(value, ('all', 'bytewise'))}")
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self.positive(value, key)
+        if isinstance(value, list) and value:
+            return tuple(self.positive(v, f"{key}[{i + 1}]") for i, v in enumerate(value))
+        raise self.fail(key, f"expected {what}, got {_describe(value)}")
+
+    def pattern(self, value: Any, key: str) -> Pattern:
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected an outcome pattern string, got {_describe(value)}")
+        try:
+            return compile_pattern(value)
+        except PatternError as exc:
+            raise self.fail(key, str(exc)) from None
+
+    def call_words(self, text: Any, key: str) -> tuple[str, str, int | None]:
+        if not isinstance(text, str):
+            raise self.fail(key, f'expected "ENDPOINT OP", got {_describe(text)}')
+        words = text.split()
+        if len(words) not in (2, 3):
+            raise self.fail(key, f'expected "ENDPOINT OP" (e.g. "client connect"), got {text!r}')
+        endpoint, op = words[0], words[1]
+        if endpoint not in ENDPOINTS:
+            raise self.fail(key, f"unknown endpoint {endpoint!r}{_suggest(endpoint, ENDPOINTS)}"
+                                 f"; expected client or server")
+        if op not in OPS:
+            raise self.fail(key, f"unknown op {op!r}{_suggest(op, OPS)}; ops: {', '.join(OPS)}")
+        if ROLE_OPS.get(op, endpoint) != endpoint:
+            raise self.fail(key, f"{op} is a {ROLE_OPS[op]} op; the {endpoint} cannot make it")
+        size = None
+        if len(words) == 3:
+            if op not in ("read", "peek", "write") or not words[2].isdigit():
+                raise self.fail(key, f"only read, peek and write take a size, as a number: "
+                                     f"{text!r}")
+            size = self.positive(int(words[2]), key)
+        return endpoint, op, size
+
+    def direction(self, value: Any, key: str) -> str:
+        return self.choice(value, DIRECTIONS, key)
+
+    def step(self, raw: Any, i: int) -> Step:
+        where = f"steps[{i + 1}]"
+        self.typed(raw, dict, where, "a table")
+        self.check_keys(raw, _STEP_KEYS, where)
+        actions = [k for k in _ACTIONS if k in raw]
+        if len(actions) != 1:
+            found = f"{len(actions)} ({', '.join(actions)})" if actions else "none"
+            raise self.fail(where, f"a step needs exactly one action key of "
+                                   f"{', '.join(_ACTIONS)}; found {found}")
+        action = actions[0]
+        for key in raw:
+            if key != action and key not in _STEP_MODIFIERS[action]:
+                takes = ", ".join(_STEP_MODIFIERS[action])
+                raise self.fail(f"{where}.{key}",
+                                f"does not apply to a {action} step (it takes {takes})")
+        key = f"{where}.{action}"
+        value = raw[action]
+        if action == "call":
+            return self.call_step(raw, i, where)
+        if action == "move":
+            nbytes = None
+            if "bytes" in raw:
+                nbytes = self.positive(raw["bytes"], f"{where}.bytes", zero=True)
+            return MoveStep(i, self.direction(value, key), nbytes)
+        if action in ("eof", "pause", "resume"):
+            return LinkStep(i, action, self.direction(value, key))
+        return self.run_step(raw, i, where)
+
+    def call_step(self, raw: Mapping[str, Any], i: int, where: str) -> CallStep:
+        endpoint, op, size = self.call_words(raw["call"], f"{where}.call")
+        if "size" in raw:
+            if size is not None:
+                raise self.fail(f"{where}.size", "the call already names a size")
+            size = self.positive(raw["size"], f"{where}.size")
+        data: bytes | None = None
+        expect_data: bytes | None = None
+        if "data" in raw:
+            text = self.typed(raw["data"], str, f"{where}.data", "a string")
+            if op == "write":
+                data = text.encode()
+            elif op in ("read", "peek"):
+                expect_data = text.encode()
+            else:
+                raise self.fail(f"{where}.data", f"only write, read and peek take data, "
+                                                 f"not {op}")
+        if op == "write" and data is not None and size is not None:
+            raise self.fail(f"{where}.size", "give a write either data or size, not both")
+        if op not in ("read", "peek", "write") and size is not None:
+            raise self.fail(f"{where}.size", f"{op} takes no size")
+        buffer = "auto"
+        if "buffer" in raw:
+            if op != "write":
+                raise self.fail(f"{where}.buffer", "only write takes a buffer")
+            buffer = self.choice(raw["buffer"], BUFFERS, f"{where}.buffer")
+        expect = self.pattern(raw["expect"], f"{where}.expect") if "expect" in raw else None
+        return CallStep(i, endpoint, op, expect, size, data, buffer, expect_data)
+
+    def run_step(self, raw: Mapping[str, Any], i: int, where: str) -> RunStep:
+        key = f"{where}.run"
+        value = raw["run"]
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, f'expected a list of calls like ["client connect", '
+                                 f'"server accept"], got {_describe(value)}')
+        entries: list[RunEntry] = []
+        for j, item in enumerate(value):
+            ekey = f"{key}[{j + 1}]"
+            data = None
+            if isinstance(item, dict):
+                self.check_keys(item, _RUN_ENTRY_KEYS, ekey)
+                if "call" not in item:
+                    raise self.fail(ekey, "an inline entry needs call = \"ENDPOINT OP\"")
+                endpoint, op, size = self.call_words(item["call"], f"{ekey}.call")
+                if "size" in item:
+                    size = self.positive(item["size"], f"{ekey}.size")
+                if "data" in item:
+                    if op != "write":
+                        raise self.fail(f"{ekey}.data", "only a write entry takes data")
+                    data = self.typed(item["data"], str, f"{ekey}.data", "a string").encode()
+            else:
+                endpoint, op, size = self.call_words(item, ekey)
+            if op == "write" and data is None and size is None:
+                raise self.fail(ekey, "a write in a run needs a size (\"client write 100\") "
+                                      "or data")
+            if any(e.endpoint == endpoint for e in entries):
+                raise self.fail(ekey, f"{endpoint} appears twice; a run calls each endpoint "
+                                      f"with one op")
+            entries.append(RunEntry(endpoint, op, size, data))
+        expect: dict[str, Pattern] = {}
+        if "expect" in raw:
+            table = raw["expect"]
+            if not isinstance(table, dict):
+                raise self.fail(f"{where}.expect", 'a run expects a table like '
+                                                   '{ client = "WANT_READ+ 1" }, got '
+                                                   f"{_describe(table)}")
+            names = [e.endpoint for e in entries]
+            for name, pattern in table.items():
+                if name not in names:
+                    raise self.fail(f"{where}.expect.{name}",
+                                    f"not an endpoint of this run ({', '.join(names)})")
+                expect[name] = self.pattern(pattern, f"{where}.expect.{name}")
+        deliver = self.deliver(raw["deliver"], f"{where}.deliver") if "deliver" in raw else None
+        max_calls = (self.positive(raw["max_calls"], f"{where}.max_calls")
+                     if "max_calls" in raw else None)
+        return RunStep(i, tuple(entries), expect, deliver, max_calls)
+
+    def result(self, table: Any) -> ResultSpec:
+        self.typed(table, dict, "result", "a table")
+        self.check_keys(table, (*_RESULT_KEYS, *ENDPOINTS, "calls"), "result")
+        both = {k: self.result_value(k, v, f"result.{k}")
+                for k, v in table.items() if k in _RESULT_KEYS}
+        per: dict[str, dict[str, Any]] = {}
+        for role in ENDPOINTS:
+            if role in table:
+                sub = self.typed(table[role], dict, f"result.{role}", "a table")
+                self.check_keys(sub, _RESULT_KEYS, f"result.{role}")
+                per[role] = {k: self.result_value(k, v, f"result.{role}.{k}")
+                             for k, v in sub.items()}
+        calls = self.positive(table["calls"], "result.calls") if "calls" in table else None
+        return ResultSpec(both, per, calls)
+
+    def result_value(self, key: str, value: Any, path: str) -> Any:
+        if key == "session_reused":
+            return self.typed(value, bool, path, "true or false")
+        if key == "shutdown":
+            return list(self.str_list(value, path, self._shutdown_check))
+        if value is False:
+            return None
+        return self.typed(value, str, path, 'a string (or false for "none")')
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _quote(choices: Iterable[str]) -> str:
+    return ", ".join(repr(c) for c in choices)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate one scenario file.
+
+    Raises:
+        ScenarioError: naming the file, the key path and the problem.
+    """
+    return _Loader(path).load()
+
+
+def find_scenarios(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand files and directories (recursively, sorted) into scenario ``.toml`` files."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*.toml") if p.is_file()))
+        else:
+            found.append(path)
+    return found
