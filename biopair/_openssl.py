@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import errno as _errno
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from OpenSSL import SSL
 from OpenSSL._util import ffi as _ffi
@@ -52,9 +51,11 @@ OPTIONS: dict[str, int] = {
 VERIFY_POST_HANDSHAKE: int = int(_lib.SSL_VERIFY_POST_HANDSHAKE)
 
 
-@dataclass(frozen=True)
-class RawResult:
+class RawResult(NamedTuple):
     """What OpenSSL itself said about one SSL call.
+
+    A NamedTuple rather than a frozen dataclass: a bytewise handshake makes thousands of
+    these, and a frozen dataclass costs three times as much to build.
 
     Attributes:
         ret: the C return value.
@@ -177,30 +178,39 @@ def call(conn: SSL.Connection, op: str, arg: int | WriteBuffer | None = None) ->
         0 or 1 (SSL_shutdown(3) says its answer would mislead).
     """
     ssl = conn._ssl
-    data = b""
     _lib.ERR_clear_error()
     _ffi.errno = 0
+    data = b""
     if op == "handshake":
         ret = _lib.SSL_do_handshake(ssl)
+        err_no = _ffi.errno
+        code = _lib.SSL_get_error(ssl, ret)
+        if code == _lib.SSL_ERROR_WANT_READ and not _lib.ERR_peek_error():
+            # The hot path of every bytewise run: nothing to drain, nothing to format.
+            return RawResult(ret, "WANT_READ", (), err_no, b"", "WantReadError()")
     elif op in ("read", "peek"):
         assert isinstance(arg, int)
         buf = _ffi.new("char[]", arg)
         fn = _lib.SSL_read if op == "read" else _lib.SSL_peek
         ret = fn(ssl, buf, arg)
+        err_no = _ffi.errno
         if ret > 0:
             data = _ffi.buffer(buf, ret)[:]
     elif op == "write":
         assert isinstance(arg, WriteBuffer)
         ret = _lib.SSL_write(ssl, arg._cdata, len(arg.data))
+        err_no = _ffi.errno
     elif op == "shutdown":
         ret = _lib.SSL_shutdown(ssl)
+        err_no = _ffi.errno
     elif op == "renegotiate":
         ret = _lib.SSL_renegotiate(ssl)
+        err_no = _ffi.errno
     elif op == "verify_client_post_handshake":
         ret = _lib.SSL_verify_client_post_handshake(ssl)
+        err_no = _ffi.errno
     else:  # pragma: no cover - the scenario loader rejects unknown ops
         raise ValueError(f"unknown raw op {op!r}")
-    err_no = int(_ffi.errno)
     error: str | None
     if op in ("renegotiate", "verify_client_post_handshake") or (op == "shutdown" and ret >= 0):
         # SSL_renegotiate and SSL_verify_client_post_handshake return 1 or 0 and are not
@@ -208,23 +218,53 @@ def call(conn: SSL.Connection, op: str, arg: int | WriteBuffer | None = None) ->
         error = None
     else:
         error = ERROR_NAMES.get(_lib.SSL_get_error(ssl, ret), "UNKNOWN")
-    queue = _drain_error_queue()
+    queue = _drain_error_queue() if _lib.ERR_peek_error() else ()
+    ret = int(ret)
     return RawResult(
-        ret=int(ret),
+        ret=ret,
         error=error,
         reasons=tuple(text for _, text in queue),
-        errno=err_no,
+        errno=int(err_no),
         data=data,
-        pyopenssl=pyopenssl_view(op, int(ret), error, queue, err_no, data),
+        pyopenssl=pyopenssl_view(op, ret, error, queue, int(err_no), data),
     )
+
+
+_MEM_PTR = _ffi.new("char **")
+_READ_BUF_SIZE = 1 << 16
+_READ_BUF = _ffi.new("char[]", _READ_BUF_SIZE)
 
 
 def input_pending(conn: SSL.Connection) -> int:
     """Bytes written into a memory-BIO connection's input BIO and not yet read by OpenSSL."""
     if conn._into_ssl is None:
         return 0
-    ptr = _ffi.new("char **")
-    return int(_lib.BIO_get_mem_data(conn._into_ssl, ptr))
+    return int(_lib.BIO_get_mem_data(conn._into_ssl, _MEM_PTR))
+
+
+def take_output(conn: SSL.Connection) -> bytes:
+    """Everything OpenSSL has written into a memory-BIO connection's output BIO.
+
+    The same as looping over ``Connection.bio_read`` until WantReadError, without the
+    exception: the scheduler calls this after every SSL call.
+    """
+    bio = conn._from_ssl
+    if not _lib.BIO_get_mem_data(bio, _MEM_PTR):
+        return b""
+    chunks = []
+    while True:
+        n = _lib.BIO_read(bio, _READ_BUF, _READ_BUF_SIZE)
+        if n <= 0:
+            break
+        chunks.append(_ffi.buffer(_READ_BUF, n)[:])
+    return b"".join(chunks)
+
+
+def give_input(conn: SSL.Connection, data: bytes) -> None:
+    """Append bytes to a memory-BIO connection's input BIO (``Connection.bio_write``)."""
+    n = _lib.BIO_write(conn._into_ssl, data, len(data))
+    if n != len(data):  # pragma: no cover - a memory BIO only fails when out of memory
+        raise MemoryError(f"BIO_write accepted {n} of {len(data)} bytes")
 
 
 def set_groups(ctx: SSL.Context, groups: list[str]) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
@@ -104,9 +104,11 @@ class EndpointConfig:
     session: Any = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One SSL call and what it returned: the record every trace and report is built from.
+
+    Immutable like the other events; a NamedTuple rather than a frozen dataclass because a
+    bytewise run makes thousands and a frozen dataclass costs three times as much to build.
 
     Attributes:
         seq: position among all calls of the run (0-based).
@@ -118,6 +120,7 @@ class Call:
         pyopenssl: what pyOpenSSL's public method would have raised or returned.
         data: bytes read (read/peek) or offered (write).
         sent: bytes the endpoint put on its link during the call.
+        consumed: bytes the call took from the endpoint's input (memory BIO or socket).
         step: index of the scenario step that made the call, if any.
     """
 
@@ -130,7 +133,13 @@ class Call:
     pyopenssl: str
     data: bytes = b""
     sent: int = 0
+    consumed: int = 0
     step: int | None = None
+
+    @property
+    def wants(self) -> bool:
+        """True when OpenSSL asked for the call to be repeated (WANT_READ, WANT_WRITE...)."""
+        return self.error is not None and self.error.startswith("WANT_")
 
     @property
     def outcome(self) -> Outcome:
@@ -149,6 +158,7 @@ class Call:
             "reasons": list(self.reasons),
             "pyopenssl": self.pyopenssl,
             "sent": self.sent,
+            "consumed": self.consumed,
             "data": self.data.decode("latin-1") if self.op in ("read", "peek") else None,
         }
 
@@ -306,7 +316,7 @@ class Endpoint:
         self.conn = conn
         self.received = bytearray()
         self._write: _openssl.WriteBuffer | None = None
-        self.last: Outcome | None = None
+        self.last: _openssl.RawResult | None = None
 
     def call(
         self,
@@ -339,7 +349,7 @@ class Endpoint:
             result = _openssl.call(self.conn, raw_op, self._write_buffer(size, data, buffer))
         else:
             result = _openssl.call(self.conn, raw_op)
-        self.last = Outcome(result.ret, result.error, result.reasons)
+        self.last = result
         return result
 
     def _write_buffer(

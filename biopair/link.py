@@ -14,7 +14,6 @@ from biopair import _openssl
 
 #: The two directions, in the order the scheduler serves them.
 DIRECTIONS: tuple[str, str] = ("client>server", "server>client")
-_PULL_CHUNK = 1 << 16
 
 
 def parse_direction(text: str) -> tuple[str, str]:
@@ -53,21 +52,15 @@ class MemoryLink:
 
     def pull(self) -> int:
         """Take everything the sender has written so far; returns the byte count."""
-        total = 0
-        while True:
-            try:
-                chunk = self.sender.bio_read(_PULL_CHUNK)
-            except SSL.WantReadError:
-                break
-            if not chunk:
-                break
-            total += len(chunk)
-            if self.closed:
-                self.discarded += len(chunk)
-            else:
-                self.queue += chunk
-        self.pulled += total
-        return total
+        chunk = _openssl.take_output(self.sender)
+        if not chunk:
+            return 0
+        if self.closed:
+            self.discarded += len(chunk)
+        else:
+            self.queue += chunk
+        self.pulled += len(chunk)
+        return len(chunk)
 
     def deliver(self, limit: int | None = None) -> int:
         """Hand up to ``limit`` queued bytes (all if None) to the receiver.
@@ -79,7 +72,7 @@ class MemoryLink:
             return 0
         n = len(self.queue) if limit is None else min(limit, len(self.queue))
         if n:
-            self.receiver.bio_write(bytes(self.queue[:n]))
+            _openssl.give_input(self.receiver, bytes(self.queue[:n]))
             del self.queue[:n]
             self.delivered += n
         if self.eof and not self.queue and not self.closed:
@@ -96,10 +89,6 @@ class MemoryLink:
     def receiver_pending(self) -> int:
         """Bytes delivered but not yet read by the receiver's OpenSSL."""
         return _openssl.input_pending(self.receiver)
-
-    def fingerprint(self) -> tuple[int, ...]:
-        """Everything that changes when this link makes progress."""
-        return (self.pulled, self.delivered, self.receiver_pending(), int(self.closed))
 
     def close(self) -> None:
         """Release resources (nothing to do for memory BIOs)."""

@@ -20,8 +20,9 @@ when its call returns anything but WANT_*.  The run ends when every entry has fi
 or with a terminal outcome:
 
 * ``DEADLOCK``: a whole round in which every entry still running said WANT_* and nothing
-  changed on any link (no byte pulled, delivered or consumed, no EOF): calling again
-  could only repeat the same answers, so a stall is a result, never a hang;
+  changed: no call sent or consumed a byte, no move delivered one, no EOF reached a
+  receiver.  OpenSSL is deterministic, so calling again could only repeat the same
+  answers: a stall is a result, never a hang;
 * ``LIMIT``: the ``max_calls`` cap was reached first.
 
 The terminal is appended to the outcome sequence of every entry still running.  With
@@ -147,6 +148,12 @@ class Pair:
                                context=contexts.get("server")),
         }
         self.links = self._make_links()
+        self._out_link = {parse_direction(d)[0]: link for d, link in self.links.items()}
+        self._in_link = {parse_direction(d)[1]: link for d, link in self.links.items()}
+        # Bumped by every event that changes what a call could see: bytes sent, consumed
+        # or delivered, an EOF reaching a receiver.  A run round that leaves it unchanged
+        # while every entry said WANT_* is a DEADLOCK.
+        self._progress = 0
         self.delivery = Delivery(deliver)
         self.turns = turns
         self.max_calls = max_calls
@@ -200,21 +207,30 @@ class Pair:
             The recorded :class:`~biopair.endpoint.Call`.
         """
         ep = self.endpoints[endpoint]
+        inbound = self._in_link[endpoint]
+        pending = inbound.receiver_pending()
         raw = ep.call(op, size=size, data=data, buffer=buffer)
-        sent = sum(link.pull() for link in self.links.values() if link.sender is ep.conn)
+        consumed = pending - inbound.receiver_pending()
+        sent = self._out_link[endpoint].pull()
+        if sent or consumed:
+            self._progress += 1
+        trace = self.trace
+        # Positional: this runs once per SSL call, thousands of times in a bytewise run.
         record = Call(
-            seq=len(self.trace.calls),
-            endpoint=endpoint,
-            op=op,
-            ret=raw.ret,
-            error=raw.error,
-            reasons=raw.reasons,
-            pyopenssl=raw.pyopenssl,
-            data=raw.data if op in ("read", "peek") else (data or b""),
-            sent=sent,
-            step=self.step,
+            len(trace.calls),  # seq
+            endpoint,
+            op,
+            raw.ret,
+            raw.error,
+            raw.reasons,
+            raw.pyopenssl,
+            raw.data if op in ("read", "peek") else (data or b""),
+            sent,
+            consumed,
+            self.step,
         )
-        self.trace.add(record)
+        trace.calls.append(record)
+        trace.events.append(record)
         return record
 
     def move(self, direction: str, nbytes: int | None = None) -> int:
@@ -227,7 +243,9 @@ class Pair:
         link.pull()
         was_closed = link.closed
         moved = int(link.deliver(nbytes))
-        if moved or nbytes != 0:
+        if moved or link.closed != was_closed:
+            self._progress += 1
+        if (moved or nbytes != 0) and self.trace.record:
             self.trace.add(MoveEvent(direction, moved, len(link.queue), self.step))
         if link.closed and not was_closed:
             self.trace.add(LinkEvent("closed", direction, self.step))
@@ -240,6 +258,7 @@ class Pair:
         was_closed = link.closed
         link.request_eof()
         if link.closed and not was_closed:
+            self._progress += 1
             self.trace.add(LinkEvent("closed", direction, self.step))
 
     def pause(self, direction: str) -> None:
@@ -253,15 +272,15 @@ class Pair:
         self.trace.add(LinkEvent("resume", direction, self.step))
 
     def _move_all_links(self) -> None:
-        for direction in DIRECTIONS:
-            link = self.links[direction]
-            if link.queue and not link.paused:
+        # Every link was pulled right after the call that filled it, so a move needs no
+        # pull here; only a link with something to hand over (bytes or a pending EOF) moves.
+        for direction, link in self.links.items():
+            if link.paused:
+                continue
+            if link.queue:
                 self.move(direction, self.delivery.next_size(direction))
-            elif link.eof and not link.closed and not link.paused:
+            elif link.eof and not link.closed:
                 self.move(direction, 0)
-
-    def _fingerprint(self) -> tuple[tuple[int, ...], ...]:
-        return tuple(link.fingerprint() for link in self.links.values())
 
     # -- runs ---------------------------------------------------------------------------
     def run(
@@ -286,20 +305,21 @@ class Pair:
         if deliver is not None:
             self.delivery = Delivery(deliver)
         cap = max_calls if max_calls is not None else self.max_calls
-        outcomes: dict[str, list[Outcome]] = {e.endpoint: [] for e in todo}
+        per_entry: dict[str, list[Call]] = {e.endpoint: [] for e in todo}
         made: list[Call] = []
         terminal: Outcome | None = None
         first_of: dict[int, bool] = {}
         try:
             while todo and terminal is None:
-                before = self._fingerprint()
+                before = self._progress
                 all_wanted = True
+                drain = self.turns == "drain"
                 for entry in list(todo):
                     while True:
                         if len(made) >= cap or len(self.trace.calls) >= self.max_calls:
                             terminal = LIMIT
                             break
-                        turn_start = self._fingerprint()
+                        turn_start = self._progress
                         # A write that said WANT_* is retried with the same buffer.
                         retry = first_of.get(id(entry), False) and entry.op == "write"
                         call = self.call(
@@ -310,20 +330,21 @@ class Pair:
                         )
                         first_of[id(entry)] = True
                         made.append(call)
-                        outcomes[entry.endpoint].append(call.outcome)
+                        per_entry[entry.endpoint].append(call)
                         self._move_all_links()
-                        if not call.outcome.wants:
+                        if not call.wants:
                             todo.remove(entry)
                             all_wanted = False
                             break
-                        if self.turns != "drain" or self._fingerprint() == turn_start:
+                        if not drain or self._progress == turn_start:
                             break
                     if terminal is not None:
                         break
-                if terminal is None and todo and all_wanted and self._fingerprint() == before:
+                if terminal is None and todo and all_wanted and self._progress == before:
                     terminal = DEADLOCK
         finally:
             self.delivery = saved
+        outcomes = {name: [c.outcome for c in calls] for name, calls in per_entry.items()}
         if terminal is not None:
             for entry in todo:
                 outcomes[entry.endpoint].append(terminal)

@@ -9,14 +9,13 @@ produce equal traces.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from biopair.endpoint import Call
 
 
-@dataclass(frozen=True)
-class MoveEvent:
-    """Bytes handed from a link to its receiver."""
+class MoveEvent(NamedTuple):
+    """Bytes handed from a link to its receiver (a NamedTuple: there is one per move)."""
 
     direction: str
     nbytes: int
@@ -83,7 +82,8 @@ class Trace:
         """Append an event."""
         if isinstance(event, Call):
             self.calls.append(event)
-        if self.record or isinstance(event, Call):
+            self.events.append(event)
+        elif self.record:
             self.events.append(event)
 
     def to_json(self) -> list[dict[str, Any]]:
