@@ -75,7 +75,7 @@ class Verdict:
             lines.append(f"    actual:   {f.actual}")
         lines.append(f"  link: {self.trace.link}; deliver: {_deliver_text(sc.deliver)}")
         lines.append(f"Call trace ({len(self.trace.calls)} calls):")
-        lines.append(self.trace.format_calls(limit=200))
+        lines.append(self.trace.format_calls())
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:

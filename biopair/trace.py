@@ -96,19 +96,50 @@ class Trace:
             out.append(item)
         return out
 
-    def format_calls(self, limit: int | None = None) -> str:
-        """The call trace as text, one call a line (used in failure reports)."""
-        lines = []
-        calls = self.calls if limit is None else self.calls[-limit:]
-        if limit is not None and len(self.calls) > limit:
-            lines.append(f"  ... {len(self.calls) - limit} earlier calls not shown")
-        for c in calls:
-            step = f"step {c.step + 1}" if c.step is not None else ""
-            err = c.error if c.error is not None else "(not asked)"
-            reasons = f' "{"; ".join(c.reasons)}"' if c.reasons else ""
-            sent = f" sent {c.sent}" if c.sent else ""
-            lines.append(
-                f"  #{c.seq:<5} {step:>8} {c.endpoint:>6} {c.op:<11} ret={c.ret:<6} "
-                f"{err}{reasons}{sent}  [pyOpenSSL: {c.pyopenssl}]"
-            )
+    def format_calls(self, collapse: int = 6) -> str:
+        """The whole call trace as text, one call a line (used in failure reports).
+
+        Nothing is left out, but a stretch of more than ``collapse`` calls that all said
+        WANT_* and sent nothing (a bytewise run waiting for its bytes) is written as one
+        summary line per endpoint, with the call numbers it covers.
+        """
+        lines: list[str] = []
+        calls = self.calls
+        i = 0
+        while i < len(calls):
+            j = i
+            while j < len(calls) and _quiet(calls[j]):
+                j += 1
+            if j - i > collapse:
+                lines.append(_summary_line(calls[i:j]))
+                i = j
+                continue
+            lines.append(_call_line(calls[i]))
+            i += 1
         return "\n".join(lines)
+
+
+def _quiet(call: Call) -> bool:
+    return call.wants and not call.sent
+
+
+def _call_line(c: Call) -> str:
+    step = f"step {c.step + 1}" if c.step is not None else ""
+    err = c.error if c.error is not None else "(not asked)"
+    reasons = f' "{"; ".join(c.reasons)}"' if c.reasons else ""
+    io = "".join(
+        f" {label} {n}" for label, n in (("took", c.consumed), ("sent", c.sent)) if n
+    )
+    return (f"  #{c.seq:<5} {step:>8} {c.endpoint:>6} {c.op:<11} ret={c.ret:<6} "
+            f"{err}{reasons}{io}  [pyOpenSSL: {c.pyopenssl}]")
+
+
+def _summary_line(block: list[Call]) -> str:
+    parts = []
+    for endpoint in dict.fromkeys(c.endpoint for c in block):
+        mine = [c for c in block if c.endpoint == endpoint]
+        kinds = ", ".join(dict.fromkeys(f"{c.op} {c.ret} {c.error}" for c in mine))
+        took = sum(c.consumed for c in mine)
+        parts.append(f"{endpoint} {kinds} x{len(mine)} (took {took} bytes)")
+    return f"  #{block[0].seq}-#{block[-1].seq}: {len(block)} calls, nothing sent: " + \
+        "; ".join(parts)
