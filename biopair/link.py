@@ -11,6 +11,8 @@ from __future__ import annotations
 from OpenSSL import SSL
 
 from biopair import _openssl
+from biopair.faults import Applied, Fault, FaultEngine
+from biopair.records import Framer, StreamWatcher
 
 #: The two directions, in the order the scheduler serves them.
 DIRECTIONS: tuple[str, str] = ("client>server", "server>client")
@@ -34,7 +36,13 @@ class MemoryLink:
         paused: while True, nothing is delivered.
         eof: an EOF was requested; it reaches the receiver once the queue is empty.
         closed: the receiver's BIO now reports EOF; later bytes are discarded.
-        discarded: bytes the sender wrote after the link closed.
+        discarded: bytes the sender wrote after the link closed (or after a truncate/eof
+            fault cut the stream).
+        engine: the faults armed on this link and the sender's record bookkeeping
+            (see :mod:`biopair.faults`).
+        rx: where the receiver's stream stands relative to record boundaries.
+        rx_watcher: records and plaintext handshake messages handed to the receiver.
+        fault_log: faults that applied and have not yet been put in a trace.
     """
 
     kind = "memory"
@@ -50,10 +58,19 @@ class MemoryLink:
         self.eof = False
         self.closed = False
         self.discarded = 0
+        self.engine = FaultEngine()
+        self.rx = Framer()
+        self.rx_watcher = StreamWatcher()
+        self.fault_log: list[Applied] = []
 
     def pull(self) -> int:
-        """Take everything the sender has written so far; returns the byte count."""
+        """Take everything the sender has written so far; returns the byte count.
+
+        The bytes pass through the link's :class:`~biopair.faults.FaultEngine` on their
+        way into the queue.
+        """
         total = 0
+        got = bytearray()
         while True:
             try:
                 chunk = self.sender.bio_read(_PULL_CHUNK)
@@ -62,12 +79,33 @@ class MemoryLink:
             if not chunk:
                 break
             total += len(chunk)
-            if self.closed:
-                self.discarded += len(chunk)
-            else:
-                self.queue += chunk
+            got += chunk
         self.pulled += total
+        if total:
+            self._enqueue(*self.engine.process(bytes(got)))
         return total
+
+    def _enqueue(self, out: bytes, discarded: int, applied: list[Applied]) -> None:
+        self.fault_log.extend(applied)
+        if self.closed:
+            self.discarded += len(out) + discarded
+        else:
+            self.queue += out
+            self.discarded += discarded
+
+    def arm(self, fault: Fault) -> Fault:
+        """Arm a fault on this link; one whose place is the current offset applies now.
+
+        Returns:
+            The armed fault (an unaddressed inject/eof/truncate pinned to the offset).
+
+        Raises:
+            FaultError: when the bytes it names have already passed.
+        """
+        self.pull()
+        fault = self.engine.arm(fault)
+        self._enqueue(*self.engine.process(b""))
+        return fault
 
     def deliver(self, limit: int | None = None) -> int:
         """Hand up to ``limit`` queued bytes (all if None) to the receiver.
@@ -79,7 +117,10 @@ class MemoryLink:
             return 0
         n = len(self.queue) if limit is None else min(limit, len(self.queue))
         if n:
-            self.receiver.bio_write(bytes(self.queue[:n]))
+            chunk = bytes(self.queue[:n])
+            self.receiver.bio_write(chunk)
+            self.rx.feed(chunk)
+            self.rx_watcher.feed(chunk)
             del self.queue[:n]
             self.delivered += n
         if self.eof and not self.queue and not self.closed:

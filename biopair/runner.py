@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from biopair.endpoint import ConfigError, build_context
+from biopair.faults import FaultError
 from biopair.outcome import Outcome, Pattern, summarize
 from biopair.scenario import (
     CallStep,
+    FaultStep,
+    HoldStep,
     LinkStep,
     MoveStep,
     Scenario,
@@ -106,6 +109,10 @@ def describe_step(step: Step) -> str:
         return f"move {step.direction}" + (f" {step.nbytes} bytes" if step.nbytes else "")
     if isinstance(step, LinkStep):
         return f"{step.action} {step.direction}"
+    if isinstance(step, FaultStep):
+        return step.fault.describe()
+    if isinstance(step, HoldStep):
+        return f"hold {step.direction} until {step.until.text()}"
     return "run " + ", ".join(f"{e.endpoint} {e.op}" for e in step.entries)
 
 
@@ -143,8 +150,14 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
         raise ScenarioError(scenario.path, exc.key, exc.message) from None
 
 
-def run_scenario(scenario: Scenario, *, record: bool = True) -> Verdict:
+def run_scenario(scenario: Scenario, *, record: bool = True, judge: bool = True) -> Verdict:
     """Run a scenario and judge it.
+
+    Args:
+        scenario: what to run.
+        record: keep move/link/fault events in the trace.
+        judge: stop at the first failed expectation (False: run every step anyway, as
+            sweeps do, whose faults make most expectations fail).
 
     Raises:
         ScenarioError: when a setting is impossible (OpenSSL refused it).
@@ -154,7 +167,12 @@ def run_scenario(scenario: Scenario, *, record: bool = True) -> Verdict:
         for step in scenario.steps:
             pair.step = step.index
             _run_step(pair, step, failures)
-            if failures:
+            for event in pair.refused:
+                failures.append(Failure(f"steps[{step.index + 1}]", "every armed fault applies",
+                                        f"{event.kind} {event.direction}: {event.detail}",
+                                        step.index))
+            pair.refused.clear()
+            if failures and judge:
                 break
         pair.step = None
         states = {name: ep.state() for name, ep in pair.endpoints.items()}
@@ -177,6 +195,14 @@ def _run_step(pair: Pair, step: Step, failures: list[Failure]) -> None:
         pair.move(step.direction, step.nbytes)
     elif isinstance(step, LinkStep):
         getattr(pair, step.action)(step.direction)
+    elif isinstance(step, FaultStep):
+        try:
+            pair.fault(step.fault)
+        except FaultError as exc:
+            failures.append(Failure(f"{where}.{step.fault.kind}", "the fault can be armed",
+                                    str(exc), step.index))
+    elif isinstance(step, HoldStep):
+        pair.hold(step.direction, step.until)
     else:
         result = pair.run(step.entries, deliver=step.deliver, max_calls=step.max_calls)
         for entry in step.entries:
