@@ -5,7 +5,8 @@ link's sender writes, then runs it once per position with one fault armed before
 first step (:func:`biopair.runner.run_scenario` ``faults=``), with the scenario's
 expectations switched off (most of them cannot hold under a fault).  Each run is reduced
 to an outcome *class*: for each endpoint its first fatal call (``SSL "reason"``,
-``SYSCALL``, ``ZERO_RETURN``) or ``no error``, plus the terminal of any run that ended in
+``SYSCALL``, ``ZERO_RETURN``), else ``ok`` (or ``ok until read WANT_READ`` when its last
+call was left waiting), plus the terminal of any run that ended in
 DEADLOCK or LIMIT.  Runs are grouped by class.
 
 A sweep fails (exit 1) only on a **hang** (a run hitting the LIMIT call cap, or, with
@@ -113,7 +114,7 @@ class SweepReport:
         width = len(str(len(self.results)))
         for klass, where in self.classes().items():
             lines.append(f"  {len(where):>{width}} runs  {klass}")
-            lines.append(f"  {'':>{width}}       at {unit} {ranges(where)}")
+            lines.append(f"  {'':>{width}}       at {unit} {ranges(where, spec.stride)}")
         for r in self.errors[:3]:
             lines.append(f"harness exception at {r.position}:\n{r.error}")
         lines.append(f"hangs: {len(self.hangs)}, harness exceptions: {len(self.errors)}, "
@@ -133,35 +134,22 @@ class SweepReport:
                 "forbidden": [r.position for r in self.forbidden]}
 
 
-def ranges(positions: Sequence[int], limit: int = 8) -> str:
-    """``[0, 1, 2, 5, 7, 8]`` as ``"0-2, 5, 7-8"`` (at most ``limit`` ranges shown)."""
+def ranges(positions: Sequence[int], step: int = 1, limit: int = 8) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` as ``"0-2, 5, 7-8"``: runs of positions ``step`` apart
+    (a sweep's stride) become ranges; at most ``limit`` ranges are shown."""
     parts: list[str] = []
-    start = prev = None
-    step = None
+    first = prev = None
     for p in positions:
-        if start is None:
-            start = prev = p
-            continue
-        assert prev is not None
-        gap = p - prev
-        if step is None and gap > 0:
-            step = gap
-        if gap == step:
+        if prev is not None and p - prev == step:
             prev = p
             continue
-        parts.append(_span(start, prev, step))
-        start = prev = p
-        step = None
-    if start is not None and prev is not None:
-        parts.append(_span(start, prev, step))
-    more = f", ... ({len(parts) - limit} more ranges)" if len(parts) > limit else ""
+        if first is not None:
+            parts.append(str(first) if first == prev else f"{first}-{prev}")
+        first = prev = p
+    if first is not None:
+        parts.append(str(first) if first == prev else f"{first}-{prev}")
+    more = f", ... ({len(parts) - limit} more)" if len(parts) > limit else ""
     return ", ".join(parts[:limit]) + more
-
-
-def _span(a: int, b: int, step: int | None) -> str:
-    if a == b:
-        return str(a)
-    return f"{a}-{b}" + (f" step {step}" if step and step != 1 else "")
 
 
 def classify(verdict: Verdict) -> tuple[str, bool]:
@@ -174,8 +162,11 @@ def classify(verdict: Verdict) -> tuple[str, bool]:
     for name in ("client", "server"):
         first: Call | None = next((c for c in verdict.trace.calls
                                    if c.endpoint == name and c.error in _FATAL), None)
-        if first is None:
-            parts.append(f"{name} no error")
+        last = next((c for c in reversed(verdict.trace.calls) if c.endpoint == name), None)
+        if first is None and last is not None and last.error in ("WANT_READ", "WANT_WRITE"):
+            parts.append(f"{name} ok until {last.op} {last.error}")
+        elif first is None:
+            parts.append(f"{name} ok")
         else:
             reason = f' "{first.reasons[0]}"' if first.reasons else ""
             parts.append(f"{name} {first.op} {first.error}{reason}")
