@@ -86,3 +86,10 @@ def test_cli_sweep_bad_options_exit_2(args: list[str]) -> None:
         code = main(["sweep", SCENARIO, *args])
         raise SystemExit(code)
     assert info.value.code == 2
+
+
+def test_a_corrupted_sni_does_not_crash_the_harness() -> None:
+    # Regression: the client>server byte sweep flipped SNI bytes (offsets 1539-1549) and
+    # Endpoint.state() failed to decode the server's view of the name.
+    result = run_point(SCENARIO, SweepSpec(link="client>server"), 1540)
+    assert result.error is None, result.error
