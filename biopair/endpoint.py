@@ -385,7 +385,9 @@ class Endpoint:
             "cipher": conn.get_cipher_name(),
             "alpn": alpn.decode() if alpn else None,
             "group": group,
-            "server_name": (conn.get_servername() or b"").decode() or None,
+            # A corrupted ClientHello can carry any bytes as SNI (found by a sweep).
+            "server_name": (conn.get_servername() or b"").decode(
+                "ascii", "backslashreplace") or None,
             "peer_certificate": _common_name(peer) if peer is not None else None,
             "session_reused": bool(_openssl.session_reused(conn)),
             "shutdown": _shutdown_names(conn.get_shutdown()),

@@ -11,6 +11,8 @@ from __future__ import annotations
 from OpenSSL import SSL
 
 from biopair import _openssl
+from biopair.faults import Applied, Fault, FaultEngine
+from biopair.records import Framer, StreamWatcher
 
 #: The two directions, in the order the scheduler serves them.
 DIRECTIONS: tuple[str, str] = ("client>server", "server>client")
@@ -33,7 +35,13 @@ class MemoryLink:
         paused: while True, nothing is delivered.
         eof: an EOF was requested; it reaches the receiver once the queue is empty.
         closed: the receiver's BIO now reports EOF; later bytes are discarded.
-        discarded: bytes the sender wrote after the link closed.
+        discarded: bytes the sender wrote after the link closed (or after a truncate/eof
+            fault cut the stream).
+        engine: the faults armed on this link and the sender's record bookkeeping
+            (see :mod:`biopair.faults`).
+        rx: where the receiver's stream stands relative to record boundaries.
+        rx_watcher: records and plaintext handshake messages handed to the receiver.
+        fault_log: faults that applied and have not yet been put in a trace.
     """
 
     kind = "memory"
@@ -49,18 +57,64 @@ class MemoryLink:
         self.eof = False
         self.closed = False
         self.discarded = 0
+        self.engine = FaultEngine()
+        self._rx = Framer()
+        self._rx_watcher = StreamWatcher()
+        self._rx_backlog = bytearray()
+        self.fault_log: list[Applied] = []
 
     def pull(self) -> int:
-        """Take everything the sender has written so far; returns the byte count."""
+        """Take everything the sender has written so far; returns the byte count.
+
+        The bytes pass through the link's :class:`~biopair.faults.FaultEngine` on their
+        way into the queue.
+        """
         chunk = _openssl.take_output(self.sender)
         if not chunk:
             return 0
-        if self.closed:
-            self.discarded += len(chunk)
-        else:
-            self.queue += chunk
         self.pulled += len(chunk)
+        self._enqueue(*self.engine.process(chunk))
         return len(chunk)
+
+    def _rx_sync(self) -> None:
+        if self._rx_backlog:
+            self._rx.feed(self._rx_backlog)
+            self._rx_watcher.feed(self._rx_backlog)
+            self._rx_backlog.clear()
+
+    @property
+    def rx(self) -> Framer:
+        """Where the receiver's stream stands relative to record boundaries."""
+        self._rx_sync()
+        return self._rx
+
+    @property
+    def rx_watcher(self) -> StreamWatcher:
+        """Records and plaintext handshake messages handed to the receiver so far."""
+        self._rx_sync()
+        return self._rx_watcher
+
+    def _enqueue(self, out: bytes, discarded: int, applied: list[Applied]) -> None:
+        self.fault_log.extend(applied)
+        if self.closed:
+            self.discarded += len(out) + discarded
+        else:
+            self.queue += out
+            self.discarded += discarded
+
+    def arm(self, fault: Fault) -> Fault:
+        """Arm a fault on this link; one whose place is the current offset applies now.
+
+        Returns:
+            The armed fault (an unaddressed inject/eof/truncate pinned to the offset).
+
+        Raises:
+            FaultError: when the bytes it names have already passed.
+        """
+        self.pull()
+        fault = self.engine.arm(fault)
+        self._enqueue(*self.engine.process(b""))
+        return fault
 
     def deliver(self, limit: int | None = None) -> int:
         """Hand up to ``limit`` queued bytes (all if None) to the receiver.
@@ -72,7 +126,9 @@ class MemoryLink:
             return 0
         n = len(self.queue) if limit is None else min(limit, len(self.queue))
         if n:
-            _openssl.give_input(self.receiver, bytes(self.queue[:n]))
+            chunk = bytes(self.queue[:n])
+            _openssl.give_input(self.receiver, chunk)
+            self._rx_backlog += chunk  # parsed when asked: see rx and rx_watcher
             del self.queue[:n]
             self.delivered += n
         if self.eof and not self.queue and not self.closed:

@@ -9,13 +9,17 @@ the whole trace up to that point.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from biopair.endpoint import ConfigError, build_context
+from biopair.faults import Fault, FaultError
 from biopair.outcome import Outcome, Pattern, summarize
 from biopair.scenario import (
     CallStep,
+    FaultStep,
+    HoldStep,
     LinkStep,
     MoveStep,
     Scenario,
@@ -52,12 +56,14 @@ class Verdict:
         failures: expectations that did not hold (empty when passed).
         trace: every event of the run.
         states: each endpoint's final state (version, cipher, ...).
+        streams: per link, what its sender wrote: ``{"bytes": N, "records": M}``.
     """
 
     scenario: Scenario
     failures: list[Failure]
     trace: Trace
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    streams: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -106,6 +112,10 @@ def describe_step(step: Step) -> str:
         return f"move {step.direction}" + (f" {step.nbytes} bytes" if step.nbytes else "")
     if isinstance(step, LinkStep):
         return f"{step.action} {step.direction}"
+    if isinstance(step, FaultStep):
+        return step.fault.describe()
+    if isinstance(step, HoldStep):
+        return f"hold {step.direction} until {step.until.text()}"
     return "run " + ", ".join(f"{e.endpoint} {e.op}" for e in step.entries)
 
 
@@ -143,24 +153,46 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
         raise ScenarioError(scenario.path, exc.key, exc.message) from None
 
 
-def run_scenario(scenario: Scenario, *, record: bool = True) -> Verdict:
+def run_scenario(
+    scenario: Scenario,
+    *,
+    record: bool = True,
+    judge: bool = True,
+    faults: Sequence[Fault] = (),
+) -> Verdict:
     """Run a scenario and judge it.
+
+    Args:
+        scenario: what to run.
+        record: keep move/link/fault events in the trace.
+        judge: stop at the first failed expectation (False: run every step anyway, as
+            sweeps do, whose faults make most expectations fail).
+        faults: faults armed before the first step (what a sweep adds).
 
     Raises:
         ScenarioError: when a setting is impossible (OpenSSL refused it).
     """
     failures: list[Failure] = []
     with _make_pair(scenario, record) as pair:
+        for fault in faults:
+            pair.fault(fault)
         for step in scenario.steps:
             pair.step = step.index
             _run_step(pair, step, failures)
-            if failures:
+            for event in pair.refused:
+                failures.append(Failure(f"steps[{step.index + 1}]", "every armed fault applies",
+                                        f"{event.kind} {event.direction}: {event.detail}",
+                                        step.index))
+            pair.refused.clear()
+            if failures and judge:
                 break
         pair.step = None
         states = {name: ep.state() for name, ep in pair.endpoints.items()}
         if not failures:
             _check_result(scenario, states, len(pair.trace.calls), failures)
-        return Verdict(scenario, failures, pair.trace, states)
+        streams = {d: {"bytes": link.engine.pulled, "records": len(link.engine.watcher.records)}
+                   for d, link in pair.links.items()}
+        return Verdict(scenario, failures, pair.trace, states, streams)
 
 
 def _run_step(pair: Pair, step: Step, failures: list[Failure]) -> None:
@@ -177,6 +209,14 @@ def _run_step(pair: Pair, step: Step, failures: list[Failure]) -> None:
         pair.move(step.direction, step.nbytes)
     elif isinstance(step, LinkStep):
         getattr(pair, step.action)(step.direction)
+    elif isinstance(step, FaultStep):
+        try:
+            pair.fault(step.fault)
+        except FaultError as exc:
+            failures.append(Failure(f"{where}.{step.fault.kind}", "the fault can be armed",
+                                    str(exc), step.index))
+    elif isinstance(step, HoldStep):
+        pair.hold(step.direction, step.until)
     else:
         result = pair.run(step.entries, deliver=step.deliver, max_calls=step.max_calls)
         for entry in step.entries:

@@ -19,9 +19,11 @@ from typing import Any
 
 from biopair import _openssl, pki
 from biopair.endpoint import OPS, ROLE_OPS, VERIFY_CLIENT, VERSIONS, EndpointConfig
+from biopair.faults import Condition, Fault, parse_condition
 from biopair.link import DIRECTIONS
 from biopair.outcome import Pattern, PatternError, compile_pattern
-from biopair.scheduler import DEFAULT_MAX_CALLS, TURNS, Deliver, RunEntry
+from biopair.records import STOPS
+from biopair.scheduler import DEFAULT_MAX_CALLS, DELIVER_NAMES, TURNS, Deliver, RunEntry
 
 ENDPOINTS = ("client", "server")
 LINK_KINDS = ("memory",)
@@ -64,7 +66,7 @@ class MoveStep:
 
     index: int
     direction: str
-    nbytes: int | None = None
+    nbytes: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,48 @@ class RunStep:
     max_calls: int | None = None
 
 
-Step = CallStep | MoveStep | LinkStep | RunStep
+@dataclass(frozen=True)
+class FaultStep:
+    """``corrupt``/``truncate``/``drop``/``duplicate``/``inject``/``split``/``coalesce``
+    (and ``eof`` with an address): arm a fault on one link (see :mod:`biopair.faults`)."""
+
+    index: int
+    fault: Fault
+
+
+@dataclass(frozen=True)
+class HoldStep:
+    """``hold = "server>client"`` with ``until``: deliver nothing until the condition."""
+
+    index: int
+    direction: str
+    until: Condition
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """``[sweep]``: how ``biopair sweep`` runs this scenario once per fault position.
+
+    Attributes:
+        fault: the fault kind applied at each position.
+        link: the direction whose stream is swept.
+        unit: ``"bytes"`` (one run per stream offset) or ``"records"`` (per record).
+        start, stop, stride: the positions (stop None: the end of the unfaulted stream).
+        xor: for corrupt, the bytes XORed in.
+        forbid: outcome classes that make the sweep fail (e.g. ``"client ok"``).
+    """
+
+    fault: str = "corrupt"
+    link: str = "server>client"
+    unit: str = "bytes"
+    start: int = 0
+    stop: int | None = None
+    stride: int = 1
+    xor: bytes = b"\xff"
+    forbid: tuple[str, ...] = ()
+
+
+Step = CallStep | MoveStep | LinkStep | RunStep | FaultStep | HoldStep
 
 
 @dataclass(frozen=True)
@@ -122,6 +165,7 @@ class Scenario:
     turns: str = "alternate"
     link: str = "memory"
     resume: bool = False
+    sweep: SweepSpec | None = None
 
     @property
     def name(self) -> str:
@@ -130,7 +174,8 @@ class Scenario:
 
 
 # -- the schema -----------------------------------------------------------------------------
-_TOP_KEYS = ("title", "about", "tags", "client", "server", "schedule", "steps", "result")
+_TOP_KEYS = ("title", "about", "tags", "client", "server", "schedule", "steps", "result",
+             "sweep")
 _ENDPOINT_KEYS = (
     "version", "min_version", "max_version", "server_name", "verify", "verify_host",
     "trust", "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding",
@@ -140,17 +185,31 @@ _ENDPOINT_KEYS = (
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
 _SERVER_ONLY = ("verify_client",)
 _SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link")
-_ACTIONS = ("call", "move", "eof", "run", "pause", "resume")
+_FAULT_ACTIONS = ("corrupt", "truncate", "drop", "duplicate", "inject", "split", "coalesce")
+_ACTIONS = ("call", "move", "eof", "run", "pause", "resume", *_FAULT_ACTIONS, "hold")
 _STEP_KEYS = (*_ACTIONS, "expect", "bytes", "size", "data", "buffer", "deliver",
-              "max_calls", "note")
+              "max_calls", "note", "offset", "record", "at", "length", "xor", "hex", "count",
+              "until")
+_ADDRESS = ("offset", "record", "at")
 _STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
     "call": ("expect", "size", "data", "buffer", "note"),
     "move": ("bytes", "note"),
-    "eof": ("note",),
+    "eof": (*_ADDRESS, "note"),
     "pause": ("note",),
     "resume": ("note",),
     "run": ("expect", "deliver", "max_calls", "note"),
+    "corrupt": (*_ADDRESS, "xor", "note"),
+    "truncate": (*_ADDRESS, "note"),
+    "drop": (*_ADDRESS, "length", "note"),
+    "duplicate": (*_ADDRESS, "length", "note"),
+    "inject": (*_ADDRESS, "hex", "note"),
+    "split": ("record", "size", "note"),
+    "coalesce": ("record", "count", "note"),
+    "hold": ("until", "note"),
 }
+_SWEEP_KEYS = ("fault", "link", "unit", "start", "stop", "stride", "xor", "forbid")
+#: Faults a sweep can apply at each position.
+SWEEP_FAULTS = ("corrupt", "truncate", "eof", "drop", "duplicate")
 _RESULT_KEYS = ("version", "cipher", "alpn", "group", "server_name", "peer_certificate",
                 "session_reused", "shutdown", "received", "state")
 _RUN_ENTRY_KEYS = ("call", "size", "data")
@@ -242,11 +301,49 @@ class _Loader:
                                      f"one entry, got {_describe(raw_steps)}")
         steps = tuple(self.step(s, i) for i, s in enumerate(raw_steps))
         result = self.result(doc.get("result", {}))
+        sweep = self.sweep(doc["sweep"]) if "sweep" in doc else None
         return Scenario(
             path=self.path, title=title, about=about, tags=tags, client=client,
             server=server, steps=steps, result=result, deliver=deliver,
-            max_calls=max_calls, turns=turns, link=link, resume=resume,
+            max_calls=max_calls, turns=turns, link=link, resume=resume, sweep=sweep,
         )
+
+    def sweep(self, table: Any) -> SweepSpec:
+        self.typed(table, dict, "sweep", "a table")
+        self.check_keys(table, _SWEEP_KEYS, "sweep")
+        kw: dict[str, Any] = {}
+        if "fault" in table:
+            kw["fault"] = self.choice(table["fault"], SWEEP_FAULTS, "sweep.fault")
+        if "link" in table:
+            kw["link"] = self.direction(table["link"], "sweep.link")
+        if "unit" in table:
+            kw["unit"] = self.choice(table["unit"], ("bytes", "records"), "sweep.unit")
+        if "start" in table:
+            kw["start"] = self.positive(table["start"], "sweep.start", zero=True)
+        if "stop" in table:
+            kw["stop"] = self.positive(table["stop"], "sweep.stop")
+            if kw["stop"] <= kw.get("start", 0):
+                raise self.fail("sweep.stop", f"must be above start ({kw.get('start', 0)})")
+        if "stride" in table:
+            kw["stride"] = self.positive(table["stride"], "sweep.stride")
+        if "xor" in table:
+            kw["xor"] = self.hex_bytes(table["xor"], "sweep.xor", nonzero=True)
+        if "forbid" in table:
+            kw["forbid"] = self.str_list(table["forbid"], "sweep.forbid")
+        return SweepSpec(**kw)
+
+    def hex_bytes(self, value: Any, key: str, nonzero: bool = False) -> bytes:
+        text = self.typed(value, str, key, "a hex string")
+        try:
+            data = bytes.fromhex(text)
+        except ValueError:
+            raise self.fail(key, f"not hex bytes: {text!r} (write pairs of hex digits, "
+                                 f"spaces allowed)") from None
+        if not data:
+            raise self.fail(key, "needs at least one byte")
+        if nonzero and not any(data):
+            raise self.fail(key, "all zero: XOR with it would change nothing")
+        return data
 
     def endpoint(self, table: Any, role: str) -> tuple[EndpointConfig, bool]:
         self.typed(table, dict, role, "a table")
@@ -323,11 +420,12 @@ class _Loader:
         return check
 
     def deliver(self, value: Any, key: str) -> Deliver:
-        what = '"all", "bytewise", a positive integer or a list of positive integers'
+        what = ('"all", "bytewise", "records", a positive integer or a list of positive '
+                'integers')
         if isinstance(value, str):
-            if value not in ("all", "bytewise"):
+            if value not in DELIVER_NAMES:
                 raise self.fail(key, f"expected {what}, got {value!r}"
-                                     f"{_suggest(value, ('all', 'bytewise'))}")
+                                     f"{_suggest(value, DELIVER_NAMES)}")
             return value
         if isinstance(value, int) and not isinstance(value, bool):
             return self.positive(value, key)
@@ -388,13 +486,67 @@ class _Loader:
         if action == "call":
             return self.call_step(raw, i, where)
         if action == "move":
-            nbytes = None
+            nbytes: int | str | None = None
             if "bytes" in raw:
-                nbytes = self.positive(raw["bytes"], f"{where}.bytes", zero=True)
+                if isinstance(raw["bytes"], str):
+                    nbytes = self.choice(raw["bytes"], STOPS, f"{where}.bytes")
+                else:
+                    nbytes = self.positive(raw["bytes"], f"{where}.bytes", zero=True)
             return MoveStep(i, self.direction(value, key), nbytes)
+        if action == "eof" and any(k in raw for k in _ADDRESS):
+            return self.fault_step(raw, i, where, "eof")
         if action in ("eof", "pause", "resume"):
             return LinkStep(i, action, self.direction(value, key))
+        if action in _FAULT_ACTIONS:
+            return self.fault_step(raw, i, where, action)
+        if action == "hold":
+            if "until" not in raw:
+                raise self.fail(f"{where}.until", 'missing: a hold needs until = "server sent '
+                                                  'ServerHello" or similar')
+            text = self.typed(raw["until"], str, f"{where}.until", "a condition string")
+            try:
+                until = parse_condition(text)
+            except ValueError as exc:
+                raise self.fail(f"{where}.until", str(exc)) from None
+            return HoldStep(i, self.direction(value, key), until)
         return self.run_step(raw, i, where)
+
+    def fault_step(self, raw: Mapping[str, Any], i: int, where: str, kind: str) -> FaultStep:
+        direction = self.direction(raw[kind], f"{where}.{kind}")
+        kw: dict[str, Any] = {}
+        if "offset" in raw and "record" in raw:
+            raise self.fail(f"{where}.offset", "give either offset or record, not both")
+        if "offset" in raw:
+            kw["offset"] = self.positive(raw["offset"], f"{where}.offset", zero=True)
+        if "record" in raw:
+            kw["record"] = self.positive(raw["record"], f"{where}.record", zero=True)
+        if "at" in raw:
+            if "record" not in raw:
+                raise self.fail(f"{where}.at", "at is a byte inside a record: give record too")
+            kw["at"] = self.typed(raw["at"], int, f"{where}.at", "an integer (negative: "
+                                                                  "from the record's end)")
+        if kind in ("corrupt", "drop", "duplicate", "coalesce") and not (
+                "offset" in raw or "record" in raw):
+            raise self.fail(f"{where}", f"{kind} needs offset = N (a byte of the stream) or "
+                                        f"record = N (a record index)")
+        if "length" in raw:
+            kw["length"] = self.positive(raw["length"], f"{where}.length")
+        if "xor" in raw:
+            kw["xor"] = self.hex_bytes(raw["xor"], f"{where}.xor", nonzero=True)
+        if kind == "inject":
+            if "hex" not in raw:
+                raise self.fail(f"{where}.hex", 'missing: inject needs the bytes, e.g. hex = '
+                                                '"15030300020100" (a close_notify alert)')
+            kw["data"] = self.hex_bytes(raw["hex"], f"{where}.hex")
+        if "size" in raw:
+            kw["size"] = self.positive(raw["size"], f"{where}.size")
+            if kw["size"] > 16384:
+                raise self.fail(f"{where}.size", "a record body is at most 16384 bytes")
+        if "count" in raw:
+            kw["count"] = self.positive(raw["count"], f"{where}.count")
+            if kw["count"] < 2:
+                raise self.fail(f"{where}.count", "coalesce merges at least 2 records")
+        return FaultStep(i, Fault(kind, direction, **kw))
 
     def call_step(self, raw: Mapping[str, Any], i: int, where: str) -> CallStep:
         endpoint, op, size = self.call_words(raw["call"], f"{where}.call")

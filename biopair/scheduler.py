@@ -40,12 +40,13 @@ from typing import Any
 from OpenSSL import SSL
 
 from biopair.endpoint import Call, Endpoint, EndpointConfig
+from biopair.faults import Condition, Fault
 from biopair.link import DIRECTIONS, MemoryLink, parse_direction
 from biopair.outcome import DEADLOCK, LIMIT, Outcome
-from biopair.trace import LinkEvent, MoveEvent, RunEnd, Trace
+from biopair.trace import FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, Trace
 
-#: Delivery policy names.
-DELIVER_NAMES = ("all", "bytewise")
+#: Delivery policy names (``records``: one whole TLS record per move).
+DELIVER_NAMES = ("all", "bytewise", "records")
 #: Turn-taking rules for a run.
 TURNS = ("alternate", "drain")
 DEFAULT_MAX_CALLS = 100_000
@@ -65,13 +66,16 @@ class Delivery:
         self.policy = policy
         self._moves: dict[str, int] = dict.fromkeys(DIRECTIONS, 0)
 
-    def next_size(self, direction: str) -> int | None:
-        """Bytes for the next move on ``direction`` (None: everything queued)."""
+    def next_size(self, direction: str) -> int | str | None:
+        """Bytes for the next move on ``direction`` (None: everything queued; ``"record"``:
+        up to the end of the current record)."""
         policy = self.policy
         if policy == "all":
             return None
         if policy == "bytewise":
             return 1
+        if policy == "records":
+            return "record"
         if isinstance(policy, int):
             return policy
         assert not isinstance(policy, str)
@@ -159,6 +163,10 @@ class Pair:
         self.max_calls = max_calls
         self.trace = Trace(link=self.link_kind, record=record)
         self.step: int | None = None
+        self.holds: dict[str, Condition] = {}
+        self._faulty = False  # set once a fault is armed on any link
+        #: faults that could not apply once their record was seen (runner: a failure).
+        self.refused: list[FaultEvent] = []
 
     def _make_links(self) -> dict[str, Any]:
         links = {}
@@ -231,17 +239,24 @@ class Pair:
         )
         trace.calls.append(record)
         trace.events.append(record)
+        self._after_bytes()
         return record
 
-    def move(self, direction: str, nbytes: int | None = None) -> int:
+    def move(self, direction: str, nbytes: int | str | None = None) -> int:
         """Hand up to ``nbytes`` (all if None) queued bytes on ``direction`` to the receiver.
+
+        ``nbytes`` may also name a stop point (:data:`biopair.records.STOPS`): ``"record"``,
+        ``"record-1"``, ``"header"`` or ``"header-1"``.
 
         Returns:
             Bytes delivered.
         """
         link = self.links[direction]
         link.pull()
+        self._after_bytes()
         was_closed = link.closed
+        if isinstance(nbytes, str):
+            nbytes = 0 if link.paused else link.rx.stop(link.queue, nbytes)
         moved = int(link.deliver(nbytes))
         if moved or link.closed != was_closed:
             self._progress += 1
@@ -249,7 +264,55 @@ class Pair:
             self.trace.add(MoveEvent(direction, moved, len(link.queue), self.step))
         if link.closed and not was_closed:
             self.trace.add(LinkEvent("closed", direction, self.step))
+        if moved:
+            self._after_bytes()
         return moved
+
+    def fault(self, fault: Fault) -> Fault:
+        """Arm a fault on its link (see :mod:`biopair.faults`); it applies as its bytes pass.
+
+        Returns:
+            The armed fault.
+
+        Raises:
+            FaultError: when the bytes it names have already passed.
+        """
+        self._faulty = True
+        armed: Fault = self.links[fault.direction].arm(fault)
+        self._after_bytes()
+        return armed
+
+    def hold(self, direction: str, until: Condition) -> None:
+        """Deliver nothing on ``direction`` until ``until`` is true (checked after every
+        call and move); released at once if it already is."""
+        self.links[direction].paused = True
+        self.holds[direction] = until
+        self.trace.add(HoldEvent("hold", direction, until.text(), self.step))
+        self._check_holds()
+
+    def _check_holds(self) -> None:
+        for direction, until in list(self.holds.items()):
+            if until.holds(self):
+                del self.holds[direction]
+                self.links[direction].paused = False
+                self.trace.add(HoldEvent("release", direction, until.text(), self.step))
+
+    def _after_bytes(self) -> None:
+        # Put applied faults in the trace, signal EOFs they asked for, release holds.
+        if not self.holds and not self._faulty:
+            return  # the hot path: nothing armed, nothing held
+        for direction, link in self.links.items():
+            for applied in link.fault_log:
+                event = FaultEvent(applied.fault.kind, direction, applied.offset,
+                                   applied.record, applied.detail, self.step)
+                self.trace.add(event)
+                if applied.detail.startswith("not applied"):
+                    self.refused.append(event)
+            link.fault_log.clear()
+            if link.engine.eof and not link.eof:
+                self.eof(direction)
+        if self.holds:
+            self._check_holds()
 
     def eof(self, direction: str) -> None:
         """Close ``direction``: its receiver sees EOF once the queued bytes are delivered."""
@@ -267,7 +330,8 @@ class Pair:
         self.trace.add(LinkEvent("pause", direction, self.step))
 
     def resume(self, direction: str) -> None:
-        """Deliver on ``direction`` again."""
+        """Deliver on ``direction`` again (also ends a :meth:`hold`)."""
+        self.holds.pop(direction, None)
         self.links[direction].paused = False
         self.trace.add(LinkEvent("resume", direction, self.step))
 

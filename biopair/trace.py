@@ -60,7 +60,48 @@ class RunEnd:
                 "terminal": self.terminal}
 
 
-Event = Call | MoveEvent | LinkEvent | RunEnd
+@dataclass(frozen=True)
+class FaultEvent:
+    """A fault that applied to a link's bytes (see :mod:`biopair.faults`).
+
+    Attributes:
+        kind: the fault kind (``corrupt``, ``drop``, ...).
+        direction: the link.
+        offset: stream offset (in what the sender wrote) where it applied.
+        record: the record index it was addressed to, if any.
+        detail: what it did (``xor ff over 1 bytes``, ``dropped 23 bytes``).
+    """
+
+    kind: str
+    direction: str
+    offset: int
+    record: int | None
+    detail: str
+    step: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"event": "fault", "step": self.step, "kind": self.kind,
+                "direction": self.direction, "offset": self.offset, "record": self.record,
+                "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class HoldEvent:
+    """A link held until a condition (``hold``), or released because it became true."""
+
+    kind: str
+    direction: str
+    condition: str
+    step: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"event": self.kind, "step": self.step, "direction": self.direction,
+                "until": self.condition}
+
+
+Event = Call | MoveEvent | LinkEvent | RunEnd | FaultEvent | HoldEvent
 
 
 @dataclass
