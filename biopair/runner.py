@@ -138,6 +138,7 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
             max_calls=scenario.max_calls,
             record=record,
             contexts=contexts,
+            link=scenario.link,
         )
     except ConfigError as exc:
         raise ScenarioError(scenario.path, exc.key, exc.message) from None

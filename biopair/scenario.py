@@ -21,10 +21,9 @@ from biopair import _openssl, pki
 from biopair.endpoint import OPS, ROLE_OPS, VERIFY_CLIENT, VERSIONS, EndpointConfig
 from biopair.link import DIRECTIONS
 from biopair.outcome import Pattern, PatternError, compile_pattern
-from biopair.scheduler import DEFAULT_MAX_CALLS, TURNS, Deliver, RunEntry
+from biopair.scheduler import DEFAULT_MAX_CALLS, LINK_KINDS, TURNS, Deliver, RunEntry
 
 ENDPOINTS = ("client", "server")
-LINK_KINDS = ("memory",)
 
 
 class ScenarioError(Exception):

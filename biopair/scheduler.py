@@ -39,7 +39,7 @@ from typing import Any
 from OpenSSL import SSL
 
 from biopair.endpoint import Call, Endpoint, EndpointConfig
-from biopair.link import DIRECTIONS, MemoryLink, parse_direction
+from biopair.link import DIRECTIONS, MemoryLink, SocketEnds, SocketLink, parse_direction
 from biopair.outcome import DEADLOCK, LIMIT, Outcome
 from biopair.trace import LinkEvent, MoveEvent, RunEnd, Trace
 
@@ -47,6 +47,8 @@ from biopair.trace import LinkEvent, MoveEvent, RunEnd, Trace
 DELIVER_NAMES = ("all", "bytewise")
 #: Turn-taking rules for a run.
 TURNS = ("alternate", "drain")
+#: Link kinds: unbounded memory BIOs, or bounded AF_UNIX socketpairs (genuine WANT_WRITE).
+LINK_KINDS = ("memory", "socket")
 DEFAULT_MAX_CALLS = 100_000
 
 Deliver = str | int | Sequence[int]
@@ -116,6 +118,12 @@ class Pair:
         record: keep move and link events in the trace (calls are always kept).
         contexts: prepared Contexts by endpoint name, e.g. to share session-ticket keys
             with an earlier pair for resumption; built from the settings if absent.
+        link: ``"memory"`` (memory BIOs: writes never block) or ``"socket"`` (each
+            endpoint on a socketpair with the smallest send buffer the kernel allows, so a
+            writer that is not drained gets WANT_WRITE; see :class:`~biopair.link.SocketLink`).
+
+    Raises:
+        ValueError: for an unknown ``turns`` or ``link``.
 
     Example::
 
@@ -123,8 +131,6 @@ class Pair:
             result = pair.run([("client", "connect"), ("server", "accept")])
             assert result.terminal is None
     """
-
-    link_kind = "memory"
 
     def __init__(
         self,
@@ -136,16 +142,31 @@ class Pair:
         max_calls: int = DEFAULT_MAX_CALLS,
         record: bool = True,
         contexts: Mapping[str, SSL.Context] | None = None,
+        link: str = "memory",
     ) -> None:
         if turns not in TURNS:
             raise ValueError(f"turns must be one of {TURNS}, not {turns!r}")
+        if link not in LINK_KINDS:
+            raise ValueError(f"link must be one of {LINK_KINDS}, not {link!r}")
+        self.link_kind = link
         contexts = contexts or {}
-        self.endpoints: dict[str, Endpoint] = {
-            "client": Endpoint(client or EndpointConfig(role="client"),
-                               context=contexts.get("client")),
-            "server": Endpoint(server or EndpointConfig(role="server"),
-                               context=contexts.get("server")),
-        }
+        self._ends: dict[str, SocketEnds] = {}
+        try:
+            if link == "socket":
+                for name in ("client", "server"):
+                    self._ends[name] = SocketEnds()
+            self.endpoints: dict[str, Endpoint] = {
+                "client": Endpoint(client or EndpointConfig(role="client"),
+                                   sock=self._socket("client"),
+                                   context=contexts.get("client")),
+                "server": Endpoint(server or EndpointConfig(role="server"),
+                                   sock=self._socket("server"),
+                                   context=contexts.get("server")),
+            }
+        except BaseException:
+            for ends in self._ends.values():
+                ends.close()
+            raise
         self.links = self._make_links()
         self.delivery = Delivery(deliver)
         self.turns = turns
@@ -153,20 +174,30 @@ class Pair:
         self.trace = Trace(link=self.link_kind, record=record)
         self.step: int | None = None
 
+    def _socket(self, name: str) -> Any:
+        ends = self._ends.get(name)
+        return ends.endpoint if ends is not None else None
+
     def _make_links(self) -> dict[str, Any]:
-        links = {}
+        links: dict[str, Any] = {}
         for direction in DIRECTIONS:
             sender, receiver = parse_direction(direction)
-            links[direction] = MemoryLink(
-                direction, self.endpoints[sender].conn, self.endpoints[receiver].conn
-            )
+            conns = (self.endpoints[sender].conn, self.endpoints[receiver].conn)
+            if self.link_kind == "socket":
+                links[direction] = SocketLink(
+                    direction, *conns, source=self._ends[sender], sink=self._ends[receiver]
+                )
+            else:
+                links[direction] = MemoryLink(direction, *conns)
         return links
 
     # -- context management -------------------------------------------------------------
     def close(self) -> None:
-        """Release the links' resources; safe to call twice."""
+        """Release the links' resources (a socket link's sockets); safe to call twice."""
         for link in self.links.values():
             link.close()
+        for ends in self._ends.values():
+            ends.close()
 
     def __enter__(self) -> Pair:
         return self
@@ -243,14 +274,17 @@ class Pair:
             self.trace.add(LinkEvent("closed", direction, self.step))
 
     def pause(self, direction: str) -> None:
-        """Stop delivering on ``direction`` until :meth:`resume`."""
+        """Stop delivering on ``direction`` until :meth:`resume` (a socket link also stops
+        draining its sender, whose buffer then fills: WANT_WRITE)."""
         self.links[direction].paused = True
         self.trace.add(LinkEvent("pause", direction, self.step))
 
     def resume(self, direction: str) -> None:
-        """Deliver on ``direction`` again."""
-        self.links[direction].paused = False
+        """Deliver on ``direction`` again (a socket link also drains its sender again)."""
+        link = self.links[direction]
+        link.paused = False
         self.trace.add(LinkEvent("resume", direction, self.step))
+        link.pull()
 
     def _move_all_links(self) -> None:
         for direction in DIRECTIONS:
