@@ -141,9 +141,9 @@ _SERVER_ONLY = ("verify_client",)
 _SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link")
 _ACTIONS = ("call", "move", "eof", "run", "pause", "resume")
 _STEP_KEYS = (*_ACTIONS, "expect", "bytes", "size", "data", "buffer", "deliver",
-              "max_calls", "note")
+              "max_calls", "note", "repeat")
 _STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
-    "call": ("expect", "size", "data", "buffer", "note"),
+    "call": ("expect", "size", "data", "buffer", "note", "repeat"),
     "move": ("bytes", "note"),
     "eof": ("note",),
     "pause": ("note",),
@@ -403,8 +403,12 @@ class _Loader:
             size = self.positive(raw["size"], f"{where}.size")
         data: bytes | None = None
         expect_data: bytes | None = None
+        if "repeat" in raw and "data" not in raw:
+            raise self.fail(f"{where}.repeat", "repeats data: give data too")
         if "data" in raw:
             text = self.typed(raw["data"], str, f"{where}.data", "a string")
+            if "repeat" in raw:
+                text *= self.positive(raw["repeat"], f"{where}.repeat")
             if op == "write":
                 data = text.encode()
             elif op in ("read", "peek"):
@@ -447,9 +451,7 @@ class _Loader:
                     data = self.typed(item["data"], str, f"{ekey}.data", "a string").encode()
             else:
                 endpoint, op, size = self.call_words(item, ekey)
-            if op == "write" and data is None and size is None:
-                raise self.fail(ekey, "a write in a run needs a size (\"client write 100\") "
-                                      "or data")
+            # A bare write in a run retries the endpoint's pending write buffer.
             if any(e.endpoint == endpoint for e in entries):
                 raise self.fail(ekey, f"{endpoint} appears twice; a run calls each endpoint "
                                       f"with one op")

@@ -16,7 +16,10 @@ A ``run`` interleaves calls and moves automatically.  It takes a list of (endpoi
 entries and, round by round, calls each entry that has not yet finished, making one
 *move* on every link after every call; how many bytes a move hands over is the delivery
 policy (``all``, ``bytewise``, N bytes, or a list of sizes then all).  An entry finishes
-when its call returns anything but WANT_*.  The run ends when every entry has finished,
+when its call returns anything but WANT_*; a write entry that wrote only part of its
+bytes (SSL_MODE_ENABLE_PARTIAL_WRITE) goes on with the rest, in a new buffer, so its
+outcomes are the byte counts OpenSSL returned (``16384 16384 7232``).  A write entry
+retried after WANT_* passes the same buffer again.  The run ends when every entry has finished,
 or with a terminal outcome:
 
 * ``DEADLOCK``: a whole round in which every entry still running said WANT_* and nothing
@@ -324,6 +327,7 @@ class Pair:
         made: list[Call] = []
         terminal: Outcome | None = None
         first_of: dict[int, bool] = {}
+        rest: dict[int, bytes] = {}
         try:
             while todo and terminal is None:
                 before = self._fingerprint()
@@ -334,19 +338,26 @@ class Pair:
                             terminal = LIMIT
                             break
                         turn_start = self._fingerprint()
-                        # A write that said WANT_* is retried with the same buffer.
+                        # A write that said WANT_* is retried with the same buffer; one
+                        # that wrote part of its bytes (ENABLE_PARTIAL_WRITE) goes on
+                        # with the rest, as an application would.
                         retry = first_of.get(id(entry), False) and entry.op == "write"
+                        data = rest.pop(id(entry), None)
                         call = self.call(
                             entry.endpoint,
                             entry.op,
-                            size=None if retry else entry.size,
-                            data=None if retry else entry.data,
+                            size=None if retry or data is not None else entry.size,
+                            data=data if data is not None else None if retry else entry.data,
                         )
                         first_of[id(entry)] = True
                         made.append(call)
                         outcomes[entry.endpoint].append(call.outcome)
                         self._move_all_links()
-                        if not call.outcome.wants:
+                        if entry.op == "write" and 0 < call.ret:
+                            written = self.endpoints[entry.endpoint].write_data
+                            if call.ret < len(written):
+                                rest[id(entry)] = written[call.ret:]
+                        if not call.outcome.wants and id(entry) not in rest:
                             todo.remove(entry)
                             all_wanted = False
                             break
