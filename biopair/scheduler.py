@@ -353,7 +353,7 @@ class Pair:
                         made.append(call)
                         outcomes[entry.endpoint].append(call.outcome)
                         self._move_all_links()
-                        if entry.op == "write" and 0 < call.ret:
+                        if entry.op == "write" and call.ret > 0:
                             written = self.endpoints[entry.endpoint].write_data
                             if call.ret < len(written):
                                 rest[id(entry)] = written[call.ret:]

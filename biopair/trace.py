@@ -107,8 +107,9 @@ class Trace:
             err = c.error if c.error is not None else "(not asked)"
             reasons = f' "{"; ".join(c.reasons)}"' if c.reasons else ""
             sent = f" sent {c.sent}" if c.sent else ""
+            view = c.pyopenssl if len(c.pyopenssl) <= 100 else c.pyopenssl[:96] + " ..."
             lines.append(
                 f"  #{c.seq:<5} {step:>8} {c.endpoint:>6} {c.op:<11} ret={c.ret:<6} "
-                f"{err}{reasons}{sent}  [pyOpenSSL: {c.pyopenssl}]"
+                f"{err}{reasons}{sent}  [pyOpenSSL: {view}]"
             )
         return "\n".join(lines)
