@@ -316,6 +316,7 @@ class Endpoint:
         self.conn = conn
         self.received = bytearray()
         self._write: _openssl.WriteBuffer | None = None
+        self._retired: list[_openssl.WriteBuffer] = []
         self.last: _openssl.RawResult | None = None
 
     def call(
@@ -333,9 +334,10 @@ class Endpoint:
             size: read/peek buffer size, or write length (with generated data).
             data: write payload.
             buffer: for write: ``auto`` reuses the pending buffer when no data/size is
-                given, ``same`` reuses it always (the payload must be equal in length
-                unless OpenSSL is to complain), ``copy`` passes an equal copy at a new
-                address.
+                given and allocates a new one otherwise; ``same`` refills the pending
+                buffer at the same C address with the new payload (if any); ``copy``
+                passes the payload (default: the pending buffer's bytes) at an address
+                no buffer of the pending write has used.
 
         Returns:
             The raw result; the caller records it as a :class:`Call`.
@@ -347,6 +349,8 @@ class Endpoint:
                 self.received += result.data
         elif raw_op == "write":
             result = _openssl.call(self.conn, raw_op, self._write_buffer(size, data, buffer))
+            if result.error != "WANT_WRITE" and result.error != "WANT_READ":
+                self._retired.clear()  # no write pending: old addresses may be reused
         else:
             result = _openssl.call(self.conn, raw_op)
         self.last = result
@@ -357,15 +361,27 @@ class Endpoint:
     ) -> _openssl.WriteBuffer:
         payload = data if data is not None else pattern_bytes(size) if size is not None else None
         current = self._write
+        if payload is None and buffer == "copy" and current is not None:
+            payload = current.data  # an equal copy of the pending write, elsewhere
         if payload is None:
             if current is None:
                 current = _openssl.WriteBuffer(b"")
         elif buffer == "copy" or current is None or buffer == "auto":
+            if current is not None:
+                # Keep the replaced buffer alive while a write is pending: freed, its
+                # address could be handed to the next buffer, and OpenSSL (which compares
+                # addresses) would take a "copy" for the same buffer.
+                self._retired.append(current)
             current = _openssl.WriteBuffer(payload)
         elif buffer == "same":
             current.refill(payload)
         self._write = current
         return current
+
+    @property
+    def write_data(self) -> bytes:
+        """The payload of the endpoint's current write buffer (b"" before any write)."""
+        return self._write.data if self._write is not None else b""
 
     def session(self) -> Any:
         """The connection's SSL session, to resume in a later pair."""

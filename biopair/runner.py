@@ -148,6 +148,7 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
             max_calls=scenario.max_calls,
             record=record,
             contexts=contexts,
+            link=scenario.link,
         )
     except ConfigError as exc:
         raise ScenarioError(scenario.path, exc.key, exc.message) from None
@@ -203,8 +204,8 @@ def _run_step(pair: Pair, step: Step, failures: list[Failure]) -> None:
         if step.expect is not None:
             _check(failures, f"{where}.expect", step.expect, [call.outcome], step.index)
         if step.expect_data is not None and call.data != step.expect_data:
-            failures.append(Failure(f"{where}.data", repr(step.expect_data.decode("latin-1")),
-                                    repr(call.data.decode("latin-1")), step.index))
+            failures.append(Failure(f"{where}.data", show_data(step.expect_data),
+                                    show_data(call.data), step.index))
     elif isinstance(step, MoveStep):
         pair.move(step.direction, step.nbytes)
     elif isinstance(step, LinkStep):
@@ -247,6 +248,39 @@ def _check_result(
                 failures.append(Failure(path, _show(value), _show(actual)))
     if spec.calls is not None and ncalls != spec.calls:
         failures.append(Failure("result.calls", str(spec.calls), str(ncalls)))
+
+
+def show_data(data: bytes, limit: int = 80) -> str:
+    """Bytes for a report: as a string literal, long runs written ``'a' * 16384``.
+
+    Returns:
+        e.g. ``'hello'``, ``'a' * 16384 + 'bbbbb'`` or, for long irregular data, its
+        first and last bytes and its length.
+    """
+    runs: list[tuple[str, int]] = []
+    for byte in data.decode("latin-1"):
+        if runs and runs[-1][0] == byte:
+            runs[-1] = (byte, runs[-1][1] + 1)
+        else:
+            runs.append((byte, 1))
+    parts: list[str] = []
+    text = ""
+    for char, count in runs:
+        if count >= 8:
+            if text:
+                parts.append(repr(text))
+                text = ""
+            parts.append(f"{char!r} * {count}")
+        else:
+            text += char * count
+    if text:
+        parts.append(repr(text))
+    shown = " + ".join(parts) if parts else "''"
+    if len(shown) <= limit:
+        return shown
+    head = data[:24].decode("latin-1")
+    tail = data[-24:].decode("latin-1")
+    return f"{head!r} ... {tail!r} ({len(data)} bytes)"
 
 
 def _show(value: Any) -> str:

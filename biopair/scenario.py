@@ -23,10 +23,16 @@ from biopair.faults import Condition, Fault, parse_condition
 from biopair.link import DIRECTIONS
 from biopair.outcome import Pattern, PatternError, compile_pattern
 from biopair.records import STOPS
-from biopair.scheduler import DEFAULT_MAX_CALLS, DELIVER_NAMES, TURNS, Deliver, RunEntry
+from biopair.scheduler import (
+    DEFAULT_MAX_CALLS,
+    DELIVER_NAMES,
+    LINK_KINDS,
+    TURNS,
+    Deliver,
+    RunEntry,
+)
 
 ENDPOINTS = ("client", "server")
-LINK_KINDS = ("memory",)
 
 
 class ScenarioError(Exception):
@@ -189,10 +195,10 @@ _FAULT_ACTIONS = ("corrupt", "truncate", "drop", "duplicate", "inject", "split",
 _ACTIONS = ("call", "move", "eof", "run", "pause", "resume", *_FAULT_ACTIONS, "hold")
 _STEP_KEYS = (*_ACTIONS, "expect", "bytes", "size", "data", "buffer", "deliver",
               "max_calls", "note", "offset", "record", "at", "length", "xor", "hex", "count",
-              "until")
+              "until", "repeat")
 _ADDRESS = ("offset", "record", "at")
 _STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
-    "call": ("expect", "size", "data", "buffer", "note"),
+    "call": ("expect", "size", "data", "buffer", "note", "repeat"),
     "move": ("bytes", "note"),
     "eof": (*_ADDRESS, "note"),
     "pause": ("note",),
@@ -556,8 +562,12 @@ class _Loader:
             size = self.positive(raw["size"], f"{where}.size")
         data: bytes | None = None
         expect_data: bytes | None = None
+        if "repeat" in raw and "data" not in raw:
+            raise self.fail(f"{where}.repeat", "repeats data: give data too")
         if "data" in raw:
             text = self.typed(raw["data"], str, f"{where}.data", "a string")
+            if "repeat" in raw:
+                text *= self.positive(raw["repeat"], f"{where}.repeat")
             if op == "write":
                 data = text.encode()
             elif op in ("read", "peek"):
@@ -600,9 +610,7 @@ class _Loader:
                     data = self.typed(item["data"], str, f"{ekey}.data", "a string").encode()
             else:
                 endpoint, op, size = self.call_words(item, ekey)
-            if op == "write" and data is None and size is None:
-                raise self.fail(ekey, "a write in a run needs a size (\"client write 100\") "
-                                      "or data")
+            # A bare write in a run retries the endpoint's pending write buffer.
             if any(e.endpoint == endpoint for e in entries):
                 raise self.fail(ekey, f"{endpoint} appears twice; a run calls each endpoint "
                                       f"with one op")

@@ -16,7 +16,10 @@ A ``run`` interleaves calls and moves automatically.  It takes a list of (endpoi
 entries and, round by round, calls each entry that has not yet finished, making one
 *move* on every link after every call; how many bytes a move hands over is the delivery
 policy (``all``, ``bytewise``, N bytes, or a list of sizes then all).  An entry finishes
-when its call returns anything but WANT_*.  The run ends when every entry has finished,
+when its call returns anything but WANT_*; a write entry that wrote only part of its
+bytes (SSL_MODE_ENABLE_PARTIAL_WRITE) goes on with the rest, in a new buffer, so its
+outcomes are the byte counts OpenSSL returned (``16384 16384 7232``).  A write entry
+retried after WANT_* passes the same buffer again.  The run ends when every entry has finished,
 or with a terminal outcome:
 
 * ``DEADLOCK``: a whole round in which every entry still running said WANT_* and nothing
@@ -41,7 +44,7 @@ from OpenSSL import SSL
 
 from biopair.endpoint import Call, Endpoint, EndpointConfig
 from biopair.faults import Condition, Fault
-from biopair.link import DIRECTIONS, MemoryLink, parse_direction
+from biopair.link import DIRECTIONS, MemoryLink, SocketEnds, SocketLink, parse_direction
 from biopair.outcome import DEADLOCK, LIMIT, Outcome
 from biopair.trace import FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, Trace
 
@@ -49,6 +52,8 @@ from biopair.trace import FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, T
 DELIVER_NAMES = ("all", "bytewise", "records")
 #: Turn-taking rules for a run.
 TURNS = ("alternate", "drain")
+#: Link kinds: unbounded memory BIOs, or bounded AF_UNIX socketpairs (genuine WANT_WRITE).
+LINK_KINDS = ("memory", "socket")
 DEFAULT_MAX_CALLS = 100_000
 
 Deliver = str | int | Sequence[int]
@@ -121,6 +126,12 @@ class Pair:
         record: keep move and link events in the trace (calls are always kept).
         contexts: prepared Contexts by endpoint name, e.g. to share session-ticket keys
             with an earlier pair for resumption; built from the settings if absent.
+        link: ``"memory"`` (memory BIOs: writes never block) or ``"socket"`` (each
+            endpoint on a socketpair with the smallest send buffer the kernel allows, so a
+            writer that is not drained gets WANT_WRITE; see :class:`~biopair.link.SocketLink`).
+
+    Raises:
+        ValueError: for an unknown ``turns`` or ``link``.
 
     Example::
 
@@ -128,8 +139,6 @@ class Pair:
             result = pair.run([("client", "connect"), ("server", "accept")])
             assert result.terminal is None
     """
-
-    link_kind = "memory"
 
     def __init__(
         self,
@@ -141,16 +150,31 @@ class Pair:
         max_calls: int = DEFAULT_MAX_CALLS,
         record: bool = True,
         contexts: Mapping[str, SSL.Context] | None = None,
+        link: str = "memory",
     ) -> None:
         if turns not in TURNS:
             raise ValueError(f"turns must be one of {TURNS}, not {turns!r}")
+        if link not in LINK_KINDS:
+            raise ValueError(f"link must be one of {LINK_KINDS}, not {link!r}")
+        self.link_kind = link
         contexts = contexts or {}
-        self.endpoints: dict[str, Endpoint] = {
-            "client": Endpoint(client or EndpointConfig(role="client"),
-                               context=contexts.get("client")),
-            "server": Endpoint(server or EndpointConfig(role="server"),
-                               context=contexts.get("server")),
-        }
+        self._ends: dict[str, SocketEnds] = {}
+        try:
+            if link == "socket":
+                for name in ("client", "server"):
+                    self._ends[name] = SocketEnds()
+            self.endpoints: dict[str, Endpoint] = {
+                "client": Endpoint(client or EndpointConfig(role="client"),
+                                   sock=self._socket("client"),
+                                   context=contexts.get("client")),
+                "server": Endpoint(server or EndpointConfig(role="server"),
+                                   sock=self._socket("server"),
+                                   context=contexts.get("server")),
+            }
+        except BaseException:
+            for ends in self._ends.values():
+                ends.close()
+            raise
         self.links = self._make_links()
         self._out_link = {parse_direction(d)[0]: link for d, link in self.links.items()}
         self._in_link = {parse_direction(d)[1]: link for d, link in self.links.items()}
@@ -168,20 +192,30 @@ class Pair:
         #: faults that could not apply once their record was seen (runner: a failure).
         self.refused: list[FaultEvent] = []
 
+    def _socket(self, name: str) -> Any:
+        ends = self._ends.get(name)
+        return ends.endpoint if ends is not None else None
+
     def _make_links(self) -> dict[str, Any]:
-        links = {}
+        links: dict[str, Any] = {}
         for direction in DIRECTIONS:
             sender, receiver = parse_direction(direction)
-            links[direction] = MemoryLink(
-                direction, self.endpoints[sender].conn, self.endpoints[receiver].conn
-            )
+            conns = (self.endpoints[sender].conn, self.endpoints[receiver].conn)
+            if self.link_kind == "socket":
+                links[direction] = SocketLink(
+                    direction, *conns, source=self._ends[sender], sink=self._ends[receiver]
+                )
+            else:
+                links[direction] = MemoryLink(direction, *conns)
         return links
 
     # -- context management -------------------------------------------------------------
     def close(self) -> None:
-        """Release the links' resources; safe to call twice."""
+        """Release the links' resources (a socket link's sockets); safe to call twice."""
         for link in self.links.values():
             link.close()
+        for ends in self._ends.values():
+            ends.close()
 
     def __enter__(self) -> Pair:
         return self
@@ -216,11 +250,15 @@ class Pair:
         """
         ep = self.endpoints[endpoint]
         inbound = self._in_link[endpoint]
+        outbound = self._out_link[endpoint]
         pending = inbound.receiver_pending()
+        # A paused socket link does not drain its sender: bytes the call wrote then wait in
+        # the sender's socket, and only its fill level shows that the call made progress.
+        stalled = outbound.sender_pending() if outbound.paused else 0
         raw = ep.call(op, size=size, data=data, buffer=buffer)
         consumed = pending - inbound.receiver_pending()
-        sent = self._out_link[endpoint].pull()
-        if sent or consumed:
+        sent = outbound.pull()
+        if sent or consumed or (outbound.paused and outbound.sender_pending() != stalled):
             self._progress += 1
         trace = self.trace
         # Positional: this runs once per SSL call, thousands of times in a bytewise run.
@@ -325,15 +363,19 @@ class Pair:
             self.trace.add(LinkEvent("closed", direction, self.step))
 
     def pause(self, direction: str) -> None:
-        """Stop delivering on ``direction`` until :meth:`resume`."""
+        """Stop delivering on ``direction`` until :meth:`resume` (a socket link also stops
+        draining its sender, whose buffer then fills: WANT_WRITE)."""
         self.links[direction].paused = True
         self.trace.add(LinkEvent("pause", direction, self.step))
 
     def resume(self, direction: str) -> None:
-        """Deliver on ``direction`` again (also ends a :meth:`hold`)."""
+        """Deliver on ``direction`` again (also ends a :meth:`hold`; a socket link also
+        drains its sender again)."""
         self.holds.pop(direction, None)
-        self.links[direction].paused = False
+        link = self.links[direction]
+        link.paused = False
         self.trace.add(LinkEvent("resume", direction, self.step))
+        link.pull()
 
     def _move_all_links(self) -> None:
         # Every link was pulled right after the call that filled it, so a move needs no
@@ -373,6 +415,7 @@ class Pair:
         made: list[Call] = []
         terminal: Outcome | None = None
         first_of: dict[int, bool] = {}
+        rest: dict[int, bytes] = {}
         try:
             while todo and terminal is None:
                 before = self._progress
@@ -384,19 +427,26 @@ class Pair:
                             terminal = LIMIT
                             break
                         turn_start = self._progress
-                        # A write that said WANT_* is retried with the same buffer.
+                        # A write that said WANT_* is retried with the same buffer; one
+                        # that wrote part of its bytes (ENABLE_PARTIAL_WRITE) goes on
+                        # with the rest, as an application would.
                         retry = first_of.get(id(entry), False) and entry.op == "write"
+                        data = rest.pop(id(entry), None)
                         call = self.call(
                             entry.endpoint,
                             entry.op,
-                            size=None if retry else entry.size,
-                            data=None if retry else entry.data,
+                            size=None if retry or data is not None else entry.size,
+                            data=data if data is not None else None if retry else entry.data,
                         )
                         first_of[id(entry)] = True
                         made.append(call)
                         per_entry[entry.endpoint].append(call)
                         self._move_all_links()
-                        if not call.wants:
+                        if entry.op == "write" and call.ret > 0:
+                            written = self.endpoints[entry.endpoint].write_data
+                            if call.ret < len(written):
+                                rest[id(entry)] = written[call.ret:]
+                        if not call.wants and id(entry) not in rest:
                             todo.remove(entry)
                             all_wanted = False
                             break

@@ -171,8 +171,9 @@ def _call_line(c: Call) -> str:
     io = "".join(
         f" {label} {n}" for label, n in (("took", c.consumed), ("sent", c.sent)) if n
     )
+    view = c.pyopenssl if len(c.pyopenssl) <= 100 else c.pyopenssl[:96] + " ..."
     return (f"  #{c.seq:<5} {step:>8} {c.endpoint:>6} {c.op:<11} ret={c.ret:<6} "
-            f"{err}{reasons}{io}  [pyOpenSSL: {c.pyopenssl}]")
+            f"{err}{reasons}{io}  [pyOpenSSL: {view}]")
 
 
 def _summary_line(block: list[Call]) -> str:

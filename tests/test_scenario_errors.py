@@ -69,8 +69,8 @@ BAD = [
      'expect = { server = "1" }\n', "steps[1].expect.server", "not an endpoint of this run"),
     ("run twice", 'title = "t"\n[[steps]]\nrun = ["client connect", "client read"]\n',
      "steps[1].run[2]", "appears twice"),
-    ("write without data", 'title = "t"\n[[steps]]\nrun = ["client write"]\n',
-     "steps[1].run[1]", "needs a size"),
+    ("write of zero bytes", 'title = "t"\n[[steps]]\nrun = ["client write 0"]\n',
+     "steps[1].run[1]", "must be >= 1"),
     ("write data and size", 'title = "t"\n[[steps]]\ncall = "client write"\ndata = "x"\n'
      "size = 3\n", "steps[1].size", "either data or size"),
     ("data on shutdown", 'title = "t"\n[[steps]]\ncall = "client shutdown"\ndata = "x"\n',
