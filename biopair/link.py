@@ -52,6 +52,8 @@ class Link:
         pulled: total bytes taken from the sender.
         delivered: total bytes handed to the receiver.
         paused: while True, nothing is delivered (a socket link does not pull either).
+        held: while True, nothing is delivered; the sender is still drained (a hold
+            waits for what the sender writes).
         eof: an EOF was requested; it reaches the receiver once the queue is empty.
         closed: the receiver now sees EOF; later bytes are discarded.
         discarded: bytes the sender wrote after the link closed (or after a truncate/eof
@@ -73,6 +75,7 @@ class Link:
         self.pulled = 0
         self.delivered = 0
         self.paused = False
+        self.held = False
         self.eof = False
         self.closed = False
         self.discarded = 0
@@ -165,10 +168,10 @@ class Link:
         """Hand up to ``limit`` queued bytes (all if None) to the receiver.
 
         Returns:
-            The number of bytes the receiver took (0 while paused; a socket may take
-            fewer than offered).
+            The number of bytes the receiver took (0 while paused or held; a socket may
+            take fewer than offered).
         """
-        if self.paused:
+        if self.paused or self.held:
             return 0
         n = len(self.queue) if limit is None else min(limit, len(self.queue))
         given = 0
@@ -186,7 +189,7 @@ class Link:
     def request_eof(self) -> None:
         """Close the link: the receiver sees EOF once the queued bytes are delivered."""
         self.eof = True
-        if not self.paused:
+        if not self.paused and not self.held:
             self.pull()
             if not self.queue:
                 self.deliver(0)

@@ -294,7 +294,7 @@ class Pair:
         self._after_bytes()
         was_closed = link.closed
         if isinstance(nbytes, str):
-            nbytes = 0 if link.paused else link.rx.stop(link.queue, nbytes)
+            nbytes = 0 if link.paused or link.held else link.rx.stop(link.queue, nbytes)
         moved = int(link.deliver(nbytes))
         if moved or link.closed != was_closed:
             self._progress += 1
@@ -323,7 +323,7 @@ class Pair:
     def hold(self, direction: str, until: Condition) -> None:
         """Deliver nothing on ``direction`` until ``until`` is true (checked after every
         call and move); released at once if it already is."""
-        self.links[direction].paused = True
+        self.links[direction].held = True
         self.holds[direction] = until
         self.trace.add(HoldEvent("hold", direction, until.text(), self.step))
         self._check_holds()
@@ -332,7 +332,7 @@ class Pair:
         for direction, until in list(self.holds.items()):
             if until.holds(self):
                 del self.holds[direction]
-                self.links[direction].paused = False
+                self.links[direction].held = False
                 self.trace.add(HoldEvent("release", direction, until.text(), self.step))
 
     def _after_bytes(self) -> None:
@@ -373,7 +373,7 @@ class Pair:
         drains its sender again)."""
         self.holds.pop(direction, None)
         link = self.links[direction]
-        link.paused = False
+        link.paused = link.held = False
         self.trace.add(LinkEvent("resume", direction, self.step))
         link.pull()
 
@@ -381,7 +381,7 @@ class Pair:
         # Every link was pulled right after the call that filled it, so a move needs no
         # pull here; only a link with something to hand over (bytes or a pending EOF) moves.
         for direction, link in self.links.items():
-            if link.paused:
+            if link.paused or link.held:
                 continue
             if link.queue:
                 self.move(direction, self.delivery.next_size(direction))

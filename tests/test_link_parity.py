@@ -1,0 +1,39 @@
+"""Every memory-link scenario behaves the same on a socket link, except where it can't.
+
+Faults, record stops, holds, EOF and runs share one implementation across link kinds; the
+only difference a scenario may see is a genuine WANT_WRITE when a write does not fit the
+socket's buffer.  The scenarios listed here exist to show exactly that difference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from biopair import load_scenario, run_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Scenarios whose point is a write larger than a socket buffer on a memory link.
+WRITES_THAT_BLOCK_ON_A_SOCKET = {
+    "scenarios/socket/pause-memory.toml",
+    "scenarios/write-retry/partial-write-cleared.toml",
+    "scenarios/write-retry/partial-write-set.toml",
+}
+FILES = sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "scenarios").rglob("*.toml")
+    if load_scenario(p).link == "memory"
+)
+
+
+@pytest.mark.parametrize("path", FILES)
+def test_memory_scenario_on_a_socket_link(path: str) -> None:
+    scenario = dataclasses.replace(load_scenario(ROOT / path), link="socket")
+    verdict = run_scenario(scenario)
+    if path in WRITES_THAT_BLOCK_ON_A_SOCKET:
+        assert not verdict.passed
+        assert any("WANT_WRITE" in f.actual for f in verdict.failures), verdict.report()
+    else:
+        assert verdict.passed, verdict.report()
+        assert verdict.trace.link == "socket"
