@@ -8,6 +8,8 @@ returns WANT_WRITE; pausing a memory link only starves the receiver.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from OpenSSL import SSL
 
 from biopair import _openssl
@@ -35,6 +37,8 @@ class MemoryLink:
         eof: an EOF was requested; it reaches the receiver once the queue is empty.
         closed: the receiver's BIO now reports EOF; later bytes are discarded.
         discarded: bytes the sender wrote after the link closed.
+        on_pull: called with every chunk queued (not discarded) by :meth:`pull`; the
+            trace uses it to parse records and keep the bytes for pcapng export.
     """
 
     kind = "memory"
@@ -50,6 +54,7 @@ class MemoryLink:
         self.eof = False
         self.closed = False
         self.discarded = 0
+        self.on_pull: Callable[[bytes], None] | None = None
 
     def pull(self) -> int:
         """Take everything the sender has written so far; returns the byte count."""
@@ -66,6 +71,8 @@ class MemoryLink:
                 self.discarded += len(chunk)
             else:
                 self.queue += chunk
+                if self.on_pull is not None:
+                    self.on_pull(chunk)
         self.pulled += total
         return total
 

@@ -38,6 +38,7 @@ from typing import Any
 
 from OpenSSL import SSL
 
+from biopair import recorder
 from biopair.endpoint import Call, Endpoint, EndpointConfig
 from biopair.link import DIRECTIONS, MemoryLink, parse_direction
 from biopair.outcome import DEADLOCK, LIMIT, Outcome
@@ -152,6 +153,10 @@ class Pair:
         self.max_calls = max_calls
         self.trace = Trace(link=self.link_kind, record=record)
         self.step: int | None = None
+        #: True while an SSL call runs (trace events made then belong to that call).
+        self.in_call = False
+        if record:
+            recorder.attach(self)
 
     def _make_links(self) -> dict[str, Any]:
         links = {}
@@ -200,8 +205,12 @@ class Pair:
             The recorded :class:`~biopair.endpoint.Call`.
         """
         ep = self.endpoints[endpoint]
-        raw = ep.call(op, size=size, data=data, buffer=buffer)
-        sent = sum(link.pull() for link in self.links.values() if link.sender is ep.conn)
+        self.in_call = True
+        try:
+            raw = ep.call(op, size=size, data=data, buffer=buffer)
+            sent = sum(link.pull() for link in self.links.values() if link.sender is ep.conn)
+        finally:
+            self.in_call = False
         record = Call(
             seq=len(self.trace.calls),
             endpoint=endpoint,
