@@ -109,11 +109,20 @@ def tell_turn(turn: Turn, steps: _Steps | None = None) -> list[str]:
                 "handshake-done"]
         if done:
             story.append(f"OpenSSL reports the handshake done (state: {done[-1].state}).")
-        story.append(why(c))
+        reason = why(c)
+        if steps is not None and c.error is not None and c.error != "NONE":
+            # Tell the full reason once per (function, error); later just name it.
+            key = f"{c.op} {c.error}"
+            if key in steps.told:
+                reason = f"Again {_FUNCTIONS.get(c.op, c.op)} -> {c.ret} SSL_ERROR_{c.error}."
+            steps.told.add(key)
+        story.append(reason)
         if turn.waiting:
             story.append(f"It is waiting for the peer: it {turn.waiting}.")
-        if c.pyopenssl:
+        if c.pyopenssl and (steps is None or c.pyopenssl not in steps.told):
             story.append(f"(pyOpenSSL: {c.pyopenssl}.)")
+            if steps is not None:
+                steps.told.add(c.pyopenssl)
         out.append(_wrap(" ".join(story)))
     for e in turn.after:
         if steps is not None:
@@ -184,6 +193,7 @@ class _Steps:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.current: int | None = None
+        self.told: set[str] = set()
 
     def enter(self, step: int | None) -> list[str]:
         if step is None or step == self.current or step >= len(self.scenario.steps):
