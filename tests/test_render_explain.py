@@ -58,7 +58,7 @@ def test_explain_summarises_long_runs_and_quotes_about(tmp_path: Path) -> None:
     assert "the BIO could not supply the bytes" in text
     assert "retry the same call after more bytes arrive" in text
     assert re.search(r"and the same again [\d,]+ more times", text)
-    assert max(len(line) for line in text.splitlines()) <= 79
+    assert max(len(line) for line in text.splitlines()[1:]) <= 79  # line 1: the path
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
