@@ -9,6 +9,7 @@ import pytest
 
 from biopair import cli, load_scenario, run_scenario
 from biopair.explain import explain
+from biopair.pcap import pcapng_bytes
 from biopair.render import render_ladder, use_colour
 from biopair.scheduler import Pair
 
@@ -68,6 +69,7 @@ def test_every_shipped_scenario_renders(path: Path) -> None:
     assert max(len(line) for line in ladder.splitlines()) <= 79
     assert f"#{len(verdict.trace.calls) - 1}" in ladder or "more times" in ladder
     assert "Call #0" in explain(verdict)
+    assert pcapng_bytes([(path.stem, verdict.trace)])[:4] == b"\x0a\x0d\x0d\x0a"
 
 
 def test_cli_trace_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
