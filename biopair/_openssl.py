@@ -321,3 +321,90 @@ def state_string(conn: SSL.Connection) -> str:
 def keep_alive(obj: Any, *callbacks: Callable[..., Any]) -> None:
     """Attach cffi callbacks to an object so they live as long as it does."""
     obj._biopair_callbacks = callbacks
+
+
+# -- trace hooks ------------------------------------------------------------------------------
+# OpenSSL reports what a connection does through three callbacks: the message callback
+# (SSL_CTX_set_msg_callback: every handshake message, ChangeCipherSpec and alert, sent or
+# received, decrypted -- so it sees TLS 1.3's EncryptedExtensions, Certificate, Finished,
+# NewSessionTicket), the info callback (state changes) and the keylog callback (the secrets
+# Wireshark needs).  The message and keylog callbacks exist only on the SSL_CTX, and
+# pyOpenSSL 26 refuses to change a Context once a Connection used it, so
+# :func:`install_trace_hooks` puts one dispatcher on each Context before its first
+# Connection, and :func:`attach_trace_sinks` later points a single Connection at its own
+# trace.  A Connection without sinks costs one attribute lookup per message.
+
+#: (written, version, content_type, message bytes): one message-callback report.
+MsgSink = Callable[[bool, int, int, bytes], None]
+#: (where, state string): one info-callback report.
+InfoSink = Callable[[int, str], None]
+#: One NSS key log line (without newline).
+KeylogSink = Callable[[str], None]
+
+#: SSL_CB_* bits of the info callback's ``where``.
+CB_LOOP: int = int(_lib.SSL_CB_LOOP)
+CB_HANDSHAKE_START: int = int(_lib.SSL_CB_HANDSHAKE_START)
+CB_HANDSHAKE_DONE: int = int(_lib.SSL_CB_HANDSHAKE_DONE)
+
+
+def _connection_of(ssl: Any) -> SSL.Connection | None:
+    try:
+        conn: SSL.Connection = SSL.Connection._reverse_mapping[ssl]
+    except (KeyError, AttributeError):
+        return None
+    return conn
+
+
+def _msg_dispatch_py(write_p: int, version: int, content_type: int, buf: Any, length: int,
+                  ssl: Any, arg: Any) -> None:
+    conn = _connection_of(ssl)
+    sink = getattr(conn, "_biopair_msg_sink", None)
+    if sink is not None:
+        sink(bool(write_p), int(version), int(content_type), _ffi.buffer(buf, length)[:])
+
+
+_msg_dispatch = _ffi.callback("void(int, int, int, void *, size_t, SSL *, void *)",
+                              _msg_dispatch_py)
+
+
+def _keylog_dispatch(conn: SSL.Connection, line: bytes) -> None:
+    sink = getattr(conn, "_biopair_keylog_sink", None)
+    if sink is not None:
+        sink(line.decode("ascii", "replace"))
+
+
+def install_trace_hooks(ctx: SSL.Context) -> bool:
+    """Put biopair's message and keylog dispatchers on a Context (idempotent).
+
+    Must run before the Context's first Connection exists.
+
+    Returns:
+        True if the hooks are (now) installed; False if pyOpenSSL refused because the
+        Context was already used (its connections then report no messages or secrets).
+    """
+    if getattr(ctx, "_biopair_trace_hooks", False):
+        return True
+    if getattr(ctx, "_used", False):
+        return False
+    # The callback is a module-level cffi object, alive as long as the module.
+    _lib.SSL_CTX_set_msg_callback(ctx._context, _msg_dispatch)
+    if hasattr(ctx, "set_keylog_callback"):
+        ctx.set_keylog_callback(_keylog_dispatch)
+    setattr(ctx, "_biopair_trace_hooks", True)  # noqa: B010 - pyOpenSSL declares no such slot
+    return True
+
+
+def attach_trace_sinks(
+    conn: SSL.Connection,
+    msg: MsgSink | None,
+    info: InfoSink | None,
+    keylog: KeylogSink | None,
+) -> None:
+    """Send one Connection's message, info and keylog reports to the given sinks."""
+    setattr(conn, "_biopair_msg_sink", msg)  # noqa: B010
+    setattr(conn, "_biopair_keylog_sink", keylog)  # noqa: B010
+    if info is not None:
+        def on_info(c: SSL.Connection, where: int, ret: int) -> None:
+            info(where, state_string(c))
+
+        conn.set_info_callback(on_info)

@@ -13,9 +13,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from biopair import versions
+from biopair import explain, golden, pcap, render, versions
 from biopair.link import DIRECTIONS
 from biopair.runner import Verdict, run_scenario
 from biopair.scenario import (
@@ -40,10 +41,27 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", default=["scenarios"],
                      help="scenario files or directories (default: scenarios)")
     run.add_argument("--json", action="store_true",
-                     help="print one JSON document: per scenario its file, title, passed "
-                          "and calls")
+                     help="print one JSON document: per scenario its file, title, passed, "
+                          "calls and every trace event (docs/json-schema.md)")
     run.add_argument("-q", "--quiet", action="store_true", help="print failures and the "
                                                                 "summary only")
+    run.add_argument("--trace", action="store_true",
+                     help="draw each scenario's run as a ladder (client, wire, server)")
+    run.add_argument("--full", action="store_true",
+                     help="with --trace: draw every turn, do not collapse repeated ones")
+    run.add_argument("--pcap", metavar="FILE",
+                     help="write the bytes that crossed each link as pcapng, with the TLS "
+                          "secrets embedded (tshark/Wireshark decrypt it without options)")
+    run.add_argument("--keylog", metavar="FILE",
+                     help="write the TLS secrets as an NSS key log (SSLKEYLOGFILE format)")
+    run.add_argument("--update", action="store_true",
+                     help="write each scenario's golden trace (name.trace) after checking "
+                          "that two runs agree")
+    run.add_argument("--golden", action="store_true",
+                     help="fail scenarios that have no golden trace (by default only "
+                          "existing name.trace files are compared)")
+    explain = sub.add_parser("explain", help="tell what happened in each call, and why")
+    explain.add_argument("paths", nargs="+", help="scenario files or directories")
     sub.add_parser("version", help="print biopair, pyOpenSSL, cryptography, OpenSSL versions")
     sw = sub.add_parser("sweep", help="run a scenario once per byte/record of a link with a "
                                       "fault there (see docs/faults.md)")
@@ -72,15 +90,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name} {value}")
         return 0
     if args.command == "run":
-        return _run(args.paths, as_json=args.json, quiet=args.quiet)
+        return _run(args.paths, as_json=args.json, quiet=args.quiet,
+                    options=_RunOptions(ladder=args.trace, full=args.full, pcap=args.pcap,
+                                        keylog=args.keylog, update=args.update,
+                                        golden=args.golden))
+    if args.command == "explain":
+        return _explain(args.paths)
     if args.command == "sweep":
         return _sweep(args)
     _parser().print_help()
     return 2
 
 
-def _run(paths: list[str], *, as_json: bool, quiet: bool) -> int:
-    files = []
+@dataclass(frozen=True)
+class _RunOptions:
+    ladder: bool = False
+    full: bool = False
+    pcap: str | None = None
+    keylog: str | None = None
+    update: bool = False
+    golden: bool = False
+
+
+def _files(paths: list[str]) -> tuple[list[Path], int]:
+    files: list[Path] = []
     errors = 0
     for path in paths:
         if not Path(path).exists():
@@ -88,7 +121,31 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool) -> int:
             errors += 1
             continue
         files.extend(find_scenarios([path]))
+    return files, errors
+
+
+def _golden(verdict: Verdict, options: _RunOptions) -> golden.GoldenResult:
+    sc = verdict.scenario
+    text = golden.render(verdict.trace, Path(sc.path).name)
+    if options.update:
+        if not verdict.passed:
+            return golden.GoldenResult("skipped", f"{sc.path}: failed; golden trace not "
+                                                  "written")
+        reason = golden.unstable_reason(sc)
+        if reason is not None:
+            return golden.GoldenResult("skipped", f"{sc.path}: no golden trace ({reason})")
+        again = golden.render(run_scenario(load_scenario(sc.path)).trace, Path(sc.path).name)
+        return golden.check(sc.path, text, update=True, rerun=again)
+    return golden.check(sc.path, text, require=options.golden)
+
+
+def _run(paths: list[str], *, as_json: bool, quiet: bool,
+         options: _RunOptions | None = None) -> int:
+    options = options or _RunOptions()
+    files, errors = _files(paths)
     verdicts: list[Verdict] = []
+    failed = 0
+    colour = render.use_colour(sys.stdout.isatty(), os.environ)
     for file in files:
         try:
             verdict = run_scenario(load_scenario(file))
@@ -97,17 +154,30 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool) -> int:
             errors += 1
             continue
         verdicts.append(verdict)
+        gold = _golden(verdict, options)
+        if gold.message and (gold.failed or not as_json):
+            print(gold.message, file=sys.stderr if as_json else sys.stdout)
+        ok = verdict.passed and not gold.failed
+        failed += not ok
         if as_json:
             continue
-        if verdict.passed:
+        if options.ladder:
+            print(render.render_ladder(verdict.trace, colour=colour, full=options.full,
+                                       title=f"{file}: {verdict.scenario.title}"))
+        if ok:
             if not quiet:
                 print(f"PASS {file}  {verdict.scenario.title}  "
                       f"({len(verdict.trace.calls)} calls)")
         else:
             print(f"FAIL {file}  {verdict.scenario.title}")
-            print(verdict.report())
-    passed = sum(v.passed for v in verdicts)
-    failed = len(verdicts) - passed
+            if not verdict.passed:
+                print(verdict.report())
+    if options.pcap:
+        pcap.write_pcapng(options.pcap, [(v.scenario.name, v.trace) for v in verdicts])
+    if options.keylog:
+        with open(options.keylog, "w") as fh:
+            fh.writelines(line + "\n" for v in verdicts for line in v.trace.keylog)
+    passed = len(verdicts) - failed
     if as_json:
         json.dump({"versions": versions.versions(),
                    "scenarios": [v.to_json() for v in verdicts]},
@@ -163,6 +233,24 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         print(report.summary())
     return 0 if report.passed else 1
+
+
+def _explain(paths: list[str]) -> int:
+    files, errors = _files(paths)
+    failed = 0
+    for file in files:
+        try:
+            verdict = run_scenario(load_scenario(file))
+        except ScenarioError as exc:
+            print(str(exc), file=sys.stderr)
+            errors += 1
+            continue
+        failed += not verdict.passed
+        print(explain.explain(verdict))
+        print()
+    if errors:
+        return 2
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

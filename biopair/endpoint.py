@@ -294,6 +294,8 @@ class Endpoint:
         self.cfg = cfg
         self.name = cfg.role
         self.context = context if context is not None else build_context(cfg)
+        # Before the first Connection: pyOpenSSL freezes a Context once it is used.
+        _openssl.install_trace_hooks(self.context)
         conn = SSL.Connection(self.context, sock)
         if cfg.role == "client":
             conn.set_connect_state()

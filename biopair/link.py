@@ -18,6 +18,7 @@ import array
 import fcntl
 import socket
 import termios
+from collections.abc import Callable
 
 from OpenSSL import SSL
 
@@ -61,6 +62,9 @@ class Link:
         engine: the faults armed on this link and the sender's record bookkeeping
             (see :mod:`biopair.faults`).
         fault_log: faults that applied and have not yet been put in a trace.
+        on_pull: called with every chunk queued (after faults, so what crosses the wire)
+            by :meth:`pull`; the trace uses it to parse records and keep the bytes for
+            pcapng export.
     """
 
     kind = "abstract"
@@ -84,6 +88,7 @@ class Link:
         self._rx_watcher = StreamWatcher()
         self._rx_backlog = bytearray()
         self.fault_log: list[Applied] = []
+        self.on_pull: Callable[[bytes], None] | None = None
 
     # -- transport, provided by subclasses -----------------------------------------------
     def _take(self) -> bytes:
@@ -149,6 +154,8 @@ class Link:
         else:
             self.queue += out
             self.discarded += discarded
+            if out and self.on_pull is not None:
+                self.on_pull(out)
 
     def arm(self, fault: Fault) -> Fault:
         """Arm a fault on this link; one whose place is the current offset applies now.

@@ -2,8 +2,14 @@
 
 Registered through the ``pytest11`` entry point, so any project that installs biopair
 collects its scenario files: every ``*.toml`` below a directory named ``scenarios`` (the
-ini option ``biopair_dirs`` changes the names).  A file that cannot be run as written is
-one failing item with a one-line message; it never stops the collection of the others.
+ini option ``biopair_dirs`` changes the names).
+
+Golden traces (:mod:`biopair.golden`) are opt-in per scenario: a scenario is compared with
+its ``name.trace`` only when that file exists, so new scenarios without one still pass;
+``--biopair-golden`` makes a missing golden a failure, ``--biopair-update`` writes them.
+
+A file that cannot be run as written is one failing item with a one-line message; it never
+stops the collection of the others.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from biopair import golden
 from biopair.endpoint import EndpointConfig
 from biopair.runner import Verdict, run_scenario
 from biopair.scenario import ScenarioError, load_scenario
@@ -21,12 +28,23 @@ from biopair.scheduler import Pair
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the ini option naming scenario directories."""
+    """Register the ini option naming scenario directories and the golden-trace flags."""
     parser.addini(
         "biopair_dirs",
         type="linelist",
         default=["scenarios"],
         help="names of directories whose *.toml files are biopair scenarios",
+    )
+    group = parser.getgroup("biopair")
+    group.addoption(
+        "--biopair-update", action="store_true", dest="biopair_update", default=False,
+        help="write each passing scenario's golden trace (name.trace) after checking that "
+             "two runs agree",
+    )
+    group.addoption(
+        "--biopair-golden", action="store_true", dest="biopair_golden", default=False,
+        help="fail scenarios without a golden trace (by default only existing name.trace "
+             "files are compared)",
     )
 
 
@@ -48,6 +66,10 @@ class ScenarioFailed(Exception):
         self.verdict = verdict
 
 
+class GoldenFailed(Exception):
+    """The run's trace differs from the golden trace, or the golden trace is missing."""
+
+
 class ScenarioFile(pytest.File):
     """One scenario file: one item, named for the file."""
 
@@ -65,6 +87,24 @@ class ScenarioItem(pytest.Item):
         verdict = run_scenario(load_scenario(self.path))
         if not verdict.passed:
             raise ScenarioFailed(verdict)
+        self._golden(verdict)
+
+    def _golden(self, verdict: Verdict) -> None:
+        __tracebackhide__ = True
+        config = self.config
+        name = self.path.name
+        text = golden.render(verdict.trace, name)
+        if config.getoption("biopair_update"):
+            reason = golden.unstable_reason(verdict.scenario)
+            if reason is not None:
+                pytest.skip(f"no golden trace: {reason}")
+            again = golden.render(run_scenario(load_scenario(self.path)).trace, name)
+            result = golden.check(self.path, text, update=True, rerun=again)
+        else:
+            result = golden.check(self.path, text,
+                                  require=config.getoption("biopair_golden"))
+        if result.failed:
+            raise GoldenFailed(result.message)
 
     def repr_failure(
         self,
@@ -76,6 +116,8 @@ class ScenarioItem(pytest.Item):
             return str(excinfo.value)
         if isinstance(excinfo.value, ScenarioFailed):
             return excinfo.value.verdict.report()
+        if isinstance(excinfo.value, GoldenFailed):
+            return str(excinfo.value)
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

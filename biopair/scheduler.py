@@ -42,6 +42,7 @@ from typing import Any
 
 from OpenSSL import SSL
 
+from biopair import recorder
 from biopair.endpoint import Call, Endpoint, EndpointConfig
 from biopair.faults import Condition, Fault
 from biopair.link import DIRECTIONS, MemoryLink, SocketEnds, SocketLink, parse_direction
@@ -191,6 +192,10 @@ class Pair:
         self._faulty = False  # set once a fault is armed on any link
         #: faults that could not apply once their record was seen (runner: a failure).
         self.refused: list[FaultEvent] = []
+        #: True while an SSL call runs (trace events made then belong to that call).
+        self.in_call = False
+        if record:
+            recorder.attach(self)
 
     def _socket(self, name: str) -> Any:
         ends = self._ends.get(name)
@@ -255,9 +260,13 @@ class Pair:
         # A paused socket link does not drain its sender: bytes the call wrote then wait in
         # the sender's socket, and only its fill level shows that the call made progress.
         stalled = outbound.sender_pending() if outbound.paused else 0
-        raw = ep.call(op, size=size, data=data, buffer=buffer)
+        self.in_call = True
+        try:
+            raw = ep.call(op, size=size, data=data, buffer=buffer)
+            sent = outbound.pull()
+        finally:
+            self.in_call = False
         consumed = pending - inbound.receiver_pending()
-        sent = outbound.pull()
         if sent or consumed or (outbound.paused and outbound.sender_pending() != stalled):
             self._progress += 1
         trace = self.trace

@@ -101,7 +101,133 @@ class HoldEvent:
                 "until": self.condition}
 
 
-Event = Call | MoveEvent | LinkEvent | RunEnd | FaultEvent | HoldEvent
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """A TLS record that appeared on a link (parsed as its sender's bytes were pulled).
+
+    Attributes:
+        direction: the link.
+        offset: position of the record's first byte in the link's byte stream.
+        content_type: ``handshake``, ``application_data``, ... or ``not-tls``.
+        length: the header's length field (the record is ``length + 5`` bytes).
+        messages: plaintext messages starting in it (``ClientHello``, ...); empty when
+            encrypted (the endpoints' :class:`MessageEvent` names those).
+        encrypted: True when the payload is protected.
+        call: seq of the call that wrote it.
+    """
+
+    direction: str
+    offset: int
+    content_type: str
+    length: int
+    messages: tuple[str, ...] = ()
+    encrypted: bool = False
+    call: int | None = None
+    step: int | None = None
+
+    @property
+    def size(self) -> int:
+        """Header plus payload."""
+        return self.length + 5
+
+    @property
+    def end(self) -> int:
+        """Stream offset just past the record."""
+        return self.offset + self.size
+
+    def label(self) -> str:
+        """``ClientHello``, ``application_data (encrypted)``, ..."""
+        if self.messages:
+            return ", ".join(self.messages)
+        return f"{self.content_type} (encrypted)" if self.encrypted else self.content_type
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"event": "record", "step": self.step, "call": self.call,
+                "direction": self.direction, "offset": self.offset,
+                "content_type": self.content_type, "length": self.length,
+                "messages": list(self.messages), "encrypted": self.encrypted}
+
+
+@dataclass(frozen=True)
+class MessageEvent:
+    """A protocol message an endpoint sent or received, as OpenSSL's message callback saw it.
+
+    These are the decrypted messages: in TLS 1.3 they name what the encrypted records on
+    the wire carry (EncryptedExtensions, Certificate, Finished, NewSessionTicket).
+
+    Attributes:
+        endpoint: who reported it.
+        sent: True if the endpoint wrote it, False if it read it.
+        content_type: ``handshake`` or ``change_cipher_spec``.
+        name: the handshake message's name (``ClientHello``) or ``ChangeCipherSpec``.
+        length: the message's length in bytes, its 4-byte handshake header included.
+        call: seq of the call during which OpenSSL reported it.
+    """
+
+    endpoint: str
+    sent: bool
+    content_type: str
+    name: str
+    length: int
+    call: int | None = None
+    step: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"event": "message", "step": self.step, "call": self.call,
+                "endpoint": self.endpoint, "sent": self.sent,
+                "content_type": self.content_type, "name": self.name,
+                "length": self.length}
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """An alert an endpoint sent or received (from the message callback, so decrypted).
+
+    Attributes:
+        level: ``warning`` or ``fatal``.
+        description: ``close_notify``, ``handshake_failure``, ...
+    """
+
+    endpoint: str
+    sent: bool
+    level: str
+    description: str
+    call: int | None = None
+    step: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"event": "alert", "step": self.step, "call": self.call,
+                "endpoint": self.endpoint, "sent": self.sent, "level": self.level,
+                "description": self.description}
+
+
+@dataclass(frozen=True)
+class StateEvent:
+    """A state change the info callback reported.
+
+    Attributes:
+        where: ``loop`` (a state-machine step), ``handshake-start`` or ``handshake-done``.
+        state: SSL_state_string_long() at that moment.
+    """
+
+    endpoint: str
+    where: str
+    state: str
+    call: int | None = None
+    step: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"event": "state", "step": self.step, "call": self.call,
+                "endpoint": self.endpoint, "where": self.where, "state": self.state}
+
+
+Event = (Call | MoveEvent | LinkEvent | RunEnd | RecordEvent | MessageEvent | AlertEvent
+         | StateEvent | FaultEvent | HoldEvent)
 
 
 @dataclass
@@ -112,12 +238,18 @@ class Trace:
         events: every event; ``calls`` is the subset that are SSL calls.
         link: the link kind the pair ran on.
         record: when False only calls are kept (cheaper for benchmarks and sweeps).
+        wire: every byte each link queued for its receiver, by direction (for pcapng
+            export; never in JSON or golden traces: it holds random bytes).
+        keylog: NSS key log lines of both endpoints (secrets: never in JSON or golden
+            traces).
     """
 
     link: str = "memory"
     record: bool = True
     events: list[Event] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    wire: dict[str, bytearray] = field(default_factory=dict)
+    keylog: list[str] = field(default_factory=list)
 
     def add(self, event: Event) -> None:
         """Append an event."""

@@ -1,0 +1,202 @@
+"""Explain mode: a scenario's run told as a story, for people learning non-blocking TLS.
+
+For every call: what the endpoint did (the messages OpenSSL reported it sent and read),
+what it is waiting for (which bytes it has and which it lacks, from
+:class:`~biopair.render.WireView`), and why the call returned what it returned, in the
+terms of OpenSSL's manual pages.  Turns that repeat (a byte-by-byte run makes thousands)
+are told once, then summarised with a count, so the story stays readable.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+from biopair.endpoint import Call
+from biopair.render import Turn, collapse, n, outcome_text, turns
+from biopair.runner import Verdict, describe_step
+from biopair.scenario import Scenario
+from biopair.trace import AlertEvent, LinkEvent, MessageEvent, MoveEvent, RunEnd, StateEvent
+
+_FUNCTIONS = {
+    # biopair makes connect and accept with SSL_do_handshake (docs/scenario-format.md)
+    "connect": "SSL_do_handshake", "accept": "SSL_do_handshake",
+    "handshake": "SSL_do_handshake",
+    "read": "SSL_read", "peek": "SSL_peek", "write": "SSL_write",
+    "shutdown": "SSL_shutdown", "renegotiate": "SSL_renegotiate",
+    "verify_client_post_handshake": "SSL_verify_client_post_handshake",
+}
+_WIDTH = 79
+
+
+def why(call: Call) -> str:
+    """Why OpenSSL returned what it did, in the words of its manual pages."""
+    fn = _FUNCTIONS.get(call.op, call.op)
+    if call.error is None:
+        if call.op == "shutdown":
+            if call.ret == 1:
+                return ("SSL_shutdown returned 1: close_notify has been sent and the peer's "
+                        "has been received; the shutdown is complete.")
+            return ("SSL_shutdown returned 0: this side's close_notify is sent, the peer's "
+                    "has not arrived yet. Call SSL_shutdown again (or SSL_read) once it "
+                    "arrives. SSL_shutdown(3) says not to ask SSL_get_error() after a 0.")
+        return f"{fn} returned {call.ret}; it is not an I/O call, so SSL_get_error() is not asked."
+    if call.error == "NONE":
+        if call.op in ("connect", "accept", "handshake"):
+            return f"{fn} returned 1: the handshake is complete on this side."
+        if call.op in ("read", "peek"):
+            return f"{fn} returned {n(call.ret)} bytes of application data."
+        if call.op == "write":
+            return f"{fn} returned {n(call.ret)}: all of it is written into records."
+        return f"{fn} returned {call.ret}."
+    if call.error == "WANT_READ":
+        return (f"{fn} returned {call.ret} and SSL_get_error() said SSL_ERROR_WANT_READ: "
+                "OpenSSL needed to read a record and the BIO could not supply the bytes. "
+                "Nothing is wrong; retry the same call after more bytes arrive.")
+    if call.error == "WANT_WRITE":
+        return (f"{fn} returned {call.ret} and SSL_get_error() said SSL_ERROR_WANT_WRITE: "
+                "the BIO would not take all the bytes OpenSSL had to write. Retry the same "
+                "call (with the same buffer) once the link drains.")
+    if call.error == "ZERO_RETURN":
+        return (f"{fn} returned 0 and SSL_get_error() said SSL_ERROR_ZERO_RETURN: the peer "
+                "sent close_notify; no more application data will come from it.")
+    if call.error == "SYSCALL":
+        return (f"{fn} returned {call.ret} and SSL_get_error() said SSL_ERROR_SYSCALL: a "
+                "non-recoverable I/O error (with memory BIOs: the input ended without "
+                "close_notify). Do not call SSL_shutdown afterwards.")
+    if call.error == "SSL":
+        reasons = "; ".join(call.reasons) or "(empty error queue)"
+        return (f"{fn} returned {call.ret} and SSL_get_error() said SSL_ERROR_SSL: a "
+                f"protocol error, and the error queue says: {reasons}. The connection is "
+                "unusable; do not retry and do not call SSL_shutdown.")
+    return f"{fn} returned {call.ret} and SSL_get_error() said SSL_ERROR_{call.error}."
+
+
+def _names(events: Sequence[object], endpoint: str, sent: bool) -> list[str]:
+    out = []
+    for e in events:
+        if isinstance(e, MessageEvent) and e.endpoint == endpoint and e.sent == sent:
+            out.append(f"{e.name} ({n(e.length)} B)")
+        elif isinstance(e, AlertEvent) and e.endpoint == endpoint and e.sent == sent:
+            out.append(f"a {e.level} {e.description} alert")
+    return out
+
+
+def tell_turn(turn: Turn, steps: _Steps | None = None) -> list[str]:
+    """The paragraph(s) for one turn (with step headings when ``steps`` is given).
+
+    Returns:
+        Wrapped lines.
+    """
+    out: list[str] = []
+    c = turn.call
+    if c is not None:
+        if steps is not None:
+            out += steps.enter(c.step)
+        fn = _FUNCTIONS.get(c.op, c.op)
+        story = [f"Call #{c.seq}: the {c.endpoint} calls {fn} ({c.op})."]
+        got = _names(turn.inner, c.endpoint, sent=False)
+        sent = _names(turn.inner, c.endpoint, sent=True)
+        if got:
+            story.append("It reads " + ", ".join(got) + ".")
+        if sent:
+            story.append("It sends " + ", ".join(sent) + ".")
+        if c.sent:
+            story.append(f"That puts {n(c.sent)} bytes on the wire to the peer.")
+        if not got and not sent and c.outcome.wants:
+            story.append("It makes no progress.")
+        done = [e for e in turn.inner if isinstance(e, StateEvent) and e.where ==
+                "handshake-done"]
+        if done:
+            story.append(f"OpenSSL reports the handshake done (state: {done[-1].state}).")
+        reason = why(c)
+        if steps is not None and c.error is not None and c.error != "NONE":
+            # Tell the full reason once per (function, error); later just name it.
+            key = f"{c.op} {c.error}"
+            if key in steps.told:
+                reason = f"Again {_FUNCTIONS.get(c.op, c.op)} -> {c.ret} SSL_ERROR_{c.error}."
+            steps.told.add(key)
+        story.append(reason)
+        if turn.waiting:
+            story.append(f"It is waiting for the peer: it {turn.waiting}.")
+        if c.pyopenssl and (steps is None or c.pyopenssl not in steps.told):
+            story.append(f"(pyOpenSSL: {c.pyopenssl}.)")
+            if steps is not None:
+                steps.told.add(c.pyopenssl)
+        out.append(_wrap(" ".join(story)))
+    for e in turn.after:
+        if steps is not None:
+            out += steps.enter(e.step)
+        if isinstance(e, MoveEvent):
+            left = f", {n(e.queued)} B stay queued" if e.queued else ""
+            out.append(_wrap(f"  Move: {n(e.nbytes)} B delivered {e.direction}{left}.",
+                             "  "))
+        elif isinstance(e, LinkEvent):
+            text = {"eof": "the sender closes its side; EOF follows the queued bytes",
+                    "closed": "the receiver's BIO now reports EOF",
+                    "pause": "nothing is delivered until resume",
+                    "resume": "delivery resumes"}.get(e.kind, e.kind)
+            out.append(_wrap(f"  Link {e.direction}: {e.kind} ({text}).", "  "))
+        elif isinstance(e, RunEnd):
+            end = f" and ended with {e.terminal}" if e.terminal else ""
+            out.append(f"  The run made {n(e.calls)} calls{end}.")
+    return out
+
+
+def _wrap(text: str, indent: str = "") -> str:
+    return textwrap.fill(text, _WIDTH, initial_indent="", subsequent_indent=indent + "  ")
+
+
+def _summary(hidden: Sequence[Turn], period: int, reps: int) -> str:
+    calls = [t.call for t in hidden if t.call is not None]
+    who = sorted({f"{c.endpoint} {c.op} -> {outcome_text(c)}" for c in calls})
+    moved = sum(e.nbytes for t in hidden for e in t.after if isinstance(e, MoveEvent))
+    span = f"calls #{calls[0].seq} to #{calls[-1].seq}" if calls else "these turns"
+    return _wrap(f"  ... and the same again {n(reps)} more times ({span}): "
+                 f"{'; '.join(who)}, while {n(moved)} more bytes trickle across. "
+                 "Each call retries because the bytes it needs have not all arrived.", "  ")
+
+
+def explain(verdict: Verdict) -> str:
+    """The narrative for a run, step by step.
+
+    Returns:
+        Text at most 79 columns wide: the scenario's title and ``about``, then each step's
+        turns, with repeated turns summarised.
+    """
+    sc = verdict.scenario
+    lines = [f"{sc.path}: {sc.title}"]
+    if sc.about.strip():
+        lines += ["", "The scenario says:"]
+        lines += ["  > " + line if line else "  >" for line in sc.about.strip().splitlines()]
+    steps = _Steps(sc)
+    grouped = turns(verdict.trace)
+    for start, period, reps in collapse([t.key() for t in grouped]):
+        for turn in grouped[start:start + period]:
+            lines += tell_turn(turn, steps)
+        if reps > 1:
+            lines.append(_summary(grouped[start + period:start + period * reps],
+                                  period, reps - 1))
+    lines.append("")
+    if verdict.failures:
+        lines.append("The scenario's expectations did not hold:")
+        for f in verdict.failures:
+            lines.append(f"  {f.key}: expected {f.expected}, got {f.actual}")
+    else:
+        lines.append("Every expectation of the scenario held.")
+    return "\n".join(lines)
+
+
+class _Steps:
+    """Emits a heading whenever the story moves on to another scenario step."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.current: int | None = None
+        self.told: set[str] = set()
+
+    def enter(self, step: int | None) -> list[str]:
+        if step is None or step == self.current or step >= len(self.scenario.steps):
+            return []
+        self.current = step
+        return ["", f"Step {step + 1}: {describe_step(self.scenario.steps[step])}"]

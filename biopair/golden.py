@@ -1,0 +1,195 @@
+"""Golden traces: a normalised trace stored next to each scenario, compared on later runs.
+
+File format (``name.trace`` next to ``name.toml``)::
+
+    # biopair golden trace 1: name.toml
+    # biopair: 0.1.0                       <- version lines: shown, never compared
+    # pyOpenSSL: 26.4.0
+    # ...
+    {"direction":"client>server","event":"record",...}   <- one event a line, sorted keys
+    {"repeat":771,"period":4}                              <- the 4 lines above, 771 more times
+
+Every event of the trace is one JSON line with sorted keys.  Nothing random is in a trace
+(no key shares, nonces, ciphertext, secrets or timestamps: records are type and length,
+messages are name and length), so with the deterministic test PKI two runs write the same
+file.  ECDSA is the exception: its DER signatures vary in length from run to run, which
+changes record lengths, so :func:`unstable_reason` refuses to create goldens for scenarios
+with ECDSA certificates.
+
+Byte-by-byte runs make thousands of turns that differ only in counters; a run of lines
+that repeat with a period of 1 to 4 lines (ignoring ``seq``, ``call``, ``offset`` and
+``queued``, which only count) is written once followed by a ``repeat`` line.  A change in
+how many times OpenSSL said WANT_READ then shows up as a one-number diff.
+
+Comparison ignores the ``# name: version`` lines: a newer pyOpenSSL or OpenSSL that does
+the same thing must not fail every golden; when the traces *do* differ, the report names
+both version sets, which is usually the explanation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from biopair import versions
+from biopair.render import collapse
+from biopair.trace import Trace
+
+FORMAT = "biopair golden trace 1"
+SUFFIX = ".trace"
+OBTAINED = ".trace.obtained"
+_COUNTERS = ("seq", "call", "offset", "queued")
+_DIFF_LINES = 300
+
+
+def golden_path(scenario_path: str | Path) -> Path:
+    """``name.trace`` next to ``name.toml``."""
+    return Path(scenario_path).with_suffix(SUFFIX)
+
+
+def obtained_path(scenario_path: str | Path) -> Path:
+    """``name.trace.obtained`` next to ``name.toml``: the trace of a mismatching run."""
+    return Path(scenario_path).with_suffix(OBTAINED)
+
+
+def _dump(item: dict[str, Any]) -> str:
+    return json.dumps(item, sort_keys=True, separators=(",", ":"))
+
+
+def render(trace: Trace, name: str) -> str:
+    """The golden text of a trace.
+
+    Returns:
+        Header lines, then one JSON line per event (repeats folded), newline-terminated.
+    """
+    lines = [f"# {FORMAT}: {name}"]
+    lines += [f"# {key}: {value}" for key, value in versions.versions().items()]
+    events = trace.to_json()
+    keys = [_dump({k: v for k, v in e.items() if k not in _COUNTERS}) for e in events]
+    for start, period, reps in collapse(keys, min_reps=3, periods=(1, 2, 3, 4)):
+        lines += [_dump(e) for e in events[start:start + period]]
+        if reps > 1:
+            lines.append(_dump({"repeat": reps - 1, "period": period}))
+    return "\n".join(lines) + "\n"
+
+
+def comparable(text: str) -> list[str]:
+    """The lines that are compared: everything but the header's version lines."""
+    names = tuple(f"# {key}: " for key in versions.versions())
+    return [line for line in text.splitlines() if not line.startswith(names)]
+
+
+def header_versions(text: str) -> dict[str, str]:
+    """The ``# name: version`` lines of a golden file."""
+    out = {}
+    for key in versions.versions():
+        for line in text.splitlines():
+            if line.startswith(f"# {key}: "):
+                out[key] = line[len(key) + 4:]
+    return out
+
+
+def unstable_reason(scenario: Any) -> str | None:
+    """Why this scenario's trace is not the same on every run, or None.
+
+    Returns:
+        A sentence naming the cause (ECDSA certificates), or None when it is stable.
+    """
+    for cfg in (scenario.client, scenario.server):
+        cert = cfg.cert if cfg.cert is not None else ("ed25519" if cfg.role == "server"
+                                                      else "none")
+        if cert.startswith("ecdsa"):
+            return (f"{cfg.role}.cert = {cert!r}: ECDSA signatures vary in length from run "
+                    f"to run, so record lengths are not stable")
+    return None
+
+
+@dataclass(frozen=True)
+class GoldenResult:
+    """What a golden comparison found.
+
+    Attributes:
+        status: ``match``, ``created``, ``updated``, ``mismatch``, ``missing``,
+            ``unstable`` or ``skipped`` (no golden file and none required).
+        message: a report for the user ("" on match/skipped).
+    """
+
+    status: str
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """True for mismatch, missing and unstable."""
+        return self.status in ("mismatch", "missing", "unstable")
+
+
+def how_to_update(scenario_path: str | Path) -> str:
+    """The commands that (re)create a golden trace."""
+    return (f"create or update it with `pytest --biopair-update {scenario_path}` or "
+            f"`biopair run --update {scenario_path}`")
+
+
+def check(
+    scenario_path: str | Path,
+    obtained: str,
+    *,
+    update: bool = False,
+    require: bool = False,
+    rerun: str | None = None,
+) -> GoldenResult:
+    """Compare a run's golden text with the stored file, or write it.
+
+    Args:
+        scenario_path: the scenario file (the golden lives next to it).
+        obtained: :func:`render` of this run.
+        update: write the golden (created/updated) instead of comparing.
+        require: a missing golden is a failure (otherwise the check is skipped).
+        rerun: with ``update``, the golden text of a second run; a difference means the
+            trace is not deterministic and nothing is written.
+
+    Returns:
+        The :class:`GoldenResult`.
+    """
+    path = golden_path(scenario_path)
+    stale = obtained_path(scenario_path)
+    if update:
+        if rerun is not None and comparable(rerun) != comparable(obtained):
+            diff = _diff(obtained, rerun, "first run", "second run")
+            return GoldenResult("unstable", f"{scenario_path}: two runs gave different "
+                                            f"traces; golden not written:\n{diff}")
+        existed = path.exists()
+        if existed and comparable(path.read_text()) == comparable(obtained):
+            stale.unlink(missing_ok=True)
+            return GoldenResult("match")
+        path.write_text(obtained)
+        stale.unlink(missing_ok=True)
+        status = "updated" if existed else "created"
+        return GoldenResult(status, f"{path}: golden trace {status}")
+    if not path.exists():
+        if not require:
+            return GoldenResult("skipped")
+        return GoldenResult("missing", f"{path}: no golden trace; {how_to_update(scenario_path)}")
+    expected = path.read_text()
+    if comparable(expected) == comparable(obtained):
+        stale.unlink(missing_ok=True)
+        return GoldenResult("match")
+    stale.write_text(obtained)
+    lines = [f"{path}: trace differs from the golden trace (this run: {stale})"]
+    was, now = header_versions(expected), versions.versions()
+    changed = [f"{k} {was.get(k, '?')} -> {now[k]}" for k in now if was.get(k) != now[k]]
+    if changed:
+        lines.append("  versions changed since the golden was written: " + "; ".join(changed))
+    lines.append(_diff(expected, obtained, str(path), str(stale)))
+    lines.append(f"If the new trace is right, {how_to_update(scenario_path)}")
+    return GoldenResult("mismatch", "\n".join(lines))
+
+
+def _diff(a: str, b: str, name_a: str, name_b: str) -> str:
+    diff = list(difflib.unified_diff(comparable(a), comparable(b), name_a, name_b,
+                                     lineterm="", n=2))
+    if len(diff) > _DIFF_LINES:
+        diff = [*diff[:_DIFF_LINES], f"... {len(diff) - _DIFF_LINES} more diff lines"]
+    return "\n".join(diff)

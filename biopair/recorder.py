@@ -1,0 +1,89 @@
+"""Wiring a pair to its trace: record parsing on the links, OpenSSL's callbacks on the ends.
+
+:func:`attach` is called once by :class:`~biopair.scheduler.Pair` when its trace records
+events.  From then on:
+
+* every chunk a link queues is kept (``Trace.wire``) and fed to that link's
+  :class:`~biopair.wire.RecordParser`; each completed record becomes a
+  :class:`~biopair.trace.RecordEvent`;
+* OpenSSL's message callback becomes :class:`~biopair.trace.MessageEvent` and
+  :class:`~biopair.trace.AlertEvent`, its info callback :class:`~biopair.trace.StateEvent`,
+  its keylog callback lines in ``Trace.keylog``.
+
+Events that happen inside an SSL call (and the records that call wrote, pulled right
+after it) carry that call's ``seq``; they precede the :class:`~biopair.endpoint.Call`
+itself in the trace, because the call is recorded when it returns.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from biopair import _openssl
+from biopair.trace import AlertEvent, MessageEvent, RecordEvent, StateEvent
+from biopair.wire import RecordParser, WireState, alert_text, content_type_name
+from biopair.wire import handshake_name as _hs_name
+
+if TYPE_CHECKING:
+    from biopair.scheduler import Pair
+
+_HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+
+def _current_call(pair: Pair) -> int | None:
+    return len(pair.trace.calls) if pair.in_call else None
+
+
+def _message_name(buf: bytes) -> str:
+    if buf[0] == 2 and buf[6:38] == _HRR_RANDOM:
+        return "HelloRetryRequest"
+    return _hs_name(buf[0])
+
+
+def attach(pair: Pair) -> None:
+    """Record the pair's records, messages, states and secrets into ``pair.trace``."""
+    trace = pair.trace
+    shared = WireState()
+    for direction, link in pair.links.items():
+        if not hasattr(link, "on_pull"):
+            continue
+        parser = RecordParser(shared)
+        wire = trace.wire.setdefault(direction, bytearray())
+
+        def on_pull(chunk: bytes, direction: str = direction, parser: RecordParser = parser,
+                    wire: bytearray = wire) -> None:
+            wire.extend(chunk)
+            for r in parser.feed(chunk):
+                trace.add(RecordEvent(direction, r.offset, r.content_type, r.length,
+                                      r.messages, r.encrypted, _current_call(pair), pair.step))
+
+        link.on_pull = on_pull
+
+    for name, ep in pair.endpoints.items():
+
+        def on_msg(sent: bool, version: int, ctype: int, buf: bytes, name: str = name) -> None:
+            call, step = _current_call(pair), pair.step
+            if ctype == 22 and buf:
+                trace.add(MessageEvent(name, sent, "handshake", _message_name(buf), len(buf),
+                                       call, step))
+            elif ctype == 20:
+                trace.add(MessageEvent(name, sent, content_type_name(ctype),
+                                       "ChangeCipherSpec", len(buf), call, step))
+            elif ctype == 21 and len(buf) >= 2:
+                level, desc = alert_text(buf[0], buf[1])
+                trace.add(AlertEvent(name, sent, level, desc, call, step))
+            # 256 (record header) and 257 (TLS 1.3 inner content type) are not messages;
+            # the links' record parsers report records.
+
+        def on_info(where: int, state: str, name: str = name) -> None:
+            if where & _openssl.CB_HANDSHAKE_START:
+                kind = "handshake-start"
+            elif where & _openssl.CB_HANDSHAKE_DONE:
+                kind = "handshake-done"
+            elif where & _openssl.CB_LOOP:
+                kind = "loop"
+            else:
+                return
+            trace.add(StateEvent(name, kind, state, _current_call(pair), pair.step))
+
+        _openssl.attach_trace_sinks(ep.conn, on_msg, on_info, trace.keylog.append)

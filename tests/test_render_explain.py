@@ -1,0 +1,82 @@
+"""The ladder view and explain mode, on real runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from biopair import cli, load_scenario, run_scenario
+from biopair.explain import explain
+from biopair.pcap import pcapng_bytes
+from biopair.render import render_ladder, use_colour
+from biopair.scheduler import Pair
+
+SHIPPED = sorted(Path(__file__).parent.parent.joinpath("scenarios").rglob("*.toml"))
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_want_read_names_the_bytes_that_were_missing() -> None:
+    with Pair(deliver=[517]) as pair:
+        pair.handshake()
+        ladder = render_ladder(pair.trace)
+    assert "= -1 WANT_READ: has 517 of 1,550 B of the ClientHello record" in ladder
+    assert "= -1 WANT_READ: has nothing from the server yet" in ladder
+
+
+def test_bytewise_ladder_collapses_repeated_turns_and_fits_80_columns() -> None:
+    with Pair(deliver="bytewise") as pair:
+        pair.handshake()
+        ladder = render_ladder(pair.trace)
+        full = render_ladder(pair.trace, full=True)
+    assert len(pair.trace.calls) > 3000
+    assert len(ladder.splitlines()) < 300 < len(full.splitlines())
+    assert "more times (calls #4-#" in ladder
+    assert max(len(line) for line in ladder.splitlines()) <= 79
+    assert "\x1b[" not in ladder
+
+
+def test_colour_only_on_a_tty_and_never_with_no_color() -> None:
+    assert use_colour(True, {}) and not use_colour(False, {})
+    assert not use_colour(True, {"NO_COLOR": "1"})
+    with Pair() as pair:
+        pair.handshake()
+        coloured = render_ladder(pair.trace, colour=True)
+    assert "\x1b[" in coloured
+    assert _ANSI.sub("", coloured) == render_ladder(pair.trace)
+
+
+def test_explain_summarises_long_runs_and_quotes_about(tmp_path: Path) -> None:
+    path = tmp_path / "bytewise.toml"
+    path.write_text('title = "t"\nabout = "Byte by byte, as rustls tests it."\n'
+                    '[schedule]\ndeliver = "bytewise"\n'
+                    '[[steps]]\nrun = ["client connect", "server accept"]\n')
+    verdict = run_scenario(load_scenario(path))
+    text = explain(verdict)
+    assert len(verdict.trace.calls) > 3000 and len(text.splitlines()) < 300
+    assert "  > Byte by byte, as rustls tests it." in text
+    assert "the BIO could not supply the bytes" in text
+    assert "retry the same call after more bytes arrive" in text
+    assert re.search(r"and the same again [\d,]+ more times", text)
+    assert max(len(line) for line in text.splitlines()[1:]) <= 79  # line 1: the path
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_scenario_renders(path: Path) -> None:
+    verdict = run_scenario(load_scenario(path))
+    ladder = render_ladder(verdict.trace)
+    assert max(len(line) for line in ladder.splitlines()) <= 79
+    assert f"#{len(verdict.trace.calls) - 1}" in ladder or "more times" in ladder
+    assert "Call #0" in explain(verdict)
+    assert pcapng_bytes([(path.stem, verdict.trace)])[:4] == b"\x0a\x0d\x0d\x0a"
+
+
+def test_cli_trace_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(SHIPPED[0])
+    assert cli.main(["run", "--trace", path]) == 0
+    out = capsys.readouterr().out
+    assert "client" in out and "wire" in out and "WANT_READ" in out and "PASS" in out
+    assert cli.main(["explain", path]) == 0
+    assert "SSL_ERROR_WANT_READ" in capsys.readouterr().out
+    assert cli.main(["explain", "no/such.toml"]) == 2
