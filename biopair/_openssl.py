@@ -357,6 +357,11 @@ def _connection_of(ssl: Any) -> SSL.Connection | None:
 
 def _msg_dispatch_py(write_p: int, version: int, content_type: int, buf: Any, length: int,
                   ssl: Any, arg: Any) -> None:
+    if content_type > 255:
+        # SSL3_RT_HEADER (256) and SSL3_RT_INNER_CONTENT_TYPE (257) describe records, not
+        # messages; the links' own parsers report records.  Every record brings one or
+        # two of these, so they are dropped before any lookup.
+        return
     conn = _connection_of(ssl)
     sink = getattr(conn, "_biopair_msg_sink", None)
     if sink is not None:
@@ -404,7 +409,17 @@ def attach_trace_sinks(
     setattr(conn, "_biopair_msg_sink", msg)  # noqa: B010
     setattr(conn, "_biopair_keylog_sink", keylog)  # noqa: B010
     if info is not None:
-        def on_info(c: SSL.Connection, where: int, ret: int) -> None:
-            info(where, state_string(c))
+        wanted = CB_HANDSHAKE_START | CB_HANDSHAKE_DONE | CB_LOOP
 
-        conn.set_info_callback(on_info)
+        def on_info(ssl: Any, where: int, ret: int) -> None:
+            # OpenSSL also reports every exit from SSL_do_handshake (a bytewise run has
+            # thousands); only state changes are worth a state string.  A raw callback,
+            # not pyOpenSSL's set_info_callback: that wrapper maps the SSL* back to its
+            # Connection on every call, which a bytewise run pays for thousands of times.
+            if where & wanted:
+                text: bytes = _ffi.string(_lib.SSL_state_string_long(ssl))
+                info(where, text.decode("ascii", "replace"))
+
+        callback = _ffi.callback("void(*)(SSL *, int, int)", on_info)
+        _lib.SSL_set_info_callback(conn._ssl, callback)
+        setattr(conn, "_biopair_info_callback", callback)  # noqa: B010 - keep it alive

@@ -286,7 +286,8 @@ class Pair:
         )
         trace.calls.append(record)
         trace.events.append(record)
-        self._after_bytes()
+        if self._faulty or self.holds:
+            self._after_bytes()
         return record
 
     def move(self, direction: str, nbytes: int | str | None = None) -> int:
@@ -300,7 +301,8 @@ class Pair:
         """
         link = self.links[direction]
         link.pull()
-        self._after_bytes()
+        if self._faulty or self.holds:
+            self._after_bytes()
         was_closed = link.closed
         if isinstance(nbytes, str):
             nbytes = 0 if link.paused or link.held else link.rx.stop(link.queue, nbytes)
@@ -308,10 +310,10 @@ class Pair:
         if moved or link.closed != was_closed:
             self._progress += 1
         if (moved or nbytes != 0) and self.trace.record:
-            self.trace.add(MoveEvent(direction, moved, len(link.queue), self.step))
+            self.trace.events.append(MoveEvent(direction, moved, len(link.queue), self.step))
         if link.closed and not was_closed:
             self.trace.add(LinkEvent("closed", direction, self.step))
-        if moved:
+        if moved and (self._faulty or self.holds):
             self._after_bytes()
         return moved
 
@@ -346,8 +348,6 @@ class Pair:
 
     def _after_bytes(self) -> None:
         # Put applied faults in the trace, signal EOFs they asked for, release holds.
-        if not self.holds and not self._faulty:
-            return  # the hot path: nothing armed, nothing held
         for direction, link in self.links.items():
             for applied in link.fault_log:
                 event = FaultEvent(applied.fault.kind, direction, applied.offset,
