@@ -217,6 +217,10 @@ def build_context(cfg: EndpointConfig) -> SSL.Context:
     if role == "client":
         ctx.set_verify(SSL.VERIFY_PEER if cfg.verify else SSL.VERIFY_NONE)
     else:
+        # A server that verifies clients refuses to resume a session without a session
+        # id context ("session id context uninitialized"); a fixed one makes resumption
+        # work with every verify_client setting.
+        ctx.set_session_id(b"biopair")
         mode = {
             "none": SSL.VERIFY_NONE,
             "optional": SSL.VERIFY_PEER,
