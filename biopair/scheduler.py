@@ -210,7 +210,7 @@ class Pair:
             error=raw.error,
             reasons=raw.reasons,
             pyopenssl=raw.pyopenssl,
-            data=raw.data if op in ("read", "peek") else (data or b""),
+            data=raw.data if op in ("read", "peek", "read_early_data") else (data or b""),
             sent=sent,
             step=self.step,
         )
@@ -301,7 +301,8 @@ class Pair:
                             break
                         turn_start = self._fingerprint()
                         # A write that said WANT_* is retried with the same buffer.
-                        retry = first_of.get(id(entry), False) and entry.op == "write"
+                        retry = first_of.get(id(entry), False) and entry.op in (
+                            "write", "write_early_data")
                         call = self.call(
                             entry.endpoint,
                             entry.op,
