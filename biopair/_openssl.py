@@ -299,6 +299,11 @@ def session_reused(conn: SSL.Connection) -> bool:
     return bool(_lib.SSL_session_reused(conn._ssl))
 
 
+def renegotiate_pending(conn: SSL.Connection) -> bool:
+    """SSL_renegotiate_pending(): was a renegotiation requested and not yet completed?"""
+    return bool(_lib.SSL_renegotiate_pending(conn._ssl))
+
+
 def state_string(conn: SSL.Connection) -> str:
     """SSL_state_string_long() of the connection."""
     text: bytes = _ffi.string(_lib.SSL_state_string_long(conn._ssl))

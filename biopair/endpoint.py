@@ -391,6 +391,7 @@ class Endpoint:
             "server_name": (conn.get_servername() or b"").decode() or None,
             "peer_certificate": _common_name(peer) if peer is not None else None,
             "session_reused": bool(_openssl.session_reused(conn)),
+            "renegotiate_pending": _openssl.renegotiate_pending(conn),
             "shutdown": _shutdown_names(conn.get_shutdown()),
             "received": self.received.decode("latin-1"),
             "state": _openssl.state_string(conn),

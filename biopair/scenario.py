@@ -152,7 +152,7 @@ _STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
     "run": ("expect", "deliver", "max_calls", "note"),
 }
 _RESULT_KEYS = ("version", "cipher", "alpn", "group", "server_name", "peer_certificate",
-                "session_reused", "shutdown", "received", "state")
+                "session_reused", "shutdown", "received", "state", "renegotiate_pending")
 _RUN_ENTRY_KEYS = ("call", "size", "data")
 BUFFERS = ("auto", "same", "copy")
 #: Ops that read into a buffer of ``size`` bytes, and ops that write a payload.
@@ -495,7 +495,7 @@ class _Loader:
         return ResultSpec(both, per, calls)
 
     def result_value(self, key: str, value: Any, path: str) -> Any:
-        if key == "session_reused":
+        if key in ("session_reused", "renegotiate_pending"):
             return self.typed(value, bool, path, "true or false")
         if key == "shutdown":
             return list(self.str_list(value, path, self._shutdown_check))
