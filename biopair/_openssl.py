@@ -47,6 +47,10 @@ OPTIONS: dict[str, int] = {
 }
 
 
+#: Early data calls: they return 1/0 (write) or 0/1/2 (read: ERROR, SUCCESS, FINISH)
+#: rather than a byte count, and pyOpenSSL has no method for them.
+EARLY_DATA_OPS: tuple[str, ...] = ("write_early_data", "read_early_data")
+
 #: SSL_VERIFY_POST_HANDSHAKE (pyOpenSSL exports no name for it).
 VERIFY_POST_HANDSHAKE: int = int(_lib.SSL_VERIFY_POST_HANDSHAKE)
 
@@ -107,6 +111,8 @@ def pyopenssl_view(
     """
     if op == "shutdown" and ret >= 0:
         return f"return {ret > 0}"
+    if op in EARLY_DATA_OPS:
+        return "(pyOpenSSL has no early data method)"
     if op in ("renegotiate", "verify_client_post_handshake"):
         return "return True" if ret == 1 else f"Error({[text for _, text in queue]!r})"
     if error in (None, "NONE"):
@@ -170,8 +176,10 @@ def call(conn: SSL.Connection, op: str, arg: int | WriteBuffer | None = None) ->
         conn: the endpoint's connection.
         op: ``handshake`` (SSL_do_handshake; also used for connect and accept, see
             docs/scenario-format.md), ``read``, ``peek``, ``write``, ``shutdown``,
-            ``renegotiate`` or ``verify_client_post_handshake``.
-        arg: the buffer size for read/peek, the :class:`WriteBuffer` for write.
+            ``renegotiate``, ``verify_client_post_handshake``, ``write_early_data`` or
+            ``read_early_data``.
+        arg: the buffer size for read/peek/read_early_data, the :class:`WriteBuffer` for
+            write/write_early_data.
 
     Returns:
         The :class:`RawResult`; SSL_get_error() is not asked after SSL_shutdown() returns
@@ -209,6 +217,19 @@ def call(conn: SSL.Connection, op: str, arg: int | WriteBuffer | None = None) ->
     elif op == "verify_client_post_handshake":
         ret = _lib.SSL_verify_client_post_handshake(ssl)
         err_no = _ffi.errno
+    elif op == "write_early_data":
+        assert isinstance(arg, WriteBuffer)
+        written = _ffi.new("size_t *")
+        ret = _lib.SSL_write_early_data(ssl, arg._cdata, len(arg.data), written)
+        err_no = _ffi.errno
+    elif op == "read_early_data":
+        assert isinstance(arg, int)
+        buf = _ffi.new("char[]", arg)
+        readbytes = _ffi.new("size_t *")
+        ret = _lib.SSL_read_early_data(ssl, buf, arg, readbytes)
+        err_no = _ffi.errno
+        if readbytes[0]:
+            data = _ffi.buffer(buf, readbytes[0])[:]
     else:  # pragma: no cover - the scenario loader rejects unknown ops
         raise ValueError(f"unknown raw op {op!r}")
     error: str | None
@@ -289,6 +310,14 @@ def set_verify_host(conn: SSL.Connection, host: str) -> None:
         raise RuntimeError(f"X509_VERIFY_PARAM_set1_host({host!r}) failed")
 
 
+def set_max_early_data(ctx: SSL.Context, size: int) -> None:
+    """Let a server accept up to ``size`` bytes of TLS 1.3 early data (and say so in its
+    tickets) with SSL_CTX_set_max_early_data."""
+    ok = _lib.SSL_CTX_set_max_early_data(ctx._context, size)
+    if ok != 1:  # pragma: no cover - only fails for QUIC contexts
+        raise RuntimeError(f"SSL_CTX_set_max_early_data({size}) failed")
+
+
 def set_post_handshake_auth(conn: SSL.Connection) -> None:
     """Let a TLS 1.3 client answer a post-handshake CertificateRequest."""
     _lib.SSL_set_post_handshake_auth(conn._ssl, 1)
@@ -310,6 +339,11 @@ def set_connection_modes(conn: SSL.Connection, set_bits: int, clear_bits: int) -
 def session_reused(conn: SSL.Connection) -> bool:
     """SSL_session_reused(): did this handshake resume a session?"""
     return bool(_lib.SSL_session_reused(conn._ssl))
+
+
+def renegotiate_pending(conn: SSL.Connection) -> bool:
+    """SSL_renegotiate_pending(): was a renegotiation requested and not yet completed?"""
+    return bool(_lib.SSL_renegotiate_pending(conn._ssl))
 
 
 def state_string(conn: SSL.Connection) -> str:

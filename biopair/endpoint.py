@@ -37,12 +37,16 @@ OPS: dict[str, str] = {
     "shutdown": "shutdown",
     "renegotiate": "renegotiate",
     "verify_client_post_handshake": "verify_client_post_handshake",
+    "write_early_data": "write_early_data",
+    "read_early_data": "read_early_data",
 }
 #: Ops only one role may make.
 ROLE_OPS: dict[str, str] = {
     "connect": "client",
     "accept": "server",
     "verify_client_post_handshake": "server",
+    "write_early_data": "client",
+    "read_early_data": "server",
 }
 VERIFY_CLIENT = ("none", "optional", "required", "post-handshake")
 DEFAULT_READ_SIZE = 16384
@@ -100,6 +104,8 @@ class EndpointConfig:
     clear_modes: tuple[str, ...] = ()
     #: client: send the post_handshake_auth extension (TLS 1.3).
     post_handshake_auth: bool = False
+    #: server: TLS 1.3 early data it accepts (SSL_CTX_set_max_early_data); 0 = none.
+    max_early_data: int = 0
     #: a session (from :meth:`Endpoint.session`) to offer for resumption.
     session: Any = field(default=None, compare=False)
 
@@ -159,7 +165,8 @@ class Call(NamedTuple):
             "pyopenssl": self.pyopenssl,
             "sent": self.sent,
             "consumed": self.consumed,
-            "data": self.data.decode("latin-1") if self.op in ("read", "peek") else None,
+            "data": self.data.decode("latin-1")
+            if self.op in ("read", "peek", "read_early_data") else None,
         }
 
 
@@ -227,6 +234,10 @@ def build_context(cfg: EndpointConfig) -> SSL.Context:
     if role == "client":
         ctx.set_verify(SSL.VERIFY_PEER if cfg.verify else SSL.VERIFY_NONE)
     else:
+        # A server that verifies clients refuses to resume a session without a session
+        # id context ("session id context uninitialized"); a fixed one makes resumption
+        # work with every verify_client setting.
+        ctx.set_session_id(b"biopair")
         mode = {
             "none": SSL.VERIFY_NONE,
             "optional": SSL.VERIFY_PEER,
@@ -263,6 +274,8 @@ def build_context(cfg: EndpointConfig) -> SSL.Context:
             ) from exc
     for name in cfg.options:
         ctx.set_options(_openssl.OPTIONS[name])
+    if cfg.max_early_data:
+        _openssl.set_max_early_data(ctx, cfg.max_early_data)
     return ctx
 
 
@@ -345,11 +358,11 @@ class Endpoint:
             The raw result; the caller records it as a :class:`Call`.
         """
         raw_op = OPS[op]
-        if raw_op in ("read", "peek"):
+        if raw_op in ("read", "peek", "read_early_data"):
             result = _openssl.call(self.conn, raw_op, size or DEFAULT_READ_SIZE)
-            if raw_op == "read":
+            if raw_op != "peek":
                 self.received += result.data
-        elif raw_op == "write":
+        elif raw_op in ("write", "write_early_data"):
             result = _openssl.call(self.conn, raw_op, self._write_buffer(size, data, buffer))
             if result.error != "WANT_WRITE" and result.error != "WANT_READ":
                 self._retired.clear()  # no write pending: old addresses may be reused
@@ -408,6 +421,7 @@ class Endpoint:
                 "ascii", "backslashreplace") or None,
             "peer_certificate": _common_name(peer) if peer is not None else None,
             "session_reused": bool(_openssl.session_reused(conn)),
+            "renegotiate_pending": _openssl.renegotiate_pending(conn),
             "shutdown": _shutdown_names(conn.get_shutdown()),
             "received": self.received.decode("latin-1"),
             "state": _openssl.state_string(conn),

@@ -138,6 +138,12 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
                     # TLS 1.3 tickets arrive after the handshake: one read takes them in.
                     priming.move("server>client")
                     priming.call("client", "read")
+                    # Close both sides with SSL_shutdown: SSL_free of a connection that
+                    # never sent close_notify removes its session from the cache and
+                    # marks it not resumable (ssl_clear_bad_session), and the priming
+                    # pair is freed before the scenario's handshake starts.
+                    priming.call("client", "shutdown")
+                    priming.call("server", "shutdown")
                 session = priming.client.session()
             client = dataclasses.replace(client, session=session)
         return Pair(

@@ -186,10 +186,10 @@ _ENDPOINT_KEYS = (
     "version", "min_version", "max_version", "server_name", "verify", "verify_host",
     "trust", "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding",
     "verify_client", "alpn", "groups", "sigalgs", "ciphers", "ciphersuites", "options",
-    "modes", "clear_modes", "post_handshake_auth", "resume",
+    "modes", "clear_modes", "post_handshake_auth", "resume", "max_early_data",
 )
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
-_SERVER_ONLY = ("verify_client",)
+_SERVER_ONLY = ("verify_client", "max_early_data")
 _SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link")
 _FAULT_ACTIONS = ("corrupt", "truncate", "drop", "duplicate", "inject", "split", "coalesce")
 _ACTIONS = ("call", "move", "eof", "run", "pause", "resume", *_FAULT_ACTIONS, "hold")
@@ -217,9 +217,12 @@ _SWEEP_KEYS = ("fault", "link", "unit", "start", "stop", "stride", "xor", "forbi
 #: Faults a sweep can apply at each position.
 SWEEP_FAULTS = ("corrupt", "truncate", "eof", "drop", "duplicate")
 _RESULT_KEYS = ("version", "cipher", "alpn", "group", "server_name", "peer_certificate",
-                "session_reused", "shutdown", "received", "state")
+                "session_reused", "shutdown", "received", "state", "renegotiate_pending")
 _RUN_ENTRY_KEYS = ("call", "size", "data")
 BUFFERS = ("auto", "same", "copy")
+#: Ops that read into a buffer of ``size`` bytes, and ops that write a payload.
+_READ_OPS = ("read", "peek", "read_early_data")
+_WRITE_OPS = ("write", "write_early_data")
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -410,6 +413,9 @@ class _Loader:
         both = set(kw.get("modes", ())) & set(kw.get("clear_modes", ()))
         if both:
             raise self.fail(f"{role}.clear_modes", f"{sorted(both)} also in modes")
+        if "max_early_data" in table:
+            kw["max_early_data"] = self.positive(table["max_early_data"],
+                                                 f"{role}.max_early_data", zero=True)
         resume = False
         if "resume" in table:
             resume = self.typed(table["resume"], bool, f"{role}.resume", "true or false")
@@ -463,9 +469,9 @@ class _Loader:
             raise self.fail(key, f"{op} is a {ROLE_OPS[op]} op; the {endpoint} cannot make it")
         size = None
         if len(words) == 3:
-            if op not in ("read", "peek", "write") or not words[2].isdigit():
-                raise self.fail(key, f"only read, peek and write take a size, as a number: "
-                                     f"{text!r}")
+            if op not in (*_READ_OPS, *_WRITE_OPS) or not words[2].isdigit():
+                raise self.fail(key, f"only {', '.join((*_READ_OPS, *_WRITE_OPS))} take a "
+                                     f"size, as a number: {text!r}")
             size = self.positive(int(words[2]), key)
         return endpoint, op, size
 
@@ -568,20 +574,20 @@ class _Loader:
             text = self.typed(raw["data"], str, f"{where}.data", "a string")
             if "repeat" in raw:
                 text *= self.positive(raw["repeat"], f"{where}.repeat")
-            if op == "write":
+            if op in _WRITE_OPS:
                 data = text.encode()
-            elif op in ("read", "peek"):
+            elif op in _READ_OPS:
                 expect_data = text.encode()
             else:
-                raise self.fail(f"{where}.data", f"only write, read and peek take data, "
-                                                 f"not {op}")
-        if op == "write" and data is not None and size is not None:
+                raise self.fail(f"{where}.data", f"only write, read and peek (and their "
+                                                 f"early data forms) take data, not {op}")
+        if op in _WRITE_OPS and data is not None and size is not None:
             raise self.fail(f"{where}.size", "give a write either data or size, not both")
-        if op not in ("read", "peek", "write") and size is not None:
+        if op not in (*_READ_OPS, *_WRITE_OPS) and size is not None:
             raise self.fail(f"{where}.size", f"{op} takes no size")
         buffer = "auto"
         if "buffer" in raw:
-            if op != "write":
+            if op not in _WRITE_OPS:
                 raise self.fail(f"{where}.buffer", "only write takes a buffer")
             buffer = self.choice(raw["buffer"], BUFFERS, f"{where}.buffer")
         expect = self.pattern(raw["expect"], f"{where}.expect") if "expect" in raw else None
@@ -605,7 +611,7 @@ class _Loader:
                 if "size" in item:
                     size = self.positive(item["size"], f"{ekey}.size")
                 if "data" in item:
-                    if op != "write":
+                    if op not in _WRITE_OPS:
                         raise self.fail(f"{ekey}.data", "only a write entry takes data")
                     data = self.typed(item["data"], str, f"{ekey}.data", "a string").encode()
             else:
@@ -649,7 +655,7 @@ class _Loader:
         return ResultSpec(both, per, calls)
 
     def result_value(self, key: str, value: Any, path: str) -> Any:
-        if key == "session_reused":
+        if key in ("session_reused", "renegotiate_pending"):
             return self.typed(value, bool, path, "true or false")
         if key == "shutdown":
             return list(self.str_list(value, path, self._shutdown_check))

@@ -279,7 +279,7 @@ class Pair:
             raw.error,
             raw.reasons,
             raw.pyopenssl,
-            raw.data if op in ("read", "peek") else (data or b""),
+            raw.data if op in ("read", "peek", "read_early_data") else (data or b""),
             sent,
             consumed,
             self.step,
@@ -439,7 +439,8 @@ class Pair:
                         # A write that said WANT_* is retried with the same buffer; one
                         # that wrote part of its bytes (ENABLE_PARTIAL_WRITE) goes on
                         # with the rest, as an application would.
-                        retry = first_of.get(id(entry), False) and entry.op == "write"
+                        retry = first_of.get(id(entry), False) and entry.op in (
+                            "write", "write_early_data")
                         data = rest.pop(id(entry), None)
                         call = self.call(
                             entry.endpoint,

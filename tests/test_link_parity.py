@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Scenarios whose point is a write larger than a socket buffer on a memory link.
 WRITES_THAT_BLOCK_ON_A_SOCKET = {
     "scenarios/socket/pause-memory.toml",
+    "scenarios/manpage/write-full-without-partial-mode.toml",
+    "scenarios/manpage/write-partial-16k.toml",
     "scenarios/write-retry/partial-write-cleared.toml",
     "scenarios/write-retry/partial-write-set.toml",
 }
