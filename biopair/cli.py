@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="tell what happened in each call, and why")
     explain.add_argument("paths", nargs="+", help="scenario files or directories")
     sub.add_parser("version", help="print biopair, pyOpenSSL, cryptography, OpenSSL versions")
+    idx = sub.add_parser("index", help="write the scenario index (scenarios/README.md)")
+    idx.add_argument("root", nargs="?", default="scenarios", help="scenario directory")
+    idx.add_argument("--check", action="store_true", help="exit 1 if the index is stale")
     sw = sub.add_parser("sweep", help="run a scenario once per byte/record of a link with a "
                                       "fault there (see docs/faults.md)")
     sw.add_argument("file", help="the scenario file")
@@ -96,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         golden=args.golden))
     if args.command == "explain":
         return _explain(args.paths)
+    if args.command == "index":
+        from biopair import index
+
+        return index.main([args.root, *(["--check"] if args.check else [])])
     if args.command == "sweep":
         return _sweep(args)
     _parser().print_help()
