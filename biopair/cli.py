@@ -72,22 +72,27 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool) -> int:
         verdicts.append(verdict)
         if as_json:
             continue
-        if verdict.passed:
+        if verdict.skipped is not None:
+            if not quiet:
+                print(f"SKIP {file}  {verdict.scenario.title}  ({verdict.skipped})")
+        elif verdict.passed:
             if not quiet:
                 print(f"PASS {file}  {verdict.scenario.title}  "
                       f"({len(verdict.trace.calls)} calls)")
         else:
             print(f"FAIL {file}  {verdict.scenario.title}")
             print(verdict.report())
-    passed = sum(v.passed for v in verdicts)
-    failed = len(verdicts) - passed
+    skipped = sum(v.skipped is not None for v in verdicts)
+    passed = sum(v.passed for v in verdicts) - skipped
+    failed = len(verdicts) - passed - skipped
     if as_json:
         json.dump({"versions": versions.versions(),
                    "scenarios": [v.to_json() for v in verdicts]},
                   sys.stdout, indent=2, sort_keys=True)
         print()
     else:
-        summary = f"{passed} passed, {failed} failed"
+        summary = f"{passed} passed, {failed} failed" + (f", {skipped} skipped"
+                                                         if skipped else "")
         print(summary + (f", {errors} errors" if errors else ""))
     if errors:
         return 2

@@ -235,8 +235,14 @@ def build_context(cfg: EndpointConfig) -> SSL.Context:
             ctx.set_alpn_protos(protos)
         else:
             ctx.set_alpn_select_callback(_alpn_selector(protos))
-    if cfg.groups and not _openssl.set_groups(ctx, list(cfg.groups)):
-        raise ConfigError(f"{role}.groups", f"OpenSSL refused {list(cfg.groups)}")
+    if cfg.groups:
+        try:
+            ok = _openssl.set_groups(ctx, list(cfg.groups))
+        except NotImplementedError as exc:
+            raise ConfigError(f"{role}.groups", f"cannot be set: {exc} (add "
+                              f'requires = ["cryptography >= 50"] to the scenario)') from None
+        if not ok:
+            raise ConfigError(f"{role}.groups", f"OpenSSL refused {list(cfg.groups)}")
     if cfg.sigalgs and not _openssl.set_sigalgs(ctx, list(cfg.sigalgs)):
         raise ConfigError(f"{role}.sigalgs", f"OpenSSL refused {list(cfg.sigalgs)}")
     if cfg.ciphers is not None:
@@ -366,10 +372,7 @@ class Endpoint:
         conn = self.conn
         alpn = conn.get_alpn_proto_negotiated()
         peer = conn.get_peer_certificate()
-        try:
-            group = conn.get_group_name()
-        except Exception:
-            group = None
+        group = _openssl.group_name(conn)
         return {
             "version": conn.get_protocol_version_name(),
             "cipher": conn.get_cipher_name(),
@@ -377,7 +380,7 @@ class Endpoint:
             "group": group,
             "server_name": (conn.get_servername() or b"").decode() or None,
             "peer_certificate": _common_name(peer) if peer is not None else None,
-            "session_reused": bool(_openssl.session_reused(conn)),
+            "session_reused": _openssl.session_reused(conn),
             "shutdown": _shutdown_names(conn.get_shutdown()),
             "received": self.received.decode("latin-1"),
             "state": _openssl.state_string(conn),

@@ -58,10 +58,12 @@ class Verdict:
     failures: list[Failure]
     trace: Trace
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: why the scenario did not run (its ``requires`` are not met), or None.
+    skipped: str | None = None
 
     @property
     def passed(self) -> bool:
-        """True when every expectation held."""
+        """True when every expectation held (or the scenario was skipped)."""
         return not self.failures
 
     def report(self) -> str:
@@ -90,6 +92,7 @@ class Verdict:
             "calls": [c.to_json() for c in self.trace.calls],
             "events": self.trace.to_json(),
             "states": self.states,
+            "skipped": self.skipped,
         }
 
 
@@ -150,6 +153,9 @@ def run_scenario(scenario: Scenario, *, record: bool = True) -> Verdict:
         ScenarioError: when a setting is impossible (OpenSSL refused it).
     """
     failures: list[Failure] = []
+    unmet = [cond.unmet() for cond in scenario.requires if not cond.holds()]
+    if unmet:
+        return Verdict(scenario, failures, Trace(), skipped="requires " + "; ".join(unmet))
     with _make_pair(scenario, record) as pair:
         for step in scenario.steps:
             pair.step = step.index

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from biopair import _openssl, pki
+from biopair.conditions import Condition, ConditionError, choose, parse_condition
 from biopair.endpoint import OPS, ROLE_OPS, VERIFY_CLIENT, VERSIONS, EndpointConfig
 from biopair.link import DIRECTIONS
 from biopair.outcome import Pattern, PatternError, compile_pattern
@@ -122,6 +123,8 @@ class Scenario:
     turns: str = "alternate"
     link: str = "memory"
     resume: bool = False
+    #: conditions the running stack must meet, else the scenario is reported as skipped.
+    requires: tuple[Condition, ...] = ()
 
     @property
     def name(self) -> str:
@@ -130,7 +133,8 @@ class Scenario:
 
 
 # -- the schema -----------------------------------------------------------------------------
-_TOP_KEYS = ("title", "about", "tags", "client", "server", "schedule", "steps", "result")
+_TOP_KEYS = ("title", "about", "tags", "requires", "client", "server", "schedule", "steps",
+             "result")
 _ENDPOINT_KEYS = (
     "version", "min_version", "max_version", "server_name", "verify", "verify_host",
     "trust", "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding",
@@ -225,6 +229,8 @@ class _Loader:
         title = self.typed(doc["title"], str, "title", "a string")
         about = self.typed(doc.get("about", ""), str, "about", "a string")
         tags = self.str_list(doc.get("tags", []), "tags")
+        requires = tuple(self.condition(text, f"requires[{i + 1}]") for i, text in
+                         enumerate(self.str_list(doc.get("requires", []), "requires")))
         client, resume = self.endpoint(doc.get("client", {}), "client")
         server, _ = self.endpoint(doc.get("server", {}), "server")
         schedule = self.typed(doc.get("schedule", {}), dict, "schedule", "a table")
@@ -245,7 +251,7 @@ class _Loader:
         return Scenario(
             path=self.path, title=title, about=about, tags=tags, client=client,
             server=server, steps=steps, result=result, deliver=deliver,
-            max_calls=max_calls, turns=turns, link=link, resume=resume,
+            max_calls=max_calls, turns=turns, link=link, resume=resume, requires=requires,
         )
 
     def endpoint(self, table: Any, role: str) -> tuple[EndpointConfig, bool]:
@@ -335,12 +341,48 @@ class _Loader:
             return tuple(self.positive(v, f"{key}[{i + 1}]") for i, v in enumerate(value))
         raise self.fail(key, f"expected {what}, got {_describe(value)}")
 
+    def condition(self, text: str, key: str) -> Condition:
+        try:
+            cond = parse_condition(text)
+        except ConditionError as exc:
+            raise self.fail(key, str(exc)) from None
+        if not cond.comparisons:
+            raise self.fail(key, '"else" is only for a table of conditions')
+        return cond
+
     def pattern(self, value: Any, key: str) -> Pattern:
+        if isinstance(value, dict):
+            return self.versioned_pattern(value, key)
         if not isinstance(value, str):
             raise self.fail(key, f"expected an outcome pattern string, got {_describe(value)}")
         try:
             return compile_pattern(value)
         except PatternError as exc:
+            raise self.fail(key, str(exc)) from None
+
+    def versioned_pattern(self, table: dict[str, Any], key: str) -> Pattern:
+        # { "openssl >= 4.0" = "SSL", "else" = "SYSCALL" }: every condition and pattern
+        # is validated whatever the running stack, then the first that holds is chosen.
+        if not table:
+            raise self.fail(key, "an empty table of version conditions")
+        compiled: dict[str, Pattern] = {}
+        for text, pattern in table.items():
+            cond = self.condition_or_else(text, f'{key}."{text}"')
+            if isinstance(pattern, dict):
+                raise self.fail(f'{key}."{text}"', "expected an outcome pattern string, "
+                                                   "got a table (conditions do not nest)")
+            compiled[cond.text] = self.pattern(pattern, f'{key}."{text}"')
+        try:
+            chosen, value = choose(compiled)
+        except ConditionError as exc:
+            raise self.fail(key, str(exc)) from None
+        assert isinstance(value, Pattern)
+        return Pattern(text=f"{value.text}  (when {chosen})", regex=value.regex)
+
+    def condition_or_else(self, text: str, key: str) -> Condition:
+        try:
+            return parse_condition(text)
+        except ConditionError as exc:
             raise self.fail(key, str(exc)) from None
 
     def call_words(self, text: Any, key: str) -> tuple[str, str, int | None]:
