@@ -58,7 +58,7 @@ class RawResult:
     """What OpenSSL itself said about one SSL call.
 
     Attributes:
-        ret: the C return value.
+        ret: the C return value (None: hidden by the stack, see biopair.stdlib).
         error: the SSL_get_error() name, or None where it must not be asked
             (after SSL_shutdown() returned 0 or 1, and for SSL_renegotiate() and
             SSL_verify_client_post_handshake(), which are not I/O calls).
@@ -68,7 +68,7 @@ class RawResult:
         pyopenssl: what pyOpenSSL's public method would have raised or returned.
     """
 
-    ret: int
+    ret: int | None
     error: str | None
     reasons: tuple[str, ...]
     errno: int

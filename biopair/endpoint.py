@@ -100,6 +100,9 @@ class EndpointConfig:
     clear_modes: tuple[str, ...] = ()
     #: client: send the post_handshake_auth extension (TLS 1.3).
     post_handshake_auth: bool = False
+    #: the TLS stack: "pyopenssl", "stdlib" (Python's ssl module), or an external
+    #: program, "openssl-cli" or "gnutls-cli" (see biopair.stacks).
+    stack: str = "pyopenssl"
     #: a session (from :meth:`Endpoint.session`) to offer for resumption.
     session: Any = field(default=None, compare=False)
 
@@ -112,7 +115,7 @@ class Call:
         seq: position among all calls of the run (0-based).
         endpoint: "client" or "server".
         op: the scenario op (``connect``, ``read``, ...).
-        ret: the raw C return value.
+        ret: the raw C return value; None where the stack hides it (stdlib ``ssl``).
         error: SSL_get_error() name, or None where not asked.
         reasons: the error queue's reason strings.
         pyopenssl: what pyOpenSSL's public method would have raised or returned.
@@ -124,7 +127,7 @@ class Call:
     seq: int
     endpoint: str
     op: str
-    ret: int
+    ret: int | None
     error: str | None
     reasons: tuple[str, ...]
     pyopenssl: str

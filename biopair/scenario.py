@@ -139,7 +139,7 @@ _ENDPOINT_KEYS = (
     "version", "min_version", "max_version", "server_name", "verify", "verify_host",
     "trust", "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding",
     "verify_client", "alpn", "groups", "sigalgs", "ciphers", "ciphersuites", "options",
-    "modes", "clear_modes", "post_handshake_auth", "resume",
+    "modes", "clear_modes", "post_handshake_auth", "resume", "stack",
 )
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
 _SERVER_ONLY = ("verify_client",)
@@ -248,6 +248,9 @@ class _Loader:
                                      f"one entry, got {_describe(raw_steps)}")
         steps = tuple(self.step(s, i) for i, s in enumerate(raw_steps))
         result = self.result(doc.get("result", {}))
+        self.check_stacks(client, server, link, steps, result)
+        if resume and (client.stack != "pyopenssl" or server.stack != "pyopenssl"):
+            raise self.fail("client.resume", "resumption needs two pyOpenSSL endpoints")
         return Scenario(
             path=self.path, title=title, about=about, tags=tags, client=client,
             server=server, steps=steps, result=result, deliver=deliver,
@@ -316,7 +319,61 @@ class _Loader:
         resume = False
         if "resume" in table:
             resume = self.typed(table["resume"], bool, f"{role}.resume", "true or false")
+        if "stack" in table:
+            kw["stack"] = self.stack(table, role, resume)
         return EndpointConfig(**kw), resume
+
+    def stack(self, table: Mapping[str, Any], role: str, resume: bool) -> str:
+        # Other stacks honour fewer keys: name the first one they cannot take.
+        from biopair.peers import PEER_KEYS, PEER_STACKS
+        from biopair.stacks import STACKS
+        from biopair.stdlib import STDLIB_KEYS
+
+        stack = self.choice(table["stack"], STACKS, f"{role}.stack")
+        if stack == "pyopenssl":
+            return stack
+        allowed = STDLIB_KEYS if stack == "stdlib" else PEER_KEYS
+        for key in table:
+            if key not in allowed:
+                raise self.fail(f"{role}.{key}", f"not available with stack = {stack!r} "
+                                                 f"(it takes {', '.join(allowed)})")
+        if stack in PEER_STACKS and table.get("version") not in (None, "1.2", "1.3"):
+            raise self.fail(f"{role}.version", "an external peer takes version 1.2 or 1.3")
+        return stack
+
+    def check_stacks(self, client: EndpointConfig, server: EndpointConfig, link: str,
+                     steps: tuple[Step, ...], result: ResultSpec) -> None:
+        from biopair.peers import PEER_STACKS
+        from biopair.stdlib import STDLIB_OPS
+
+        cfgs = {"client": client, "server": server}
+        peers = [name for name, cfg in cfgs.items() if cfg.stack in PEER_STACKS]
+        if len(peers) == 2:
+            raise self.fail("server.stack", "both endpoints are external programs; one side "
+                                            "must be in-process")
+        if link != "memory" and any(c.stack != "pyopenssl" for c in cfgs.values()):
+            raise self.fail("schedule.link", f"link = {link!r} needs two pyOpenSSL endpoints")
+        for name in peers:
+            if name in result.per_endpoint:
+                raise self.fail(f"result.{name}", f"the {name} is an external program "
+                                                  f"({cfgs[name].stack}); its state is not "
+                                                  f"visible")
+        for step in steps:
+            where = f"steps[{step.index + 1}]"
+            calls: list[tuple[str, str, str]] = []
+            if isinstance(step, CallStep):
+                calls.append((step.endpoint, step.op, f"{where}.call"))
+            elif isinstance(step, RunStep):
+                calls.extend((e.endpoint, e.op, f"{where}.run[{j + 1}]")
+                             for j, e in enumerate(step.entries))
+            for endpoint, op, key in calls:
+                stack = cfgs[endpoint].stack
+                if stack in PEER_STACKS:
+                    raise self.fail(key, f"the {endpoint} is an external program ({stack}); "
+                                         f"only the in-process side can be called")
+                if stack == "stdlib" and op not in STDLIB_OPS:
+                    raise self.fail(key, f"the stdlib ssl module cannot {op} (it can: "
+                                         f"{', '.join(STDLIB_OPS)})")
 
     def _shutdown_check(self, value: str, key: str) -> None:
         self.choice(value, ("sent", "received"), key)

@@ -38,6 +38,7 @@ from typing import Any
 
 from OpenSSL import SSL
 
+from biopair import stacks
 from biopair.endpoint import Call, Endpoint, EndpointConfig
 from biopair.link import DIRECTIONS, MemoryLink, parse_direction
 from biopair.outcome import DEADLOCK, LIMIT, Outcome
@@ -140,13 +141,20 @@ class Pair:
         if turns not in TURNS:
             raise ValueError(f"turns must be one of {TURNS}, not {turns!r}")
         contexts = contexts or {}
-        self.endpoints: dict[str, Endpoint] = {
-            "client": Endpoint(client or EndpointConfig(role="client"),
-                               context=contexts.get("client")),
-            "server": Endpoint(server or EndpointConfig(role="server"),
-                               context=contexts.get("server")),
-        }
-        self.links = self._make_links()
+        # Endpoints of other stacks (stdlib ssl, external peers) come from biopair.stacks.
+        self.endpoints: dict[str, Endpoint] = stacks.make_endpoints(
+            client or EndpointConfig(role="client"),
+            server or EndpointConfig(role="server"),
+            contexts,
+        )
+        try:
+            self.links = (stacks.make_links(self.endpoints) if stacks.mixed(self.endpoints)
+                          else self._make_links())
+        except BaseException:
+            self.close()
+            raise
+        self.link_kind = stacks.link_kind(self.endpoints) if stacks.mixed(
+            self.endpoints) else self.link_kind
         self.delivery = Delivery(deliver)
         self.turns = turns
         self.max_calls = max_calls
@@ -164,9 +172,13 @@ class Pair:
 
     # -- context management -------------------------------------------------------------
     def close(self) -> None:
-        """Release the links' resources; safe to call twice."""
-        for link in self.links.values():
+        """Release the links' and endpoints' resources (kill peer processes); idempotent."""
+        for link in getattr(self, "links", {}).values():
             link.close()
+        for ep in self.endpoints.values():
+            close = getattr(ep, "close", None)
+            if close is not None:
+                close()
 
     def __enter__(self) -> Pair:
         return self
@@ -260,6 +272,13 @@ class Pair:
             elif link.eof and not link.closed and not link.paused:
                 self.move(direction, 0)
 
+    def _wait_for_peers(self) -> bool:
+        # An external peer answers asynchronously: before a quiet round is a DEADLOCK,
+        # each peer link waits (bounded) for bytes; any byte or EOF is progress.
+        waited = [getattr(link, "wait_for_bytes")() for link in self.links.values()  # noqa: B009
+                  if getattr(link, "waits", False)]
+        return any(waited)
+
     def _fingerprint(self) -> tuple[tuple[int, ...], ...]:
         return tuple(link.fingerprint() for link in self.links.values())
 
@@ -320,7 +339,8 @@ class Pair:
                             break
                     if terminal is not None:
                         break
-                if terminal is None and todo and all_wanted and self._fingerprint() == before:
+                if (terminal is None and todo and all_wanted and self._fingerprint() == before
+                        and not self._wait_for_peers()):
                     terminal = DEADLOCK
         finally:
             self.delivery = saved

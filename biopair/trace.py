@@ -107,8 +107,9 @@ class Trace:
             err = c.error if c.error is not None else "(not asked)"
             reasons = f' "{"; ".join(c.reasons)}"' if c.reasons else ""
             sent = f" sent {c.sent}" if c.sent else ""
+            ret = "?" if c.ret is None else c.ret  # ? = hidden by the stack (stdlib ssl)
             lines.append(
-                f"  #{c.seq:<5} {step:>8} {c.endpoint:>6} {c.op:<11} ret={c.ret:<6} "
+                f"  #{c.seq:<5} {step:>8} {c.endpoint:>6} {c.op:<11} ret={ret:<6} "
                 f"{err}{reasons}{sent}  [pyOpenSSL: {c.pyopenssl}]"
             )
         return "\n".join(lines)
