@@ -21,6 +21,10 @@ The ``ssl`` module makes the same SSL calls but turns every failure into an exce
   SSL_shutdown up to twice).  biopair records ``ret = None`` -- ``null`` in JSON, ``?`` in
   text, ``HIDDEN`` in patterns -- and never guesses it.  A successful handshake returns
   1 (the only success value), a read or write the byte count.
+* **close_notify**: ``SSLObject.read()`` returns ``b''`` instead of raising
+  SSLZeroReturnError (CPython's ``_ssl.c`` does so exactly when SSL_get_error() said
+  ZERO_RETURN and the peer's close_notify was received), so a read of ``b''`` is reported
+  as ZERO_RETURN with a hidden return value.
 
 Settings the module cannot make (sigalgs, TLS 1.3 ciphersuites, modes, groups, peek,
 renegotiate) are rejected when the scenario is loaded.
@@ -231,6 +235,12 @@ class StdlibEndpoint:
                 read = self.conn.read(size or 16384)
                 self.received += read
                 ret, shown = len(read), f"return {read!r}"
+                if not read:
+                    # CPython returns b'' only for SSL_ERROR_ZERO_RETURN (close_notify).
+                    result = RawResult(ret=None, error="ZERO_RETURN", reasons=(), errno=0,
+                                       data=b"", pyopenssl=shown)
+                    self.last = Outcome(None, "ZERO_RETURN", ())
+                    return result
             elif raw_op == "write":
                 if data is not None or size is not None:
                     self._payload = data if data is not None else pattern_bytes(size or 0)
