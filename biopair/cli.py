@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="print failures and the "
                                                                 "summary only")
     sub.add_parser("version", help="print biopair, pyOpenSSL, cryptography, OpenSSL versions")
+    diff = sub.add_parser("diff", help="compare two `biopair run --json` outputs: where do "
+                                       "the call sequences diverge? (exit 0 same, 1 "
+                                       "different, 2 bad input)")
+    diff.add_argument("a", help="JSON from `biopair run --json` (e.g. under OpenSSL 3.1)")
+    diff.add_argument("b", help="JSON from `biopair run --json` (e.g. under OpenSSL 4.0)")
+    diff.add_argument("--context", type=int, default=3, help="calls shown before the first "
+                                                             "divergence (default 3)")
     return parser
 
 
@@ -46,6 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, value in versions.versions().items():
             print(f"{name} {value}")
         return 0
+    if args.command == "diff":
+        from biopair import diff as _diff
+
+        try:
+            code, report = _diff.main(args.a, args.b, max(0, args.context))
+        except _diff.DiffInputError as exc:
+            print(f"biopair diff: {exc}", file=sys.stderr)
+            return 2
+        print(report)
+        return code
     if args.command == "run":
         return _run(args.paths, as_json=args.json, quiet=args.quiet)
     _parser().print_help()

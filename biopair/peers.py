@@ -99,7 +99,9 @@ def peer_command(cfg: EndpointConfig, port: int, files: dict[str, Path]) -> list
     if cfg.stack == "openssl-cli":
         if cfg.role == "server":
             cmd = ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-naccept", "1",
-                   "-rev", "-quiet", "-cert", str(files["cert"]), "-key", str(files["key"])]
+                   "-rev", "-quiet"]
+            if "cert" in files:  # without one s_server looks for ./server.pem and exits
+                cmd += ["-cert", str(files["cert"]), "-key", str(files["key"])]
             if "chain" in files:
                 cmd += ["-cert_chain", str(files["chain"])]
         else:
@@ -123,8 +125,10 @@ def peer_command(cfg: EndpointConfig, port: int, files: dict[str, Path]) -> list
         priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2"
     if cfg.role == "server":
         cmd = ["gnutls-serv", "--port", str(port), "--echo", "--quiet",
-               "--x509certfile", str(files["chain_full"]), "--x509keyfile", str(files["key"]),
                f"--priority={priority}"]
+        if "cert" in files:
+            cmd += ["--x509certfile", str(files["chain_full"]),
+                    "--x509keyfile", str(files["key"])]
         return cmd
     cmd = ["gnutls-cli", "--port", str(port), f"--priority={priority}"]
     if "ca" in files:
