@@ -295,6 +295,10 @@ def group_name(conn: SSL.Connection) -> str | None:
     cryptography < 46 binds no SSL_get0_group_name and pyOpenSSL < 24.3 has no
     ``Connection.get_group_name``: then the group cannot be known.
     """
+    if _lib.SSL_get_current_cipher(conn._ssl) == _ffi.NULL:
+        # Nothing negotiated yet.  SSL_get0_group_name then crashes OpenSSL 3.5.6
+        # (cryptography 46.0.7: a segfault, found by the version matrix), so do not ask.
+        return None
     getter = getattr(conn, "get_group_name", None)
     if getter is not None:
         try:
