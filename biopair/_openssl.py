@@ -249,6 +249,17 @@ def set_groups(ctx: SSL.Context, groups: list[str]) -> bool:
     return bool(ok == 1)
 
 
+def set_ciphersuites(ctx: SSL.Context, suites: str) -> bool:
+    """Set the TLS 1.3 ciphersuites (SSL_CTX_set_ciphersuites); False if OpenSSL refused.
+
+    pyOpenSSL 23.2 has no ``Context.set_tls13_ciphersuites``; the binding has the
+    function in every supported cryptography release, so it is called directly.
+    """
+    ok = _lib.SSL_CTX_set_ciphersuites(ctx._context, suites.encode("ascii"))
+    _lib.ERR_clear_error()
+    return bool(ok == 1)
+
+
 def set_sigalgs(ctx: SSL.Context, sigalgs: list[str]) -> bool:
     """Set the signature algorithms (SSL_CTX_set1_sigalgs_list); False if refused."""
     ok = _lib.SSL_CTX_set1_sigalgs_list(ctx._context, ":".join(sigalgs).encode("ascii"))

@@ -253,13 +253,8 @@ def build_context(cfg: EndpointConfig) -> SSL.Context:
             ctx.set_cipher_list(cfg.ciphers.encode())
         except SSL.Error as exc:
             raise ConfigError(f"{role}.ciphers", f"OpenSSL refused {cfg.ciphers!r}") from exc
-    if cfg.ciphersuites is not None:
-        try:
-            ctx.set_tls13_ciphersuites(cfg.ciphersuites.encode())
-        except SSL.Error as exc:
-            raise ConfigError(
-                f"{role}.ciphersuites", f"OpenSSL refused {cfg.ciphersuites!r}"
-            ) from exc
+    if cfg.ciphersuites is not None and not _openssl.set_ciphersuites(ctx, cfg.ciphersuites):
+        raise ConfigError(f"{role}.ciphersuites", f"OpenSSL refused {cfg.ciphersuites!r}")
     for name in cfg.options:
         ctx.set_options(_openssl.OPTIONS[name])
     return ctx
