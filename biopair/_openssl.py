@@ -31,9 +31,10 @@ ERROR_NAMES: dict[int, str] = {
     _lib.SSL_ERROR_SSL: "SSL",
 }
 
-#: Names of the SSL_MODE_* flags the binding exposes, without the prefix.
+#: Names of the SSL_MODE_* flags, without the prefix.  cryptography < 42 does not bind
+#: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER; its value is fixed in OpenSSL's ABI (ssl.h: 0x2).
 MODES: dict[str, int] = {
-    "ACCEPT_MOVING_WRITE_BUFFER": _lib.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
+    "ACCEPT_MOVING_WRITE_BUFFER": getattr(_lib, "SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER", 0x2),
     "AUTO_RETRY": _lib.SSL_MODE_AUTO_RETRY,
     "ENABLE_PARTIAL_WRITE": _lib.SSL_MODE_ENABLE_PARTIAL_WRITE,
     "RELEASE_BUFFERS": _lib.SSL_MODE_RELEASE_BUFFERS,
@@ -62,7 +63,7 @@ class RawResult(NamedTuple):
     these, and a frozen dataclass costs three times as much to build.
 
     Attributes:
-        ret: the C return value.
+        ret: the C return value (None: hidden by the stack, see biopair.stdlib).
         error: the SSL_get_error() name, or None where it must not be asked
             (after SSL_shutdown() returned 0 or 1, and for SSL_renegotiate() and
             SSL_verify_client_post_handshake(), which are not I/O calls).
@@ -72,7 +73,7 @@ class RawResult(NamedTuple):
         pyopenssl: what pyOpenSSL's public method would have raised or returned.
     """
 
-    ret: int
+    ret: int | None
     error: str | None
     reasons: tuple[str, ...]
     errno: int
@@ -288,9 +289,34 @@ def give_input(conn: SSL.Connection, data: bytes) -> None:
         raise MemoryError(f"BIO_write accepted {n} of {len(data)} bytes")
 
 
+#: Whether the binding can set key exchange groups (cryptography < 50 binds no
+#: SSL_CTX_set1_curves_list, and pyOpenSSL < 26 has no Context.set_groups).
+CAN_SET_GROUPS: bool = hasattr(_lib, "SSL_CTX_set1_curves_list")
+#: Whether the binding can say if a session was resumed (cryptography < 42 binds no
+#: SSL_session_reused).
+CAN_TELL_REUSED: bool = hasattr(_lib, "SSL_session_reused")
+
+
 def set_groups(ctx: SSL.Context, groups: list[str]) -> bool:
-    """Set the key exchange groups (SSL_CTX_set1_groups_list); False if OpenSSL refused."""
+    """Set the key exchange groups (SSL_CTX_set1_groups_list); False if OpenSSL refused.
+
+    Raises:
+        NotImplementedError: when the binding has no such function (see CAN_SET_GROUPS).
+    """
+    if not CAN_SET_GROUPS:
+        raise NotImplementedError("this cryptography binding has no SSL_CTX_set1_curves_list")
     ok = _lib.SSL_CTX_set1_curves_list(ctx._context, ":".join(groups).encode("ascii"))
+    _lib.ERR_clear_error()
+    return bool(ok == 1)
+
+
+def set_ciphersuites(ctx: SSL.Context, suites: str) -> bool:
+    """Set the TLS 1.3 ciphersuites (SSL_CTX_set_ciphersuites); False if OpenSSL refused.
+
+    pyOpenSSL 23.2 has no ``Context.set_tls13_ciphersuites``; the binding has the
+    function in every supported cryptography release, so it is called directly.
+    """
+    ok = _lib.SSL_CTX_set_ciphersuites(ctx._context, suites.encode("ascii"))
     _lib.ERR_clear_error()
     return bool(ok == 1)
 
@@ -336,14 +362,39 @@ def set_connection_modes(conn: SSL.Connection, set_bits: int, clear_bits: int) -
         _lib.SSL_clear_mode(conn._ssl, clear_bits)
 
 
-def session_reused(conn: SSL.Connection) -> bool:
-    """SSL_session_reused(): did this handshake resume a session?"""
+def session_reused(conn: SSL.Connection) -> bool | None:
+    """SSL_session_reused(): did this handshake resume a session? None if not bound."""
+    if not CAN_TELL_REUSED:
+        return None
     return bool(_lib.SSL_session_reused(conn._ssl))
 
 
 def renegotiate_pending(conn: SSL.Connection) -> bool:
     """SSL_renegotiate_pending(): was a renegotiation requested and not yet completed?"""
     return bool(_lib.SSL_renegotiate_pending(conn._ssl))
+
+
+def group_name(conn: SSL.Connection) -> str | None:
+    """The negotiated key exchange group (SSL_get0_group_name), None if unknown.
+
+    cryptography < 46 binds no SSL_get0_group_name and pyOpenSSL < 24.3 has no
+    ``Connection.get_group_name``: then the group cannot be known.
+    """
+    if _lib.SSL_get_current_cipher(conn._ssl) == _ffi.NULL:
+        # Nothing negotiated yet.  SSL_get0_group_name then crashes OpenSSL 3.5.6
+        # (cryptography 46.0.7: a segfault, found by the version matrix), so do not ask.
+        return None
+    getter = getattr(conn, "get_group_name", None)
+    if getter is not None:
+        try:
+            name = getter()
+        except Exception:
+            return None
+        return str(name) if name else None
+    if hasattr(_lib, "SSL_get0_group_name"):
+        raw = _lib.SSL_get0_group_name(conn._ssl)
+        return _ffi.string(raw).decode("ascii") if raw != _ffi.NULL else None
+    return None
 
 
 def state_string(conn: SSL.Connection) -> str:

@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--timeout", type=float, default=60.0,
                     help="seconds a single run may take before it counts as a hang")
     sw.add_argument("--json", action="store_true", help="print the report as JSON")
+    diff = sub.add_parser("diff", help="compare two `biopair run --json` outputs: where do "
+                                       "the call sequences diverge? (exit 0 same, 1 "
+                                       "different, 2 bad input)")
+    diff.add_argument("a", help="JSON from `biopair run --json` (e.g. under OpenSSL 3.1)")
+    diff.add_argument("b", help="JSON from `biopair run --json` (e.g. under OpenSSL 4.0)")
+    diff.add_argument("--context", type=int, default=3, help="calls shown before the first "
+                                                             "divergence (default 3)")
     return parser
 
 
@@ -92,6 +99,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, value in versions.versions().items():
             print(f"{name} {value}")
         return 0
+    if args.command == "diff":
+        from biopair import diff as _diff
+
+        try:
+            code, report = _diff.main(args.a, args.b, max(0, args.context))
+        except _diff.DiffInputError as exc:
+            print(f"biopair diff: {exc}", file=sys.stderr)
+            return 2
+        print(report)
+        return code
     if args.command == "run":
         return _run(args.paths, as_json=args.json, quiet=args.quiet,
                     options=_RunOptions(ladder=args.trace, full=args.full, pcap=args.pcap,
@@ -161,17 +178,21 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
             errors += 1
             continue
         verdicts.append(verdict)
-        gold = _golden(verdict, options)
+        gold = (_golden(verdict, options) if verdict.skipped is None
+                else golden.GoldenResult("skipped", ""))
         if gold.message and (gold.failed or not as_json):
             print(gold.message, file=sys.stderr if as_json else sys.stdout)
         ok = verdict.passed and not gold.failed
         failed += not ok
         if as_json:
             continue
-        if options.ladder:
+        if options.ladder and verdict.skipped is None:
             print(render.render_ladder(verdict.trace, colour=colour, full=options.full,
                                        title=f"{file}: {verdict.scenario.title}"))
-        if ok:
+        if verdict.skipped is not None:
+            if not quiet:
+                print(f"SKIP {file}  {verdict.scenario.title}  ({verdict.skipped})")
+        elif ok:
             if not quiet:
                 print(f"PASS {file}  {verdict.scenario.title}  "
                       f"({len(verdict.trace.calls)} calls)")
@@ -184,14 +205,16 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     if options.keylog:
         with open(options.keylog, "w") as fh:
             fh.writelines(line + "\n" for v in verdicts for line in v.trace.keylog)
-    passed = len(verdicts) - failed
+    skipped = sum(v.skipped is not None for v in verdicts)
+    passed = len(verdicts) - failed - skipped
     if as_json:
         json.dump({"versions": versions.versions(),
                    "scenarios": [v.to_json() for v in verdicts]},
                   sys.stdout, indent=2, sort_keys=True)
         print()
     else:
-        summary = f"{passed} passed, {failed} failed"
+        summary = f"{passed} passed, {failed} failed" + (f", {skipped} skipped"
+                                                         if skipped else "")
         print(summary + (f", {errors} errors" if errors else ""))
     if errors:
         return 2

@@ -106,6 +106,9 @@ class EndpointConfig:
     post_handshake_auth: bool = False
     #: server: TLS 1.3 early data it accepts (SSL_CTX_set_max_early_data); 0 = none.
     max_early_data: int = 0
+    #: the TLS stack: "pyopenssl", "stdlib" (Python's ssl module), or an external
+    #: program, "openssl-cli" or "gnutls-cli" (see biopair.stacks).
+    stack: str = "pyopenssl"
     #: a session (from :meth:`Endpoint.session`) to offer for resumption.
     session: Any = field(default=None, compare=False)
 
@@ -120,7 +123,7 @@ class Call(NamedTuple):
         seq: position among all calls of the run (0-based).
         endpoint: "client" or "server".
         op: the scenario op (``connect``, ``read``, ...).
-        ret: the raw C return value.
+        ret: the raw C return value; None where the stack hides it (stdlib ``ssl``).
         error: SSL_get_error() name, or None where not asked.
         reasons: the error queue's reason strings.
         pyopenssl: what pyOpenSSL's public method would have raised or returned.
@@ -133,7 +136,7 @@ class Call(NamedTuple):
     seq: int
     endpoint: str
     op: str
-    ret: int
+    ret: int | None
     error: str | None
     reasons: tuple[str, ...]
     pyopenssl: str
@@ -256,8 +259,14 @@ def build_context(cfg: EndpointConfig) -> SSL.Context:
             ctx.set_alpn_protos(protos)
         else:
             ctx.set_alpn_select_callback(_alpn_selector(protos))
-    if cfg.groups and not _openssl.set_groups(ctx, list(cfg.groups)):
-        raise ConfigError(f"{role}.groups", f"OpenSSL refused {list(cfg.groups)}")
+    if cfg.groups:
+        try:
+            ok = _openssl.set_groups(ctx, list(cfg.groups))
+        except NotImplementedError as exc:
+            raise ConfigError(f"{role}.groups", f"cannot be set: {exc} (add "
+                              f'requires = ["cryptography >= 50"] to the scenario)') from None
+        if not ok:
+            raise ConfigError(f"{role}.groups", f"OpenSSL refused {list(cfg.groups)}")
     if cfg.sigalgs and not _openssl.set_sigalgs(ctx, list(cfg.sigalgs)):
         raise ConfigError(f"{role}.sigalgs", f"OpenSSL refused {list(cfg.sigalgs)}")
     if cfg.ciphers is not None:
@@ -265,13 +274,8 @@ def build_context(cfg: EndpointConfig) -> SSL.Context:
             ctx.set_cipher_list(cfg.ciphers.encode())
         except SSL.Error as exc:
             raise ConfigError(f"{role}.ciphers", f"OpenSSL refused {cfg.ciphers!r}") from exc
-    if cfg.ciphersuites is not None:
-        try:
-            ctx.set_tls13_ciphersuites(cfg.ciphersuites.encode())
-        except SSL.Error as exc:
-            raise ConfigError(
-                f"{role}.ciphersuites", f"OpenSSL refused {cfg.ciphersuites!r}"
-            ) from exc
+    if cfg.ciphersuites is not None and not _openssl.set_ciphersuites(ctx, cfg.ciphersuites):
+        raise ConfigError(f"{role}.ciphersuites", f"OpenSSL refused {cfg.ciphersuites!r}")
     for name in cfg.options:
         ctx.set_options(_openssl.OPTIONS[name])
     if cfg.max_early_data:
@@ -407,10 +411,7 @@ class Endpoint:
         conn = self.conn
         alpn = conn.get_alpn_proto_negotiated()
         peer = conn.get_peer_certificate()
-        try:
-            group = conn.get_group_name()
-        except Exception:
-            group = None
+        group = _openssl.group_name(conn)
         return {
             "version": conn.get_protocol_version_name(),
             "cipher": conn.get_cipher_name(),
@@ -420,7 +421,7 @@ class Endpoint:
             "server_name": (conn.get_servername() or b"").decode(
                 "ascii", "backslashreplace") or None,
             "peer_certificate": _common_name(peer) if peer is not None else None,
-            "session_reused": bool(_openssl.session_reused(conn)),
+            "session_reused": _openssl.session_reused(conn),
             "renegotiate_pending": _openssl.renegotiate_pending(conn),
             "shutdown": _shutdown_names(conn.get_shutdown()),
             "received": self.received.decode("latin-1"),

@@ -29,6 +29,15 @@ _FUNCTIONS = {
 _WIDTH = 79
 
 
+def _r(ret: int | None) -> str:
+    # The stdlib's ssl module does not expose the raw return value: say so, never guess.
+    return "? (hidden by the stdlib)" if ret is None else str(ret)
+
+
+def _n(ret: int | None) -> str:
+    return "? (hidden by the stdlib)" if ret is None else n(ret)
+
+
 def why(call: Call) -> str:
     """Why OpenSSL returned what it did, in the words of its manual pages."""
     fn = _FUNCTIONS.get(call.op, call.op)
@@ -40,36 +49,37 @@ def why(call: Call) -> str:
             return ("SSL_shutdown returned 0: this side's close_notify is sent, the peer's "
                     "has not arrived yet. Call SSL_shutdown again (or SSL_read) once it "
                     "arrives. SSL_shutdown(3) says not to ask SSL_get_error() after a 0.")
-        return f"{fn} returned {call.ret}; it is not an I/O call, so SSL_get_error() is not asked."
+        return (f"{fn} returned {_r(call.ret)}; it is not an I/O call, so SSL_get_error() "
+                "is not asked.")
     if call.error == "NONE":
         if call.op in ("connect", "accept", "handshake"):
             return f"{fn} returned 1: the handshake is complete on this side."
         if call.op in ("read", "peek"):
-            return f"{fn} returned {n(call.ret)} bytes of application data."
+            return f"{fn} returned {_n(call.ret)} bytes of application data."
         if call.op == "write":
-            return f"{fn} returned {n(call.ret)}: all of it is written into records."
-        return f"{fn} returned {call.ret}."
+            return f"{fn} returned {_n(call.ret)}: all of it is written into records."
+        return f"{fn} returned {_r(call.ret)}."
     if call.error == "WANT_READ":
-        return (f"{fn} returned {call.ret} and SSL_get_error() said SSL_ERROR_WANT_READ: "
+        return (f"{fn} returned {_r(call.ret)} and SSL_get_error() said SSL_ERROR_WANT_READ: "
                 "OpenSSL needed to read a record and the BIO could not supply the bytes. "
                 "Nothing is wrong; retry the same call after more bytes arrive.")
     if call.error == "WANT_WRITE":
-        return (f"{fn} returned {call.ret} and SSL_get_error() said SSL_ERROR_WANT_WRITE: "
+        return (f"{fn} returned {_r(call.ret)} and SSL_get_error() said SSL_ERROR_WANT_WRITE: "
                 "the BIO would not take all the bytes OpenSSL had to write. Retry the same "
                 "call (with the same buffer) once the link drains.")
     if call.error == "ZERO_RETURN":
         return (f"{fn} returned 0 and SSL_get_error() said SSL_ERROR_ZERO_RETURN: the peer "
                 "sent close_notify; no more application data will come from it.")
     if call.error == "SYSCALL":
-        return (f"{fn} returned {call.ret} and SSL_get_error() said SSL_ERROR_SYSCALL: a "
+        return (f"{fn} returned {_r(call.ret)} and SSL_get_error() said SSL_ERROR_SYSCALL: a "
                 "non-recoverable I/O error (with memory BIOs: the input ended without "
                 "close_notify). Do not call SSL_shutdown afterwards.")
     if call.error == "SSL":
         reasons = "; ".join(call.reasons) or "(empty error queue)"
-        return (f"{fn} returned {call.ret} and SSL_get_error() said SSL_ERROR_SSL: a "
+        return (f"{fn} returned {_r(call.ret)} and SSL_get_error() said SSL_ERROR_SSL: a "
                 f"protocol error, and the error queue says: {reasons}. The connection is "
                 "unusable; do not retry and do not call SSL_shutdown.")
-    return f"{fn} returned {call.ret} and SSL_get_error() said SSL_ERROR_{call.error}."
+    return f"{fn} returned {_r(call.ret)} and SSL_get_error() said SSL_ERROR_{call.error}."
 
 
 def _names(events: Sequence[object], endpoint: str, sent: bool) -> list[str]:
@@ -114,7 +124,7 @@ def tell_turn(turn: Turn, steps: _Steps | None = None) -> list[str]:
             # Tell the full reason once per (function, error); later just name it.
             key = f"{c.op} {c.error}"
             if key in steps.told:
-                reason = f"Again {_FUNCTIONS.get(c.op, c.op)} -> {c.ret} SSL_ERROR_{c.error}."
+                reason = f"Again {_FUNCTIONS.get(c.op, c.op)} -> {_r(c.ret)} SSL_ERROR_{c.error}."
             steps.told.add(key)
         story.append(reason)
         if turn.waiting:

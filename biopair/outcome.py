@@ -12,9 +12,15 @@ Patterns (grammar in docs/scenario-format.md)::
     atom     := outcome | "ANY" | "DEADLOCK" | "LIMIT" | "(" pattern ")"
     outcome  := INT                     # that return value, SSL_get_error NONE or not asked
               | INT NAME REASON?        # INT <= 0 only: a positive return has no error
-              | NAME REASON?            # shorthand for -1 NAME
+              | NAME REASON?            # shorthand for -1 NAME (or HIDDEN NAME, below)
+              | "HIDDEN" (NAME REASON?)?  # the stack hid the return value (stdlib ssl)
     quant    := "+" | "*" | "?" | "{n}" | "{n,}" | "{n,m}"
     REASON   := a double-quoted substring of one of the queue's reason strings
+
+An endpoint on Python's ``ssl`` module cannot see the C return value of a failed call
+(the module raises an exception instead); such an outcome has ``ret = None``, shown as
+``?`` in traces.  ``HIDDEN NAME`` matches exactly that, the shorthand ``NAME`` matches it
+too (so one pattern fits both stacks), and ``INT NAME`` never does.
 
 Patterns compile to a regular expression over an encoding of the outcome sequence, so
 quantifiers have their usual (greedy, backtracking) meaning.
@@ -50,7 +56,7 @@ class Outcome:
         reasons: the error queue's reason strings, oldest first.
     """
 
-    ret: int
+    ret: int | None
     error: str | None
     reasons: tuple[str, ...] = ()
 
@@ -69,8 +75,8 @@ class Outcome:
         if self.terminal:
             return str(self.error)
         if self.error in (None, "NONE"):
-            return str(self.ret)
-        text = str(self.error) if self.ret == -1 else f"{self.ret} {self.error}"
+            return "HIDDEN" if self.ret is None else str(self.ret)
+        text = str(self.error) if self.ret in (-1, None) else f"{self.ret} {self.error}"
         if self.reasons:
             text += f' "{self.reasons[0]}"'
         return text
@@ -80,7 +86,8 @@ class Outcome:
         if self.terminal:
             return f"{self.error};"
         reasons = "\x1f".join(r.replace(";", ",").replace("|", ",") for r in self.reasons)
-        return f"{self.ret}|{self.error or '-'}|{reasons};"
+        ret = "?" if self.ret is None else self.ret
+        return f"{ret}|{self.error or '-'}|{reasons};"
 
 
 DEADLOCK = Outcome(0, "DEADLOCK")
@@ -237,12 +244,18 @@ class _Parser:
                 return f"{value};"
             if value == "ANY":
                 return "[^;]*;"
+            if value == "HIDDEN":
+                nxt = self.peek()
+                if nxt is not None and nxt[0] == "name" and nxt[1] in ERROR_NAMES:
+                    self.take()
+                    return self.outcome(None, nxt[1])
+                return "\\?\\|(?:NONE|-)\\|[^;]*;"
             if value not in ERROR_NAMES:
                 raise self.fail(
                     f"unknown outcome {value!r} (expected a return value, "
-                    f"{', '.join(ERROR_NAMES)}, ANY, DEADLOCK or LIMIT)"
+                    f"{', '.join(ERROR_NAMES)}, ANY, HIDDEN, DEADLOCK or LIMIT)"
                 )
-            return self.outcome(-1, value)
+            return self.outcome(-1, value, shorthand=True)
         if kind == "quant":
             raise self.fail(f"quantifier {value!r} follows nothing")
         if kind == "reason":
@@ -251,11 +264,17 @@ class _Parser:
             raise self.fail("unbalanced ')'")
         raise self.fail(f"unexpected {value!r}")
 
-    def outcome(self, ret: int, name: str) -> str:
+    def outcome(self, ret: int | None, name: str, shorthand: bool = False) -> str:
         reason = ""
         nxt = self.peek()
         if nxt is not None and nxt[0] == "reason":
             self.take()
             reason = nxt[1]
         reasons = f"[^;]*{re.escape(reason)}[^;]*" if reason else "[^;]*"
-        return f"{re.escape(str(ret))}\\|{name}\\|{reasons};"
+        if ret is None:
+            head = "\\?"
+        elif shorthand:
+            head = "(?:-1|\\?)"
+        else:
+            head = re.escape(str(ret))
+        return f"{head}\\|{name}\\|{reasons};"

@@ -85,6 +85,8 @@ class ScenarioItem(pytest.Item):
         """Load, run and judge the scenario."""
         __tracebackhide__ = True
         verdict = run_scenario(load_scenario(self.path))
+        if verdict.skipped is not None:
+            pytest.skip(f"{self.path.name}: {verdict.skipped}")
         if not verdict.passed:
             raise ScenarioFailed(verdict)
         self._golden(verdict)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from OpenSSL import SSL
+
 from biopair import _openssl
 from biopair.trace import AlertEvent, MessageEvent, RecordEvent, StateEvent
 from biopair.wire import RecordParser, WireState, alert_text, content_type_name
@@ -60,6 +62,8 @@ def attach(pair: Pair) -> None:
         link.on_pull = on_pull
 
     for name, ep in pair.endpoints.items():
+        if not isinstance(ep.conn, SSL.Connection):
+            continue  # the stdlib and external peers report no messages to us
 
         def on_msg(sent: bool, version: int, ctype: int, buf: bytes, name: str = name) -> None:
             call, step = _current_call(pair), pair.step

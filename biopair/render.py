@@ -53,11 +53,12 @@ def n(value: int) -> str:
 
 def outcome_text(call: Call) -> str:
     """``-1 WANT_READ``, ``1``, ``0 (SSL_get_error not asked)``, ``-1 SSL "reason"``."""
+    ret = "?" if call.ret is None else call.ret  # ?: the stack hides it (stdlib ssl)
     if call.error is None:
-        return f"{call.ret} (SSL_get_error not asked)"
+        return f"{ret} (SSL_get_error not asked)"
     if call.error == "NONE":
-        return str(call.ret)
-    text = f"{call.ret} {call.error}"
+        return str(ret)
+    text = f"{ret} {call.error}"
     if call.reasons:
         text += f' "{"; ".join(call.reasons)}"'
     return text
@@ -287,11 +288,11 @@ class Ladder:
         for event in turn.inner:
             lines += self.event_lines(event)
         if c is not None:
-            kind = "want" if c.outcome.wants else ("ok" if c.ret > 0 or c.error is None
+            kind = "want" if c.outcome.wants else ("ok" if (c.ret or 0) > 0 or c.error is None
                                                    else "bad")
             result = f"= {outcome_text(c)}"
-            if c.op in ("read", "peek") and c.ret > 0:
-                result += f" ({n(c.ret)} bytes read)"
+            if c.op in ("read", "peek") and (c.ret or 0) > 0:
+                result += f" ({n(c.ret or 0)} bytes read)"
             if turn.waiting:
                 result += f": {turn.waiting}"
             lines.append(self.line("", c.endpoint, result, kind))

@@ -16,6 +16,7 @@ from typing import Any
 from biopair.endpoint import ConfigError, build_context
 from biopair.faults import Fault, FaultError
 from biopair.outcome import Outcome, Pattern, summarize
+from biopair.peers import PeerError
 from biopair.scenario import (
     CallStep,
     FaultStep,
@@ -64,10 +65,12 @@ class Verdict:
     trace: Trace
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     streams: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: why the scenario did not run (its ``requires`` are not met), or None.
+    skipped: str | None = None
 
     @property
     def passed(self) -> bool:
-        """True when every expectation held."""
+        """True when every expectation held (or the scenario was skipped)."""
         return not self.failures
 
     def report(self) -> str:
@@ -96,6 +99,7 @@ class Verdict:
             "calls": [c.to_json() for c in self.trace.calls],
             "events": self.trace.to_json(),
             "states": self.states,
+            "skipped": self.skipped,
         }
 
 
@@ -158,6 +162,8 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
         )
     except ConfigError as exc:
         raise ScenarioError(scenario.path, exc.key, exc.message) from None
+    except PeerError as exc:
+        raise ScenarioError(scenario.path, "", f"external peer: {exc}") from None
 
 
 def run_scenario(
@@ -180,6 +186,9 @@ def run_scenario(
         ScenarioError: when a setting is impossible (OpenSSL refused it).
     """
     failures: list[Failure] = []
+    unmet = [cond.unmet() for cond in scenario.requires if not cond.holds()]
+    if unmet:
+        return Verdict(scenario, failures, Trace(), skipped="requires " + "; ".join(unmet))
     with _make_pair(scenario, record) as pair:
         for fault in faults:
             pair.fault(fault)
@@ -194,7 +203,9 @@ def run_scenario(
             if failures and judge:
                 break
         pair.step = None
-        states = {name: ep.state() for name, ep in pair.endpoints.items()}
+        # An external peer's state is not visible (state() is None): not checked.
+        states = {name: state for name, ep in pair.endpoints.items()
+                  if (state := ep.state()) is not None}
         if not failures:
             _check_result(scenario, states, len(pair.trace.calls), failures)
         streams = {d: {"bytes": link.engine.pulled, "records": len(link.engine.watcher.records)}

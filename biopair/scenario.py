@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from biopair import _openssl, pki
+from biopair.conditions import Condition as VersionCondition
+from biopair.conditions import ConditionError, choose
+from biopair.conditions import parse_condition as parse_version_condition
 from biopair.endpoint import OPS, ROLE_OPS, VERIFY_CLIENT, VERSIONS, EndpointConfig
 from biopair.faults import Condition, Fault, parse_condition
 from biopair.link import DIRECTIONS
@@ -172,6 +175,8 @@ class Scenario:
     link: str = "memory"
     resume: bool = False
     sweep: SweepSpec | None = None
+    #: conditions the running stack must meet, else the scenario is reported as skipped.
+    requires: tuple[VersionCondition, ...] = ()
 
     @property
     def name(self) -> str:
@@ -180,13 +185,13 @@ class Scenario:
 
 
 # -- the schema -----------------------------------------------------------------------------
-_TOP_KEYS = ("title", "about", "tags", "client", "server", "schedule", "steps", "result",
-             "sweep")
+_TOP_KEYS = ("title", "about", "tags", "requires", "client", "server", "schedule", "steps",
+             "result", "sweep")
 _ENDPOINT_KEYS = (
     "version", "min_version", "max_version", "server_name", "verify", "verify_host",
     "trust", "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding",
     "verify_client", "alpn", "groups", "sigalgs", "ciphers", "ciphersuites", "options",
-    "modes", "clear_modes", "post_handshake_auth", "resume", "max_early_data",
+    "modes", "clear_modes", "post_handshake_auth", "resume", "max_early_data", "stack",
 )
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
 _SERVER_ONLY = ("verify_client", "max_early_data")
@@ -293,6 +298,8 @@ class _Loader:
         title = self.typed(doc["title"], str, "title", "a string")
         about = self.typed(doc.get("about", ""), str, "about", "a string")
         tags = self.str_list(doc.get("tags", []), "tags")
+        requires = tuple(self.condition(text, f"requires[{i + 1}]") for i, text in
+                         enumerate(self.str_list(doc.get("requires", []), "requires")))
         client, resume = self.endpoint(doc.get("client", {}), "client")
         server, _ = self.endpoint(doc.get("server", {}), "server")
         schedule = self.typed(doc.get("schedule", {}), dict, "schedule", "a table")
@@ -311,10 +318,14 @@ class _Loader:
         steps = tuple(self.step(s, i) for i, s in enumerate(raw_steps))
         result = self.result(doc.get("result", {}))
         sweep = self.sweep(doc["sweep"]) if "sweep" in doc else None
+        self.check_stacks(client, server, link, steps, result)
+        if resume and (client.stack != "pyopenssl" or server.stack != "pyopenssl"):
+            raise self.fail("client.resume", "resumption needs two pyOpenSSL endpoints")
         return Scenario(
             path=self.path, title=title, about=about, tags=tags, client=client,
             server=server, steps=steps, result=result, deliver=deliver,
             max_calls=max_calls, turns=turns, link=link, resume=resume, sweep=sweep,
+            requires=requires,
         )
 
     def sweep(self, table: Any) -> SweepSpec:
@@ -419,7 +430,61 @@ class _Loader:
         resume = False
         if "resume" in table:
             resume = self.typed(table["resume"], bool, f"{role}.resume", "true or false")
+        if "stack" in table:
+            kw["stack"] = self.stack(table, role, resume)
         return EndpointConfig(**kw), resume
+
+    def stack(self, table: Mapping[str, Any], role: str, resume: bool) -> str:
+        # Other stacks honour fewer keys: name the first one they cannot take.
+        from biopair.peers import PEER_KEYS, PEER_STACKS
+        from biopair.stacks import STACKS
+        from biopair.stdlib import STDLIB_KEYS
+
+        stack = self.choice(table["stack"], STACKS, f"{role}.stack")
+        if stack == "pyopenssl":
+            return stack
+        allowed = STDLIB_KEYS if stack == "stdlib" else PEER_KEYS
+        for key in table:
+            if key not in allowed:
+                raise self.fail(f"{role}.{key}", f"not available with stack = {stack!r} "
+                                                 f"(it takes {', '.join(allowed)})")
+        if stack in PEER_STACKS and table.get("version") not in (None, "1.2", "1.3"):
+            raise self.fail(f"{role}.version", "an external peer takes version 1.2 or 1.3")
+        return stack
+
+    def check_stacks(self, client: EndpointConfig, server: EndpointConfig, link: str,
+                     steps: tuple[Step, ...], result: ResultSpec) -> None:
+        from biopair.peers import PEER_STACKS
+        from biopair.stdlib import STDLIB_OPS
+
+        cfgs = {"client": client, "server": server}
+        peers = [name for name, cfg in cfgs.items() if cfg.stack in PEER_STACKS]
+        if len(peers) == 2:
+            raise self.fail("server.stack", "both endpoints are external programs; one side "
+                                            "must be in-process")
+        if link != "memory" and any(c.stack != "pyopenssl" for c in cfgs.values()):
+            raise self.fail("schedule.link", f"link = {link!r} needs two pyOpenSSL endpoints")
+        for name in peers:
+            if name in result.per_endpoint:
+                raise self.fail(f"result.{name}", f"the {name} is an external program "
+                                                  f"({cfgs[name].stack}); its state is not "
+                                                  f"visible")
+        for step in steps:
+            where = f"steps[{step.index + 1}]"
+            calls: list[tuple[str, str, str]] = []
+            if isinstance(step, CallStep):
+                calls.append((step.endpoint, step.op, f"{where}.call"))
+            elif isinstance(step, RunStep):
+                calls.extend((e.endpoint, e.op, f"{where}.run[{j + 1}]")
+                             for j, e in enumerate(step.entries))
+            for endpoint, op, key in calls:
+                stack = cfgs[endpoint].stack
+                if stack in PEER_STACKS:
+                    raise self.fail(key, f"the {endpoint} is an external program ({stack}); "
+                                         f"only the in-process side can be called")
+                if stack == "stdlib" and op not in STDLIB_OPS:
+                    raise self.fail(key, f"the stdlib ssl module cannot {op} (it can: "
+                                         f"{', '.join(STDLIB_OPS)})")
 
     def _shutdown_check(self, value: str, key: str) -> None:
         self.choice(value, ("sent", "received"), key)
@@ -445,12 +510,48 @@ class _Loader:
             return tuple(self.positive(v, f"{key}[{i + 1}]") for i, v in enumerate(value))
         raise self.fail(key, f"expected {what}, got {_describe(value)}")
 
+    def condition(self, text: str, key: str) -> VersionCondition:
+        try:
+            cond = parse_version_condition(text)
+        except ConditionError as exc:
+            raise self.fail(key, str(exc)) from None
+        if not cond.comparisons:
+            raise self.fail(key, '"else" is only for a table of conditions')
+        return cond
+
     def pattern(self, value: Any, key: str) -> Pattern:
+        if isinstance(value, dict):
+            return self.versioned_pattern(value, key)
         if not isinstance(value, str):
             raise self.fail(key, f"expected an outcome pattern string, got {_describe(value)}")
         try:
             return compile_pattern(value)
         except PatternError as exc:
+            raise self.fail(key, str(exc)) from None
+
+    def versioned_pattern(self, table: dict[str, Any], key: str) -> Pattern:
+        # { "openssl >= 4.0" = "SSL", "else" = "SYSCALL" }: every condition and pattern
+        # is validated whatever the running stack, then the first that holds is chosen.
+        if not table:
+            raise self.fail(key, "an empty table of version conditions")
+        compiled: dict[str, Pattern] = {}
+        for text, pattern in table.items():
+            cond = self.condition_or_else(text, f'{key}."{text}"')
+            if isinstance(pattern, dict):
+                raise self.fail(f'{key}."{text}"', "expected an outcome pattern string, "
+                                                   "got a table (conditions do not nest)")
+            compiled[cond.text] = self.pattern(pattern, f'{key}."{text}"')
+        try:
+            chosen, value = choose(compiled)
+        except ConditionError as exc:
+            raise self.fail(key, str(exc)) from None
+        assert isinstance(value, Pattern)
+        return Pattern(text=f"{value.text}  (when {chosen})", regex=value.regex)
+
+    def condition_or_else(self, text: str, key: str) -> VersionCondition:
+        try:
+            return parse_version_condition(text)
+        except ConditionError as exc:
             raise self.fail(key, str(exc)) from None
 
     def call_words(self, text: Any, key: str) -> tuple[str, str, int | None]:

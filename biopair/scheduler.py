@@ -42,7 +42,7 @@ from typing import Any
 
 from OpenSSL import SSL
 
-from biopair import recorder
+from biopair import recorder, stacks
 from biopair.endpoint import Call, Endpoint, EndpointConfig
 from biopair.faults import Condition, Fault
 from biopair.link import DIRECTIONS, MemoryLink, SocketEnds, SocketLink, parse_direction
@@ -164,24 +164,32 @@ class Pair:
             if link == "socket":
                 for name in ("client", "server"):
                     self._ends[name] = SocketEnds()
-            self.endpoints: dict[str, Endpoint] = {
-                "client": Endpoint(client or EndpointConfig(role="client"),
-                                   sock=self._socket("client"),
-                                   context=contexts.get("client")),
-                "server": Endpoint(server or EndpointConfig(role="server"),
-                                   sock=self._socket("server"),
-                                   context=contexts.get("server")),
-            }
+            # Endpoints of other stacks (stdlib ssl, external peers) come from
+            # biopair.stacks; pyOpenSSL ones sit on memory BIOs or on their socket.
+            self.endpoints: dict[str, Endpoint] = stacks.make_endpoints(
+                client or EndpointConfig(role="client"),
+                server or EndpointConfig(role="server"),
+                contexts,
+                socks={name: self._socket(name) for name in ("client", "server")},
+            )
         except BaseException:
             for ends in self._ends.values():
                 ends.close()
             raise
-        self.links = self._make_links()
+        try:
+            self.links = (stacks.make_links(self.endpoints) if stacks.mixed(self.endpoints)
+                          else self._make_links())
+        except BaseException:
+            self.close()
+            raise
+        if stacks.mixed(self.endpoints):
+            self.link_kind = stacks.link_kind(self.endpoints)
         self._out_link = {parse_direction(d)[0]: link for d, link in self.links.items()}
         self._in_link = {parse_direction(d)[1]: link for d, link in self.links.items()}
         # Bumped by every event that changes what a call could see: bytes sent, consumed
         # or delivered, an EOF reaching a receiver.  A run round that leaves it unchanged
-        # while every entry said WANT_* is a DEADLOCK.
+        # while every entry said WANT_* is a DEADLOCK (after external peers had their
+        # chance to answer: see _wait_for_peers).
         self._progress = 0
         self.delivery = Delivery(deliver)
         self.turns = turns
@@ -216,9 +224,13 @@ class Pair:
 
     # -- context management -------------------------------------------------------------
     def close(self) -> None:
-        """Release the links' resources (a socket link's sockets); safe to call twice."""
-        for link in self.links.values():
+        """Release links, endpoints (kill peer processes) and sockets; idempotent."""
+        for link in getattr(self, "links", {}).values():
             link.close()
+        for ep in getattr(self, "endpoints", {}).values():
+            close = getattr(ep, "close", None)
+            if close is not None:
+                close()
         for ends in self._ends.values():
             ends.close()
 
@@ -397,6 +409,13 @@ class Pair:
             elif link.eof and not link.closed:
                 self.move(direction, 0)
 
+    def _wait_for_peers(self) -> bool:
+        # An external peer answers asynchronously: before a quiet round is a DEADLOCK,
+        # each peer link waits (bounded) for bytes; any byte or EOF is progress.
+        waited = [link.wait_for_bytes() for link in self.links.values()
+                  if isinstance(link, stacks.PeerLink)]
+        return any(waited)
+
     # -- runs ---------------------------------------------------------------------------
     def run(
         self,
@@ -452,10 +471,11 @@ class Pair:
                         made.append(call)
                         per_entry[entry.endpoint].append(call)
                         self._move_all_links()
-                        if entry.op == "write" and call.ret > 0:
+                        done = call.ret
+                        if entry.op == "write" and done is not None and done > 0:
                             written = self.endpoints[entry.endpoint].write_data
-                            if call.ret < len(written):
-                                rest[id(entry)] = written[call.ret:]
+                            if done < len(written):
+                                rest[id(entry)] = written[done:]
                         if not call.wants and id(entry) not in rest:
                             todo.remove(entry)
                             all_wanted = False
@@ -464,7 +484,8 @@ class Pair:
                             break
                     if terminal is not None:
                         break
-                if terminal is None and todo and all_wanted and self._progress == before:
+                if (terminal is None and todo and all_wanted and self._progress == before
+                        and not self._wait_for_peers()):
                     terminal = DEADLOCK
         finally:
             self.delivery = saved

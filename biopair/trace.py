@@ -304,7 +304,8 @@ def _call_line(c: Call) -> str:
         f" {label} {n}" for label, n in (("took", c.consumed), ("sent", c.sent)) if n
     )
     view = c.pyopenssl if len(c.pyopenssl) <= 100 else c.pyopenssl[:96] + " ..."
-    return (f"  #{c.seq:<5} {step:>8} {c.endpoint:>6} {c.op:<11} ret={c.ret:<6} "
+    ret = "?" if c.ret is None else c.ret  # ? = hidden by the stack (stdlib ssl)
+    return (f"  #{c.seq:<5} {step:>8} {c.endpoint:>6} {c.op:<11} ret={ret:<6} "
             f"{err}{reasons}{io}  [pyOpenSSL: {view}]")
 
 

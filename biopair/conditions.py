@@ -1,0 +1,159 @@
+"""Version conditions: how a scenario says that an expectation depends on the TLS stack.
+
+OpenSSL releases differ in small, documented ways (reason strings change; after a fatal
+error 3.x reports SSL_ERROR_SYSCALL where 4.0 reports SSL_ERROR_SSL; default key shares
+grow).  A scenario that runs across the version matrix states each difference where it
+matters, instead of being skipped::
+
+    expect = { "openssl >= 4.0" = "SSL", "openssl < 4.0" = "SYSCALL" }
+
+A condition is one or more comparisons joined by ``and``::
+
+    condition  := comparison ("and" comparison)* | "else"
+    comparison := LIBRARY OP VERSION
+    LIBRARY    := openssl | pyopenssl | cryptography | stdlib-openssl
+    OP         := >= | > | <= | < | == | !=
+
+``openssl`` is the OpenSSL that pyOpenSSL is linked against (bundled in the cryptography
+wheel); ``stdlib-openssl`` is the one Python's ``ssl`` module uses.  Versions compare
+numerically, truncated to the precision the condition names: with OpenSSL 3.5.6,
+``openssl == 3.5`` and ``openssl <= 3.5`` hold and ``openssl < 3.5`` does not.
+
+In a table of conditions the first condition that holds wins (TOML keeps the order of
+the file); ``else`` holds always.  A table in which no condition holds for the running
+stack is a bad scenario (exit 2), never a silent pass.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import re
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+
+from OpenSSL import SSL
+
+#: Libraries a condition may name.
+LIBRARIES: tuple[str, ...] = ("openssl", "pyopenssl", "cryptography", "stdlib-openssl")
+_OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+_COMPARISON = re.compile(r"^\s*([a-z-]+)\s*(>=|<=|==|!=|>|<)\s*(\d+(?:\.\d+)*)\s*$")
+ELSE = "else"
+
+
+class ConditionError(ValueError):
+    """A malformed condition; the message says what is wrong."""
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """The leading dotted number of ``text`` as a tuple (``"OpenSSL 3.1.4 24 Oct"`` -> (3, 1, 4)).
+
+    Raises:
+        ConditionError: when ``text`` holds no version number.
+    """
+    m = re.search(r"(\d+(?:\.\d+)*)", text)
+    if m is None:
+        raise ConditionError(f"no version number in {text!r}")
+    return tuple(int(part) for part in m.group(1).split("."))
+
+
+@functools.cache
+def stack_versions() -> dict[str, tuple[int, ...]]:
+    """The running stack's versions, by the library names conditions use."""
+    out = {
+        "openssl": parse_version(SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()),
+        "stdlib-openssl": tuple(ssl.OPENSSL_VERSION_INFO[:3]),
+    }
+    for name, dist in (("pyopenssl", "pyOpenSSL"), ("cryptography", "cryptography")):
+        out[name] = parse_version(metadata.version(dist))
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``library op version``."""
+
+    library: str
+    op: str
+    version: tuple[int, ...]
+
+    def holds(self, versions: Mapping[str, tuple[int, ...]]) -> bool:
+        """True when the running ``library`` satisfies the comparison."""
+        actual = versions[self.library][: len(self.version)]
+        return _OPS[self.op](actual, self.version)
+
+    def __str__(self) -> str:
+        return f"{self.library} {self.op} {'.'.join(map(str, self.version))}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Comparisons that must all hold (an empty tuple is ``else``)."""
+
+    text: str
+    comparisons: tuple[Comparison, ...]
+
+    def holds(self, versions: Mapping[str, tuple[int, ...]] | None = None) -> bool:
+        """True when every comparison holds for ``versions`` (default: the running stack)."""
+        vs = stack_versions() if versions is None else versions
+        return all(c.holds(vs) for c in self.comparisons)
+
+    def unmet(self, versions: Mapping[str, tuple[int, ...]] | None = None) -> str:
+        """The comparisons that do not hold, with the running versions, for a message."""
+        vs = stack_versions() if versions is None else versions
+        parts = [f"{c} (have {'.'.join(map(str, vs[c.library]))})"
+                 for c in self.comparisons if not c.holds(vs)]
+        return ", ".join(parts)
+
+
+def parse_condition(text: str) -> Condition:
+    """Parse ``"openssl >= 3.2 and openssl < 4.0"`` or ``"else"``.
+
+    Raises:
+        ConditionError: naming the part that is wrong.
+    """
+    if text.strip() == ELSE:
+        return Condition(text, ())
+    comparisons = []
+    for part in re.split(r"\band\b", text):
+        m = _COMPARISON.match(part)
+        if m is None:
+            raise ConditionError(
+                f"cannot read {part.strip()!r} in condition {text!r}: expected "
+                f"LIBRARY OP VERSION like \"openssl >= 3.2\" (or \"else\")")
+        library, op, version = m.groups()
+        if library not in LIBRARIES:
+            raise ConditionError(f"unknown library {library!r} in condition {text!r}; "
+                                 f"expected one of {', '.join(LIBRARIES)}")
+        comparisons.append(Comparison(library, op, parse_version(version)))
+    return Condition(text, tuple(comparisons))
+
+
+def choose(options: Mapping[str, object],
+           versions: Mapping[str, tuple[int, ...]] | None = None) -> tuple[str, object]:
+    """Pick the value of the first condition that holds.
+
+    Returns:
+        (condition text, value).
+
+    Raises:
+        ConditionError: when a condition is malformed or none holds.
+    """
+    vs = stack_versions() if versions is None else versions
+    parsed = [(parse_condition(text), value) for text, value in options.items()]
+    if not parsed:
+        raise ConditionError("an empty table of conditions")
+    for cond, value in parsed:
+        if cond.holds(vs):
+            return cond.text, value
+    have = ", ".join(f"{lib} {'.'.join(map(str, v))}" for lib, v in vs.items())
+    raise ConditionError(f"no condition holds for this stack ({have}); add one, or \"else\"")

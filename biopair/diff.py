@@ -1,0 +1,165 @@
+"""``biopair diff A B``: where two recorded runs of the same scenarios take different turns.
+
+A and B are JSON documents printed by ``biopair run --json`` (typically the same scenarios
+under two environments: two OpenSSL versions, two pyOpenSSL releases).  Scenarios are
+matched by file; for each, the call sequences are compared call by call on what OpenSSL
+said -- endpoint, op, return value, SSL_get_error() name and reasons -- and the first
+divergence is shown first, with a few calls of context, in two columns (A left, B right).
+Exit codes: 0 same, 1 different, 2 bad input (unreadable file, not a biopair JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Calls of context shown before a divergence.
+CONTEXT = 3
+_WIDTH = 44
+
+
+class DiffInputError(ValueError):
+    """A file that is not a ``biopair run --json`` document; the message says why."""
+
+
+def load_run(path: str | Path) -> dict[str, Any]:
+    """Read a ``biopair run --json`` document.
+
+    Raises:
+        DiffInputError: naming the file and the problem.
+    """
+    try:
+        doc = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise DiffInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DiffInputError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("scenarios"), list):
+        raise DiffInputError(f"{path}: not a `biopair run --json` document (no \"scenarios\" "
+                             f"list)")
+    for i, sc in enumerate(doc["scenarios"]):
+        if not isinstance(sc, dict) or not isinstance(sc.get("file"), str) or \
+                not isinstance(sc.get("calls"), list):
+            raise DiffInputError(f"{path}: scenarios[{i + 1}] has no \"file\" and \"calls\"")
+    return doc
+
+
+def call_text(call: Mapping[str, Any]) -> str:
+    """One call as the diff compares it: ``client connect -1 WANT_READ``.
+
+    A return value the stack hid (``ret`` null) is written ``?``.
+    """
+    ret = "?" if call.get("ret") is None else str(call.get("ret"))
+    error = call.get("error")
+    text = f"{call.get('endpoint')} {call.get('op')} {ret}"
+    if error not in (None, "NONE"):
+        text += f" {error}"
+    reasons = call.get("reasons") or []
+    if reasons:
+        text += f' "{"; ".join(reasons)}"'
+    return text
+
+
+@dataclass
+class ScenarioDiff:
+    """How one scenario's calls differ between A and B.
+
+    Attributes:
+        file: the scenario file.
+        index: the first call that differs (None: the sequences are equal).
+        a, b: the two call lists (as :func:`call_text` strings).
+    """
+
+    file: str
+    index: int | None
+    a: list[str] = field(default_factory=list)
+    b: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[ScenarioDiff]:
+    """Compare two runs scenario by scenario (matched by file, in A's order, then B's).
+
+    Returns:
+        One :class:`ScenarioDiff` per scenario in either run.
+    """
+    by_a = {sc["file"]: sc for sc in a["scenarios"]}
+    by_b = {sc["file"]: sc for sc in b["scenarios"]}
+    files = list(by_a) + [f for f in by_b if f not in by_a]
+    out = []
+    for file in files:
+        sa, sb = by_a.get(file), by_b.get(file)
+        if sa is None or sb is None:
+            out.append(ScenarioDiff(file, 0, note=f"only in {'B' if sa is None else 'A'}"))
+            continue
+        ca = [call_text(c) for c in sa["calls"]]
+        cb = [call_text(c) for c in sb["calls"]]
+        index = next((i for i, (x, y) in enumerate(zip(ca, cb, strict=False)) if x != y),
+                     None)
+        if index is None and len(ca) != len(cb):
+            index = min(len(ca), len(cb))
+        note = ""
+        if sa.get("passed") != sb.get("passed"):
+            note = (f"passed in {'A' if sa.get('passed') else 'B'}, failed in "
+                    f"{'B' if sa.get('passed') else 'A'}")
+        out.append(ScenarioDiff(file, index, ca, cb, note))
+    return out
+
+
+def _cell(text: str) -> str:
+    return text if len(text) <= _WIDTH else text[: _WIDTH - 3] + "..."
+
+
+def _versions(doc: Mapping[str, Any]) -> str:
+    vs = doc.get("versions") or {}
+    return ", ".join(f"{k} {v}" for k, v in vs.items() if k != "biopair") or "versions unknown"
+
+
+def render(a: Mapping[str, Any], b: Mapping[str, Any], diffs: Sequence[ScenarioDiff],
+           names: tuple[str, str] = ("A", "B"), context: int = CONTEXT) -> str:
+    """The text report: a header, then each differing scenario as a two-column ladder."""
+    lines = [f"A: {names[0]}  ({_versions(a)})", f"B: {names[1]}  ({_versions(b)})"]
+    differing = [d for d in diffs if d.index is not None]
+    lines.append(f"{len(diffs) - len(differing)} scenarios take the same turns, "
+                 f"{len(differing)} diverge")
+    for d in differing:
+        lines.append("")
+        lines.append(f"== {d.file}" + (f"  ({d.note})" if d.note else ""))
+        if not d.a and not d.b:
+            continue
+        assert d.index is not None
+        lines.append(f"   first divergence at call #{d.index} "
+                     f"(A made {len(d.a)} calls, B {len(d.b)})")
+        lines.append(f"   {'':6} {'A':<{_WIDTH}} | B")
+        start = max(0, d.index - context)
+        end = min(max(len(d.a), len(d.b)), d.index + context + 1)
+        if start:
+            lines.append(f"   {'':6} ... {start} equal calls")
+        for i in range(start, end):
+            x = d.a[i] if i < len(d.a) else "(no call)"
+            y = d.b[i] if i < len(d.b) else "(no call)"
+            mark = "  " if x == y else "!="
+            shown_b = "(same)" if x == y else y
+            lines.append(f"   #{i:<4}{mark} {_cell(x):<{_WIDTH}} | {shown_b}")
+        rest = max(len(d.a), len(d.b)) - end
+        if rest > 0:
+            lines.append(f"   {'':6} ... {rest} more calls")
+    return "\n".join(lines)
+
+
+def main(path_a: str, path_b: str, context: int = CONTEXT) -> tuple[int, str]:
+    """Run the diff.
+
+    Returns:
+        (exit code, report): 0 same, 1 different.
+
+    Raises:
+        DiffInputError: for bad input (the CLI turns it into exit 2).
+    """
+    a, b = load_run(path_a), load_run(path_b)
+    diffs = compare(a, b)
+    report = render(a, b, diffs, (path_a, path_b), context)
+    return (1 if any(d.index is not None for d in diffs) else 0), report

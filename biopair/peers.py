@@ -1,0 +1,361 @@
+"""External peers: a real TLS program in another process, reached over loopback TCP.
+
+``stack = "openssl-cli"`` runs the system ``openssl`` command line (``s_server`` for a
+server, ``s_client`` for a client); ``stack = "gnutls-cli"`` runs GnuTLS's tools
+(``gnutls-serv`` / ``gnutls-cli``; Debian package ``gnutls-bin``).  The other side stays
+in-process, and the scheduler starves and moves the bytes to and from the peer exactly as
+between two in-process endpoints: the peer's side of each link is a TCP socket (a move
+*to* the peer is ``send``, a pull *from* it a non-blocking ``recv``).  The trace shows the
+in-process side's calls and every move; the peer itself cannot be called.
+
+Life cycle (per scenario, always cleaned up)
+--------------------------------------------
+* a server peer: biopair picks a free loopback port, starts the program on it, and waits
+  (at most :data:`START_TIMEOUT` seconds) until the port is listening -- it reads
+  ``/proc/net/tcp``, so the health check opens no connection the peer would count; then
+  it connects.
+* a client peer: biopair listens on a free loopback port, starts the program towards it,
+  and accepts its connection (at most :data:`START_TIMEOUT` seconds).
+* a program that is missing, exits early or never listens/connects is a
+  :class:`PeerError` naming the command and its stderr -- never a hang.
+* :meth:`PeerEndpoint.close` (called by ``Pair.close``, also on failure) kills the
+  process; a ``weakref.finalize`` kills it even if the pair is never closed.
+
+DEADLOCK with a peer
+--------------------
+A peer answers asynchronously, so "nothing changed this round" does not yet mean a stall.
+Before the scheduler declares DEADLOCK it asks each peer link to wait for bytes
+(:meth:`PeerLink.wait_for_bytes`): at most :data:`FIRST_BYTE_WAIT` seconds for a first
+byte, then until the peer has been quiet for :data:`QUIET` seconds.  Only a round with no
+change *and* a silent peer is a DEADLOCK.  An explicit ``move`` from a peer with nothing
+queued waits the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+from biopair import pki
+from biopair.endpoint import EndpointConfig
+
+#: Stack names of external peers.
+PEER_STACKS: tuple[str, ...] = ("openssl-cli", "gnutls-cli")
+#: Endpoint keys a peer honours.
+PEER_KEYS: tuple[str, ...] = ("stack", "version", "server_name", "verify", "trust", "cert",
+                              "cert_host", "cert_issuer", "cert_validity")
+#: Seconds a peer may take to listen / connect.
+START_TIMEOUT = 10.0
+#: Seconds to wait for a peer's first byte before a stall is a DEADLOCK.
+FIRST_BYTE_WAIT = 2.0
+#: Seconds of silence after which a peer is taken to have sent all it will.
+QUIET = 0.05
+#: What a client peer sends once its handshake is done (a server peer echoes).
+CLIENT_MESSAGE = b"hello from the peer\n"
+
+
+class PeerError(RuntimeError):
+    """An external peer could not be started or reached; the message says why."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening(port: int) -> bool | None:
+    """True if a socket listens on 127.0.0.1:port (None: /proc/net/tcp unreadable)."""
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        local, state = fields[1], fields[3]
+        if state == "0A" and int(local.split(":")[1], 16) == port:
+            return True
+    return False
+
+
+def _program(stack: str, role: str) -> str:
+    if stack == "openssl-cli":
+        return "openssl"
+    return "gnutls-serv" if role == "server" else "gnutls-cli"
+
+
+def peer_command(cfg: EndpointConfig, port: int, files: dict[str, Path]) -> list[str]:
+    """The command line that runs the peer for ``cfg`` on ``port``."""
+    v13 = cfg.version == "1.3"
+    v12 = cfg.version == "1.2"
+    if cfg.stack == "openssl-cli":
+        if cfg.role == "server":
+            cmd = ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-naccept", "1",
+                   "-rev", "-quiet"]
+            if "cert" in files:  # without one s_server looks for ./server.pem and exits
+                cmd += ["-cert", str(files["cert"]), "-key", str(files["key"])]
+            if "chain" in files:
+                cmd += ["-cert_chain", str(files["chain"])]
+        else:
+            cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet"]
+            if cfg.server_name:
+                cmd += ["-servername", cfg.server_name]
+            if "ca" in files:
+                cmd += ["-CAfile", str(files["ca"])]
+            if cfg.verify:
+                cmd += ["-verify_return_error", "-verify_hostname",
+                        cfg.server_name or "server.test"]
+        if v13:
+            cmd.append("-tls1_3")
+        elif v12:
+            cmd.append("-tls1_2")
+        return cmd
+    priority = "NORMAL"
+    if v13:
+        priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+    elif v12:
+        priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2"
+    if cfg.role == "server":
+        cmd = ["gnutls-serv", "--port", str(port), "--echo", "--quiet",
+               f"--priority={priority}"]
+        if "cert" in files:
+            cmd += ["--x509certfile", str(files["chain_full"]),
+                    "--x509keyfile", str(files["key"])]
+        return cmd
+    cmd = ["gnutls-cli", "--port", str(port), f"--priority={priority}"]
+    if "ca" in files:
+        cmd += ["--x509cafile", str(files["ca"])]
+    if not cfg.verify:
+        cmd.append("--insecure")
+    if cfg.server_name:
+        cmd += ["--sni-hostname", cfg.server_name, "--verify-hostname", cfg.server_name]
+    cmd.append("127.0.0.1")
+    return cmd
+
+
+def _kill(proc: subprocess.Popen[bytes], tmp: tempfile.TemporaryDirectory[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+    tmp.cleanup()
+
+
+class PeerEndpoint:
+    """A TLS program in another process; the in-process side talks to it over TCP.
+
+    Args:
+        cfg: its settings (``stack`` is one of :data:`PEER_STACKS`).
+
+    Raises:
+        PeerError: when the program is missing, exits, or does not listen/connect in time.
+    """
+
+    kind = "peer"
+
+    def __init__(self, cfg: EndpointConfig) -> None:
+        self.cfg = cfg
+        self.name = cfg.role
+        self.last = None
+        program = _program(cfg.stack, cfg.role)
+        if shutil.which(program) is None:
+            hint = " (Debian: apt-get install gnutls-bin)" if "gnutls" in program else ""
+            raise PeerError(f"{cfg.role}: {program} is not installed{hint}")
+        self._tmp = tempfile.TemporaryDirectory(prefix="biopair-peer-")
+        files = self._write_pki(Path(self._tmp.name))
+        listener: socket.socket | None = None
+        if cfg.role == "server":
+            port = _free_port()
+        else:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            port = int(listener.getsockname()[1])
+        self.command = peer_command(cfg, port, files)
+        self.proc = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, cwd=self._tmp.name)
+        self._finalizer = weakref.finalize(self, _kill, self.proc, self._tmp)
+        try:
+            self.sock = (self._connect(port) if listener is None else self._accept(listener))
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            if listener is not None:
+                listener.close()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Non-blocking: a pull must never wait (Python's timeout mode would poll first).
+        self.sock.setblocking(False)
+        if cfg.role == "client" and self.proc.stdin is not None:
+            # s_client / gnutls-cli send their stdin once the handshake is done.
+            with contextlib.suppress(OSError):
+                self.proc.stdin.write(CLIENT_MESSAGE)
+                self.proc.stdin.flush()
+        self.conn = self  # the identity links use as sender/receiver
+
+    def _write_pki(self, tmp: Path) -> dict[str, Path]:
+        cfg = self.cfg
+        files: dict[str, Path] = {}
+        cert = cfg.cert if cfg.cert is not None else ("ed25519" if cfg.role == "server"
+                                                      else "none")
+        if cert != "none":
+            creds = pki.leaf(cfg.cert_host or f"{cfg.role}.test", cert, cfg.cert_issuer,
+                             cfg.cert_validity)
+            files["cert"] = tmp / "cert.pem"
+            files["cert"].write_bytes(pki.pem(creds.cert))
+            files["key"] = tmp / "key.pem"
+            files["key"].write_bytes(pki.key_pem(creds.key))
+            files["chain_full"] = tmp / "chain-full.pem"
+            files["chain_full"].write_bytes(
+                pki.pem(creds.cert) + b"".join(pki.pem(c) for c in creds.chain))
+            if creds.chain:
+                files["chain"] = tmp / "chain.pem"
+                files["chain"].write_bytes(b"".join(pki.pem(c) for c in creds.chain))
+        if cfg.trust != "none":
+            files["ca"] = tmp / "ca.pem"
+            files["ca"].write_bytes(pki.pem(pki.ca(cfg.trust)[0]))
+        return files
+
+    def _failed(self, what: str) -> PeerError:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        err = b""
+        if self.proc.stderr is not None:
+            with contextlib.suppress(OSError, ValueError):
+                err = self.proc.stderr.read() or b""
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
+        detail = ("; stderr: " + " | ".join(tail)) if tail else ""
+        self.close()
+        return PeerError(f"{self.cfg.role}: {what}: {' '.join(self.command)}{detail}")
+
+    def _connect(self, port: int) -> socket.socket:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise self._failed(f"exited with status {self.proc.returncode} before "
+                                   f"listening")
+            listening = _listening(port)
+            if listening or listening is None:
+                try:
+                    return socket.create_connection(("127.0.0.1", port), timeout=1.0)
+                except OSError:
+                    if listening:
+                        raise
+            if time.monotonic() > deadline:
+                raise self._failed(f"not listening on port {port} after {START_TIMEOUT}s")
+            time.sleep(0.02)
+
+    def _accept(self, listener: socket.socket) -> socket.socket:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            ready, _, _ = select.select([listener], [], [], 0.05)
+            if ready:
+                sock, _ = listener.accept()
+                return sock
+            if self.proc.poll() is not None:
+                raise self._failed(f"exited with status {self.proc.returncode} before "
+                                   f"connecting")
+            if time.monotonic() > deadline:
+                raise self._failed(f"did not connect within {START_TIMEOUT}s")
+
+    # -- the wire -----------------------------------------------------------------------
+    def wire_take(self, limit: int) -> bytes | None:
+        """What the peer sent so far, without waiting (None: the peer closed)."""
+        try:
+            data = self.sock.recv(limit)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError:
+            return None
+        return data if data else None
+
+    def wire_give(self, data: bytes) -> None:
+        """Send bytes to the peer (waiting at most START_TIMEOUT for buffer space).
+
+        Raises:
+            PeerError: when the peer does not take the bytes in time.
+        """
+        view = memoryview(data)
+        deadline = time.monotonic() + START_TIMEOUT
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return  # the peer is gone; its EOF shows on the other link
+            view = view[sent:]
+            if view:
+                if time.monotonic() > deadline:
+                    raise PeerError(f"{self.name}: the peer took no bytes for "
+                                    f"{START_TIMEOUT}s")
+                select.select([], [self.sock], [], 0.05)
+
+    def wire_eof(self) -> None:
+        """Close our sending side (the peer reads EOF)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+
+    def wire_pending(self) -> int:
+        """Unknown for a peer (its kernel buffers are not ours to read): 0."""
+        return 0
+
+    def readable(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the peer to send something (or close)."""
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(ready)
+
+    # -- endpoint interface -------------------------------------------------------------
+    def call(self, op: str, **_: Any) -> Any:
+        """A peer cannot be called (the loader rejects such steps).
+
+        Raises:
+            PeerError: always.
+        """
+        raise PeerError(f"{self.name} is an external program ({self.cfg.stack}); only the "
+                        f"in-process side can be called")
+
+    def state(self) -> None:
+        """A peer's state cannot be seen: None (result checks skip it)."""
+        return None
+
+    def session(self) -> None:
+        """A peer has no session object here."""
+        return None
+
+    def output(self) -> bytes:
+        """What the peer printed on stdout so far (after :meth:`close`: all of it)."""
+        if self.proc.stdout is None or self.proc.poll() is None:
+            return b""
+        with contextlib.suppress(OSError, ValueError):
+            return self.proc.stdout.read() or b""
+        return b""
+
+    def close(self) -> None:
+        """Close the socket and kill the process; safe to call twice."""
+        sock = getattr(self, "sock", None)
+        if sock is not None:
+            sock.close()
+        self._finalizer()
+
+
+def peer_available(stack: str, role: str) -> bool:
+    """True when the program for ``stack`` in ``role`` is on PATH."""
+    return shutil.which(_program(stack, role)) is not None
+
+

@@ -1,0 +1,222 @@
+"""TLS stacks an endpoint can run on, and the links between endpoints of different stacks.
+
+``stack`` in a scenario's ``[client]`` / ``[server]`` picks the kind of endpoint:
+
+* ``pyopenssl`` (default): :class:`biopair.endpoint.Endpoint`, raw calls through
+  pyOpenSSL's binding (the OpenSSL bundled in the cryptography wheel);
+* ``stdlib``: :class:`biopair.stdlib.StdlibEndpoint`, Python's ``ssl`` module (the system
+  OpenSSL);
+* ``openssl-cli`` / ``gnutls-cli``: :class:`biopair.peers.PeerEndpoint`, a real TLS
+  program in another process over loopback TCP.
+
+Two pyOpenSSL endpoints keep the plain :class:`biopair.link.MemoryLink`.  Any other
+combination uses a :class:`WireLink`, which does the same job on the *wire* interface
+every endpoint kind offers (``wire_take``, ``wire_give``, ``wire_eof``,
+``wire_pending``); towards a peer it is a :class:`PeerLink`, which can also wait for the
+peer's asynchronous answer before the scheduler declares a DEADLOCK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from OpenSSL import SSL
+
+from biopair import _openssl
+from biopair.endpoint import Endpoint, EndpointConfig
+from biopair.link import DIRECTIONS, Link, parse_direction
+from biopair.peers import FIRST_BYTE_WAIT, PEER_STACKS, QUIET, PeerEndpoint
+from biopair.stdlib import StdlibEndpoint
+
+#: Every stack a scenario may name.
+STACKS: tuple[str, ...] = ("pyopenssl", "stdlib", *PEER_STACKS)
+_CHUNK = 1 << 16
+
+
+class PyOpenSSLWire:
+    """The wire interface of a pyOpenSSL memory-BIO endpoint."""
+
+    def __init__(self, conn: SSL.Connection) -> None:
+        self.conn = conn
+
+    def wire_take(self, limit: int) -> bytes:
+        """Bytes the connection wrote into its output BIO."""
+        try:
+            return bytes(self.conn.bio_read(limit))
+        except SSL.WantReadError:
+            return b""
+
+    def wire_give(self, data: bytes) -> None:
+        """Write into the connection's input BIO."""
+        self.conn.bio_write(data)
+
+    def wire_eof(self) -> None:
+        """The input BIO reports EOF once drained."""
+        self.conn.bio_shutdown()
+
+    def wire_pending(self) -> int:
+        """Bytes in the input BIO not yet read by OpenSSL."""
+        return _openssl.input_pending(self.conn)
+
+
+def wire_of(endpoint: Any) -> Any:
+    """The object with the wire interface for an endpoint of any kind."""
+    if isinstance(endpoint, Endpoint):
+        return PyOpenSSLWire(endpoint.conn)
+    return endpoint
+
+
+class WireLink(Link):
+    """One direction between endpoints of any kinds, on their wire interfaces.
+
+    Everything else (queue, faults, record stops, holds, EOF, the trace's view of the
+    bytes) is the shared :class:`~biopair.link.Link` behaviour.  ``sender`` and
+    ``receiver`` are the endpoints' ``conn`` objects (the scheduler uses them to know
+    which link a call wrote to); the bytes go through their wires.
+    """
+
+    kind = "memory"
+
+    def __init__(self, name: str, sender: Any, receiver: Any) -> None:
+        super().__init__(name, sender.conn, receiver.conn)
+        self._from = wire_of(sender)
+        self._to = wire_of(receiver)
+        self._sender_closed = False
+
+    def _take(self) -> bytes:
+        chunks = []
+        while True:
+            chunk = self._from.wire_take(_CHUNK)
+            if chunk is None:  # the sender closed its side (a peer only)
+                self._sender_closed = True
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def pull(self) -> int:
+        """Take everything the sender has written so far; a peer's close becomes an EOF."""
+        taken = super().pull()
+        if self._sender_closed and not self.eof:
+            self.eof = True
+            if not self.queue and not self.paused and not self.held:
+                self.deliver(0)
+        return taken
+
+    def _give(self, data: bytes) -> int:
+        self._to.wire_give(data)
+        return len(data)
+
+    def _end(self) -> bool:
+        self._to.wire_eof()
+        return True
+
+    def receiver_pending(self) -> int:
+        """Bytes delivered but not yet read by the receiver (0 for a peer: unknown)."""
+        return int(self._to.wire_pending())
+
+    def sender_pending(self) -> int:
+        """Bytes the sender wrote that the link has not taken (unknown: 0)."""
+        return 0
+
+
+class PeerLink(WireLink):
+    """A link whose sender is an external peer: its bytes arrive asynchronously.
+
+    ``pull`` never blocks while bytes are queued; with an empty queue (an explicit
+    ``move`` from the peer) it waits like :meth:`wait_for_bytes`.
+    """
+
+    kind = "tcp-peer"
+    waits = True
+
+    def pull(self) -> int:
+        """Take what the peer sent; with nothing queued, wait for its answer first."""
+        if not self.queue and not self.eof:
+            return self.wait_for_bytes()
+        return super().pull()
+
+    def wait_for_bytes(self, first: float = FIRST_BYTE_WAIT, quiet: float = QUIET) -> int:
+        """Wait up to ``first`` seconds for the peer to send, then until it is quiet.
+
+        Returns:
+            Bytes taken, plus one for an EOF (0: the peer stayed silent, so a stall is a
+            real DEADLOCK).
+        """
+        if self.eof:
+            return WireLink.pull(self)
+        peer = self._from
+        total = 0
+        timeout = first
+        while peer.readable(timeout):
+            before = self.eof
+            got = WireLink.pull(self)
+            total += got
+            if self.eof and not before:
+                total += 1  # an EOF from the peer is progress too
+                break
+            if not got:
+                break
+            timeout = quiet
+        return total
+
+
+def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None) -> Any:
+    """Build the endpoint for ``cfg.stack``.
+
+    Raises:
+        biopair.endpoint.ConfigError: for settings the stack refuses.
+        biopair.peers.PeerError: when an external peer cannot be started.
+    """
+    if cfg.stack == "stdlib":
+        return StdlibEndpoint(cfg)
+    if cfg.stack in PEER_STACKS:
+        return PeerEndpoint(cfg)
+    return Endpoint(cfg, sock=sock, context=context)
+
+
+def make_endpoints(client: EndpointConfig, server: EndpointConfig,
+                   contexts: Mapping[str, Any],
+                   socks: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Both endpoints; in-process ones first, so a refused setting starts no process.
+
+    Raises:
+        biopair.endpoint.ConfigError, biopair.peers.PeerError: as :func:`make_endpoint`.
+    """
+    cfgs = {"client": client, "server": server}
+    order = sorted(cfgs, key=lambda name: cfgs[name].stack in PEER_STACKS)
+    made: dict[str, Any] = {}
+    try:
+        for name in order:
+            made[name] = make_endpoint(cfgs[name], contexts.get(name),
+                                       (socks or {}).get(name))
+    except BaseException:
+        for ep in made.values():
+            close = getattr(ep, "close", None)
+            if close is not None:
+                close()
+        raise
+    return {"client": made["client"], "server": made["server"]}
+
+
+def mixed(endpoints: Mapping[str, Any]) -> bool:
+    """True unless both endpoints are pyOpenSSL (then plain memory links suffice)."""
+    return not all(isinstance(ep, Endpoint) for ep in endpoints.values())
+
+
+def make_links(endpoints: Mapping[str, Any]) -> dict[str, WireLink]:
+    """A link per direction for a pair with at least one non-pyOpenSSL endpoint."""
+    links: dict[str, WireLink] = {}
+    for direction in DIRECTIONS:
+        sender, receiver = parse_direction(direction)
+        cls = PeerLink if isinstance(endpoints[sender], PeerEndpoint) else WireLink
+        links[direction] = cls(direction, endpoints[sender], endpoints[receiver])
+    return links
+
+
+def link_kind(endpoints: Mapping[str, Any]) -> str:
+    """The trace's link name: ``memory``, or ``tcp-peer`` when a peer takes part."""
+    return "tcp-peer" if any(isinstance(e, PeerEndpoint) for e in endpoints.values()) \
+        else "memory"
