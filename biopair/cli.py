@@ -171,10 +171,8 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     failed = 0
     colour = render.use_colour(sys.stdout.isatty(), os.environ)
     for file in files:
-        try:
-            verdict = run_scenario(load_scenario(file))
-        except ScenarioError as exc:
-            print(str(exc), file=sys.stderr)
+        verdict = _load_and_run(file)
+        if verdict is None:
             errors += 1
             continue
         verdicts.append(verdict)
@@ -265,14 +263,21 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _load_and_run(file: Path) -> Verdict | None:
+    """Run one scenario file; a bad one is one line on stderr and None."""
+    try:
+        return run_scenario(load_scenario(file))
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+
+
 def _explain(paths: list[str]) -> int:
     files, errors = _files(paths)
     failed = 0
     for file in files:
-        try:
-            verdict = run_scenario(load_scenario(file))
-        except ScenarioError as exc:
-            print(str(exc), file=sys.stderr)
+        verdict = _load_and_run(file)
+        if verdict is None:
             errors += 1
             continue
         failed += not verdict.passed

@@ -18,37 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-HEADER_LEN = 5
+from biopair.wire import CONTENT_TYPES, HANDSHAKE_TYPES, HEADER, HRR_RANDOM
 
-#: Record content types by number.
-CONTENT_TYPES: dict[int, str] = {
-    20: "change_cipher_spec",
-    21: "alert",
-    22: "handshake",
-    23: "application_data",
-    24: "heartbeat",
-}
-#: Handshake message types by number (the names scenarios use).
-HANDSHAKE_TYPES: dict[int, str] = {
-    0: "HelloRequest",
-    1: "ClientHello",
-    2: "ServerHello",
-    4: "NewSessionTicket",
-    5: "EndOfEarlyData",
-    8: "EncryptedExtensions",
-    11: "Certificate",
-    12: "ServerKeyExchange",
-    13: "CertificateRequest",
-    14: "ServerHelloDone",
-    15: "CertificateVerify",
-    16: "ClientKeyExchange",
-    20: "Finished",
-    24: "KeyUpdate",
-}
-#: ServerHello.random of a TLS 1.3 HelloRetryRequest (RFC 8446, 4.1.3).
-HRR_RANDOM = bytes.fromhex(
-    "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c"
-)
+# The wire's vocabulary is the trace parser's (biopair.wire): one table of names.
+HEADER_LEN = HEADER
 
 #: Stop points a move may name instead of a byte count.
 STOPS = ("record", "record-1", "header", "header-1")

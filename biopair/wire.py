@@ -65,8 +65,8 @@ ALERT_DESCRIPTIONS: dict[int, str] = {
 }
 ALERT_LEVELS: dict[int, str] = {1: "warning", 2: "fatal"}
 
-# ServerHello.random of a HelloRetryRequest (RFC 8446 4.1.3).
-_HRR_RANDOM = bytes.fromhex(
+#: ServerHello.random of a HelloRetryRequest (RFC 8446 4.1.3).
+HRR_RANDOM = bytes.fromhex(
     "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c"
 )
 HEADER = 5
@@ -203,7 +203,7 @@ class RecordParser:
 
     def _server_hello(self, body: bytes) -> str:
         """Name a ServerHello and learn from it whether TLS 1.3 was chosen."""
-        name = "HelloRetryRequest" if body[2:34] == _HRR_RANDOM else "ServerHello"
+        name = "HelloRetryRequest" if body[2:34] == HRR_RANDOM else "ServerHello"
         try:
             pos = 34
             pos += 1 + body[pos]  # legacy_session_id_echo
