@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from biopair import records
+from biopair import records, wire
 from biopair.records import RecordHeader, StreamWatcher
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -416,7 +416,7 @@ class Condition:
 
 
 #: Names a sent/received condition may count.
-COUNTABLE = ("records", *records.CONTENT_TYPES.values(), *records.HANDSHAKE_TYPES.values(),
+COUNTABLE = ("records", *wire.CONTENT_TYPES.values(), *wire.HANDSHAKE_TYPES.values(),
              "HelloRetryRequest")
 
 
