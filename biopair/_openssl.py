@@ -498,13 +498,16 @@ def attach_trace_sinks(
 
         def on_info(ssl: Any, where: int, ret: int) -> None:
             # OpenSSL also reports every exit from SSL_do_handshake (a bytewise run has
-            # thousands); only state changes are worth a state string.  A raw callback,
-            # not pyOpenSSL's set_info_callback: that wrapper maps the SSL* back to its
-            # Connection on every call, which a bytewise run pays for thousands of times.
+            # thousands); only state changes are worth a state string.
             if where & wanted:
                 text: bytes = _ffi.string(_lib.SSL_state_string_long(ssl))
                 info(where, text.decode("ascii", "replace"))
 
-        callback = _ffi.callback("void(*)(SSL *, int, int)", on_info)
-        _lib.SSL_set_info_callback(conn._ssl, callback)
-        setattr(conn, "_biopair_info_callback", callback)  # noqa: B010 - keep it alive
+        if hasattr(_lib, "SSL_set_info_callback"):
+            # A raw callback, not pyOpenSSL's set_info_callback: that wrapper maps the
+            # SSL* back to its Connection on every call, thousands of times a bytewise run.
+            callback = _ffi.callback("void(*)(SSL *, int, int)", on_info)
+            _lib.SSL_set_info_callback(conn._ssl, callback)
+            setattr(conn, "_biopair_info_callback", callback)  # noqa: B010 - keep it alive
+        else:  # cryptography < 42 binds only the Context-wide setter
+            conn.set_info_callback(lambda c, where, ret: on_info(c._ssl, where, ret))
