@@ -457,6 +457,12 @@ _msg_dispatch = _ffi.callback("void(int, int, int, void *, size_t, SSL *, void *
                               _msg_dispatch_py)
 
 
+def _info_dispatch(conn: SSL.Connection, where: int, ret: int) -> None:
+    sink = getattr(conn, "_biopair_info_sink", None)
+    if sink is not None:
+        sink(conn._ssl, where, ret)
+
+
 def _keylog_dispatch(conn: SSL.Connection, line: bytes) -> None:
     sink = getattr(conn, "_biopair_keylog_sink", None)
     if sink is not None:
@@ -480,6 +486,8 @@ def install_trace_hooks(ctx: SSL.Context) -> bool:
     _lib.SSL_CTX_set_msg_callback(ctx._context, _msg_dispatch)
     if hasattr(ctx, "set_keylog_callback"):
         ctx.set_keylog_callback(_keylog_dispatch)
+    if not hasattr(_lib, "SSL_set_info_callback"):
+        ctx.set_info_callback(_info_dispatch)
     setattr(ctx, "_biopair_trace_hooks", True)  # noqa: B010 - pyOpenSSL declares no such slot
     return True
 
@@ -509,5 +517,7 @@ def attach_trace_sinks(
             callback = _ffi.callback("void(*)(SSL *, int, int)", on_info)
             _lib.SSL_set_info_callback(conn._ssl, callback)
             setattr(conn, "_biopair_info_callback", callback)  # noqa: B010 - keep it alive
-        else:  # cryptography < 42 binds only the Context-wide setter
-            conn.set_info_callback(lambda c, where, ret: on_info(c._ssl, where, ret))
+        else:
+            # cryptography < 42 binds only the Context-wide setter: install_trace_hooks put
+            # a dispatcher there, which finds this sink on the connection.
+            setattr(conn, "_biopair_info_sink", on_info)  # noqa: B010
