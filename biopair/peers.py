@@ -86,7 +86,7 @@ def _listening(port: int) -> bool | None:
     return False
 
 
-def _program(stack: str, role: str) -> str:
+def program_for(stack: str, role: str) -> str:
     if stack == "openssl-cli":
         return "openssl"
     return "gnutls-serv" if role == "server" else "gnutls-cli"
@@ -169,7 +169,7 @@ class PeerEndpoint:
         self.cfg = cfg
         self.name = cfg.role
         self.last = None
-        program = _program(cfg.stack, cfg.role)
+        program = program_for(cfg.stack, cfg.role)
         if shutil.which(program) is None:
             hint = " (Debian: apt-get install gnutls-bin)" if "gnutls" in program else ""
             raise PeerError(f"{cfg.role}: {program} is not installed{hint}")
@@ -356,6 +356,6 @@ class PeerEndpoint:
 
 def peer_available(stack: str, role: str) -> bool:
     """True when the program for ``stack`` in ``role`` is on PATH."""
-    return shutil.which(_program(stack, role)) is not None
+    return shutil.which(program_for(stack, role)) is not None
 
 

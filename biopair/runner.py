@@ -9,6 +9,7 @@ the whole trace up to that point.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 from biopair.endpoint import ConfigError, build_context
 from biopair.faults import Fault, FaultError
 from biopair.outcome import Outcome, Pattern, summarize
-from biopair.peers import PeerError
+from biopair.peers import PEER_STACKS, PeerError, peer_available
+from biopair.peers import program_for as peer_program
 from biopair.scenario import (
     CallStep,
     FaultStep,
@@ -166,6 +168,20 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
         raise ScenarioError(scenario.path, "", f"external peer: {exc}") from None
 
 
+def _missing_peers(scenario: Scenario) -> str | None:
+    # An external TLS program that is not installed makes the scenario skipped, with the
+    # package to install -- except in CI (CI=true), which installs them: there the peer's
+    # own "not installed" error must surface.
+    if os.environ.get("CI") == "true":
+        return None
+    for cfg in (scenario.client, scenario.server):
+        if cfg.stack in PEER_STACKS and not peer_available(cfg.stack, cfg.role):
+            return (f"{cfg.role}.stack = {cfg.stack!r} needs {peer_program(cfg.stack, cfg.role)},"
+                    f" which is not installed (Debian: apt-get install "
+                    f"{'gnutls-bin' if 'gnutls' in cfg.stack else 'openssl'})")
+    return None
+
+
 def run_scenario(
     scenario: Scenario,
     *,
@@ -189,6 +205,9 @@ def run_scenario(
     unmet = [cond.unmet() for cond in scenario.requires if not cond.holds()]
     if unmet:
         return Verdict(scenario, failures, Trace(), skipped="requires " + "; ".join(unmet))
+    missing = _missing_peers(scenario)
+    if missing:
+        return Verdict(scenario, failures, Trace(), skipped=missing)
     with _make_pair(scenario, record) as pair:
         for fault in faults:
             pair.fault(fault)
