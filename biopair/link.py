@@ -70,6 +70,9 @@ class Link:
     kind = "abstract"
     #: Whether a paused link still drains its sender (memory BIOs never block a writer).
     pulls_while_paused = True
+    #: Whether the sender's bytes arrive on their own (an external peer), so every move
+    #: must look for them first.
+    waits = False
 
     def __init__(self, name: str, sender: SSL.Connection, receiver: SSL.Connection) -> None:
         self.name = name

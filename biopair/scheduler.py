@@ -311,10 +311,14 @@ class Pair:
         Returns:
             Bytes delivered.
         """
+        return self._move(direction, nbytes, pull=True)
+
+    def _move(self, direction: str, nbytes: int | str | None, *, pull: bool) -> int:
         link = self.links[direction]
-        link.pull()
-        if self._faulty or self.holds:
-            self._after_bytes()
+        if pull:
+            link.pull()
+            if self._faulty or self.holds:
+                self._after_bytes()
         was_closed = link.closed
         if isinstance(nbytes, str):
             nbytes = 0 if link.paused or link.held else link.rx.stop(link.queue, nbytes)
@@ -399,15 +403,19 @@ class Pair:
         link.pull()
 
     def _move_all_links(self) -> None:
-        # Every link was pulled right after the call that filled it, so a move needs no
-        # pull here; only a link with something to hand over (bytes or a pending EOF) moves.
+        # Every link was pulled right after the call that filled it, so these moves skip
+        # the pull (a run makes one per call) -- except from an external peer, whose
+        # bytes arrive on their own; only a link with something to hand over moves.
         for direction, link in self.links.items():
             if link.paused or link.held:
                 continue
             if link.queue:
-                self.move(direction, self.delivery.next_size(direction))
+                size = self.delivery.next_size(direction)
             elif link.eof and not link.closed:
-                self.move(direction, 0)
+                size = 0
+            else:
+                continue
+            self._move(direction, size, pull=link.waits)
 
     def _wait_for_peers(self) -> bool:
         # An external peer answers asynchronously: before a quiet round is a DEADLOCK,
