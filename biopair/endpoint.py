@@ -204,8 +204,13 @@ def pattern_bytes(size: int) -> bytes:
     return (alphabet * (size // len(alphabet) + 1))[:size]
 
 
-def build_context(cfg: EndpointConfig) -> SSL.Context:
+def build_context(cfg: EndpointConfig, trace_hooks: bool = False) -> SSL.Context:
     """Build a fresh Context for one endpoint.
+
+    Args:
+        cfg: the endpoint's settings.
+        trace_hooks: install the message and key-log hooks a protocol trace needs (they
+            must be in place before any Connection uses the Context).
 
     Raises:
         ConfigError: naming the setting OpenSSL refused.
@@ -280,6 +285,8 @@ def build_context(cfg: EndpointConfig) -> SSL.Context:
         ctx.set_options(_openssl.OPTIONS[name])
     if cfg.max_early_data:
         _openssl.set_max_early_data(ctx, cfg.max_early_data)
+    if trace_hooks:
+        _openssl.install_trace_hooks(ctx)
     return ctx
 
 
@@ -307,13 +314,20 @@ class Endpoint:
         cfg: EndpointConfig,
         sock: socket.socket | None = None,
         context: SSL.Context | None = None,
+        trace_hooks: bool = True,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.role
         self.context = context if context is not None else build_context(cfg)
-        # Before the first Connection: pyOpenSSL freezes a Context once it is used.
-        _openssl.install_trace_hooks(self.context)
+        if trace_hooks:
+            # Before the first Connection: pyOpenSSL freezes a Context once it is used.
+            # (A shared Context gets them from build_context(trace_hooks=True).)
+            _openssl.install_trace_hooks(self.context)
         conn = SSL.Connection(self.context, sock)
+        # No trace sinks until a recorder attaches some: the Context's hooks look these up
+        # on every message, and a missing attribute would go through pyOpenSSL's slow
+        # __getattr__ each time.
+        _openssl.attach_trace_sinks(conn, None, None, None)
         if cfg.role == "client":
             conn.set_connect_state()
             if cfg.server_name:

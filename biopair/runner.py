@@ -137,7 +137,9 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
     contexts = None
     try:
         if scenario.resume:
-            contexts = {"client": build_context(client), "server": build_context(server)}
+            # Shared by the priming pair and the scenario's: hooks now, or never.
+            contexts = {"client": build_context(client, trace_hooks=record),
+                        "server": build_context(server, trace_hooks=record)}
             with Pair(client, server, contexts=contexts, record=False) as priming:
                 first = priming.handshake()
                 if first.terminal is None:

@@ -125,6 +125,8 @@ class Pair:
         turns: ``"alternate"`` or ``"drain"``.
         max_calls: the cap on calls over the pair's life; reaching it ends a run with LIMIT.
         record: keep move and link events in the trace (calls are always kept).
+        protocol: also record the protocol as OpenSSL and the wire show it (records,
+            handshake messages, alerts, states, secrets for pcapng); default: ``record``.
         contexts: prepared Contexts by endpoint name, e.g. to share session-ticket keys
             with an earlier pair for resumption; built from the settings if absent.
         link: ``"memory"`` (memory BIOs: writes never block) or ``"socket"`` (each
@@ -150,6 +152,7 @@ class Pair:
         turns: str = "alternate",
         max_calls: int = DEFAULT_MAX_CALLS,
         record: bool = True,
+        protocol: bool | None = None,
         contexts: Mapping[str, SSL.Context] | None = None,
         link: str = "memory",
     ) -> None:
@@ -159,6 +162,7 @@ class Pair:
             raise ValueError(f"link must be one of {LINK_KINDS}, not {link!r}")
         self.link_kind = link
         contexts = contexts or {}
+        protocol_on = record if protocol is None else protocol
         self._ends: dict[str, SocketEnds] = {}
         try:
             if link == "socket":
@@ -171,6 +175,7 @@ class Pair:
                 server or EndpointConfig(role="server"),
                 contexts,
                 socks={name: self._socket(name) for name in ("client", "server")},
+                trace_hooks=protocol_on,
             )
         except BaseException:
             for ends in self._ends.values():
@@ -202,7 +207,7 @@ class Pair:
         self.refused: list[FaultEvent] = []
         #: True while an SSL call runs (trace events made then belong to that call).
         self.in_call = False
-        if record:
+        if protocol_on:
             recorder.attach(self)
 
     def _socket(self, name: str) -> Any:

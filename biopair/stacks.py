@@ -163,7 +163,8 @@ class PeerLink(WireLink):
         return total
 
 
-def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None) -> Any:
+def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None,
+                  trace_hooks: bool = True) -> Any:
     """Build the endpoint for ``cfg.stack``.
 
     Raises:
@@ -174,12 +175,13 @@ def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None) ->
         return StdlibEndpoint(cfg)
     if cfg.stack in PEER_STACKS:
         return PeerEndpoint(cfg)
-    return Endpoint(cfg, sock=sock, context=context)
+    return Endpoint(cfg, sock=sock, context=context, trace_hooks=trace_hooks)
 
 
 def make_endpoints(client: EndpointConfig, server: EndpointConfig,
                    contexts: Mapping[str, Any],
-                   socks: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   socks: Mapping[str, Any] | None = None,
+                   trace_hooks: bool = True) -> dict[str, Any]:
     """Both endpoints; in-process ones first, so a refused setting starts no process.
 
     Raises:
@@ -191,7 +193,7 @@ def make_endpoints(client: EndpointConfig, server: EndpointConfig,
     try:
         for name in order:
             made[name] = make_endpoint(cfgs[name], contexts.get(name),
-                                       (socks or {}).get(name))
+                                       (socks or {}).get(name), trace_hooks)
     except BaseException:
         for ep in made.values():
             close = getattr(ep, "close", None)
