@@ -225,6 +225,8 @@ _RESULT_KEYS = ("version", "cipher", "alpn", "group", "server_name", "peer_certi
                 "session_reused", "shutdown", "received", "state", "renegotiate_pending")
 _RUN_ENTRY_KEYS = ("call", "size", "data")
 BUFFERS = ("auto", "same", "copy")
+#: Bytes a write buffer holds at one address (biopair._openssl.WriteBuffer's capacity).
+SAME_BUFFER_CAPACITY = 65536
 #: Ops that read into a buffer of ``size`` bytes, and ops that write a payload.
 _READ_OPS = ("read", "peek", "read_early_data")
 _WRITE_OPS = ("write", "write_early_data")
@@ -287,6 +289,9 @@ class _Loader:
                 doc = tomllib.load(fh)
         except OSError as exc:
             raise self.fail("", f"cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise self.fail("", f"not UTF-8 text (byte {exc.start}): TOML files are UTF-8"
+                            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise self.fail("", f"invalid TOML: {exc}") from None
         return self.scenario(doc)
@@ -691,6 +696,11 @@ class _Loader:
             if op not in _WRITE_OPS:
                 raise self.fail(f"{where}.buffer", "only write takes a buffer")
             buffer = self.choice(raw["buffer"], BUFFERS, f"{where}.buffer")
+            payload = len(data) if data is not None else size or 0
+            if buffer == "same" and payload > SAME_BUFFER_CAPACITY:
+                raise self.fail(f"{where}.buffer", f'"same" refills a buffer of '
+                                f"{SAME_BUFFER_CAPACITY} bytes at its address; a "
+                                f"{payload}-byte payload does not fit there")
         expect = self.pattern(raw["expect"], f"{where}.expect") if "expect" in raw else None
         return CallStep(i, endpoint, op, expect, size, data, buffer, expect_data)
 

@@ -1,0 +1,26 @@
+"""Bad input that is not even TOML text, and a buffer request that cannot be honoured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from biopair import ScenarioError, load_scenario
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "binary.toml"
+    path.write_bytes(b"\xff\xfe garbage")
+    with pytest.raises(ScenarioError, match=r"not UTF-8 text \(byte 0\)"):
+        load_scenario(path)
+
+
+def test_same_buffer_larger_than_its_capacity_is_refused_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "big.toml"
+    path.write_text('title = "t"\n[[steps]]\ncall = "client write"\ndata = "x"\n'
+                    'repeat = 70000\nbuffer = "same"\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.key == "steps[1].buffer"
+    assert "70000-byte payload does not fit" in info.value.message
