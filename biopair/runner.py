@@ -25,6 +25,7 @@ from biopair.scenario import (
     HoldStep,
     LinkStep,
     MoveStep,
+    ResultSpec,
     Scenario,
     ScenarioError,
     Step,
@@ -283,9 +284,19 @@ def _check_result(
             path = f"result.{role}.{key}" if key in spec.per_endpoint.get(role, {}) else \
                 f"result.{key} ({role})"
             if actual != value:
-                failures.append(Failure(path, _show(value), _show(actual)))
+                failures.append(Failure(path, _show(value) + _when(spec, f"{role}.{key}", key),
+                                        _show(actual)))
     if spec.calls is not None and ncalls != spec.calls:
-        failures.append(Failure("result.calls", str(spec.calls), str(ncalls)))
+        failures.append(Failure("result.calls", str(spec.calls) + _when(spec, "calls"),
+                                str(ncalls)))
+
+
+def _when(spec: ResultSpec, *names: str) -> str:
+    # "  (when openssl >= 3.5)" for a value chosen from a table of version conditions.
+    for name in names:
+        if name in spec.when:
+            return f"  (when {spec.when[name]})"
+    return ""
 
 
 def show_data(data: bytes, limit: int = 80) -> str:

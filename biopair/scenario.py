@@ -155,6 +155,9 @@ class ResultSpec:
     both: Mapping[str, Any] = field(default_factory=dict)
     per_endpoint: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     calls: int | None = None
+    #: for values chosen from a table of version conditions, the condition that held,
+    #: by key (``calls``, ``group``, ``client.group``), for failure reports.
+    when: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -753,19 +756,46 @@ class _Loader:
     def result(self, table: Any) -> ResultSpec:
         self.typed(table, dict, "result", "a table")
         self.check_keys(table, (*_RESULT_KEYS, *ENDPOINTS, "calls"), "result")
-        both = {k: self.result_value(k, v, f"result.{k}")
+        when: dict[str, str] = {}
+        both = {k: self.versioned_result(k, v, f"result.{k}", k, when)
                 for k, v in table.items() if k in _RESULT_KEYS}
         per: dict[str, dict[str, Any]] = {}
         for role in ENDPOINTS:
             if role in table:
                 sub = self.typed(table[role], dict, f"result.{role}", "a table")
                 self.check_keys(sub, _RESULT_KEYS, f"result.{role}")
-                per[role] = {k: self.result_value(k, v, f"result.{role}.{k}")
+                per[role] = {k: self.versioned_result(k, v, f"result.{role}.{k}",
+                                                      f"{role}.{k}", when)
                              for k, v in sub.items()}
-        calls = self.positive(table["calls"], "result.calls") if "calls" in table else None
-        return ResultSpec(both, per, calls)
+        calls = (self.versioned_result("calls", table["calls"], "result.calls", "calls", when)
+                 if "calls" in table else None)
+        return ResultSpec(both, per, calls, when)
+
+    def versioned_result(self, key: str, value: Any, path: str, name: str,
+                         when: dict[str, str]) -> Any:
+        # calls = { "openssl >= 3.5" = 3631, "else" = 1312 }: like a versioned pattern,
+        # every condition and value is validated, then the first that holds is chosen.
+        if not isinstance(value, dict):
+            return self.result_value(key, value, path)
+        if not value:
+            raise self.fail(path, "an empty table of version conditions")
+        checked: dict[str, Any] = {}
+        for text, branch in value.items():
+            cond = self.condition_or_else(text, f'{path}."{text}"')
+            if isinstance(branch, dict):
+                raise self.fail(f'{path}."{text}"', "expected a value, got a table "
+                                                    "(conditions do not nest)")
+            checked[cond.text] = self.result_value(key, branch, f'{path}."{text}"')
+        try:
+            chosen, result = choose(checked)
+        except ConditionError as exc:
+            raise self.fail(path, str(exc)) from None
+        when[name] = chosen
+        return result
 
     def result_value(self, key: str, value: Any, path: str) -> Any:
+        if key == "calls":
+            return self.positive(value, path)
         if key in ("session_reused", "renegotiate_pending"):
             return self.typed(value, bool, path, "true or false")
         if key == "shutdown":

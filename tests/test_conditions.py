@@ -116,3 +116,49 @@ def test_requires_rejects_else(tmp_path: Path) -> None:
     path = _write(tmp_path, 'requires = ["else"]\n[[steps]]\ncall = "client connect"\n')
     with pytest.raises(ScenarioError, match="only for a table"):
         load_scenario(path)
+
+
+def test_versioned_result_values_pick_the_running_version(tmp_path: Path) -> None:
+    running = ".".join(map(str, stack_versions()["openssl"][:2]))
+    path = _write(tmp_path, f'''
+[[steps]]
+call = "client connect"
+[result]
+calls = {{ "openssl != {running}" = 7, "openssl == {running}" = 1 }}
+[result.client]
+cipher = {{ "openssl >= 99" = "TLS_AES_256_GCM_SHA384", "else" = false }}
+''')
+    scenario = load_scenario(path)
+    assert scenario.result.calls == 1
+    assert scenario.result.when == {"calls": f"openssl == {running}", "client.cipher": "else"}
+    assert run_scenario(scenario).passed
+
+
+def test_a_failed_versioned_result_names_the_branch(tmp_path: Path) -> None:
+    path = _write(tmp_path, '''
+[[steps]]
+call = "client connect"
+[result]
+calls = { "openssl >= 0.1" = 2 }
+''')
+    verdict = run_scenario(load_scenario(path))
+    assert [(f.key, f.expected, f.actual) for f in verdict.failures] == [
+        ("result.calls", "2  (when openssl >= 0.1)", "1")]
+
+
+@pytest.mark.parametrize(("body", "key", "message"), [
+    ('calls = { "openssl >= 99" = 1 }', "result.calls", "no condition holds"),
+    ('calls = { "else" = 0 }', 'result.calls."else"', "must be >= 1"),
+    ('group = { "nss >= 1" = "x" }', 'result.group."nss >= 1"', "unknown library"),
+    ('group = { "else" = { a = "x" } }', 'result.group."else"', "conditions do not nest"),
+    ("cipher = {}", "result.cipher", "empty table"),
+    ('session_reused = { "openssl >= 0.1" = true, "else" = "yes" }',
+     'result.session_reused."else"', "true or false"),
+])
+def test_versioned_result_errors_name_the_key(tmp_path: Path, body: str, key: str,
+                                              message: str) -> None:
+    path = _write(tmp_path, f'[[steps]]\ncall = "client connect"\n[result]\n{body}\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.key == key
+    assert message in info.value.message

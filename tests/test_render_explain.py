@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,16 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def test_want_read_names_the_bytes_that_were_missing() -> None:
-    with Pair(deliver=[517]) as pair:
+    # The ClientHello's size depends on the release (1,550 B with OpenSSL 4.0's
+    # X25519MLKEM768 share, ~320 B before 3.5): measure it, then deliver a third of it.
+    with Pair() as pair:
+        pair.handshake()
+        hello = pair.trace.calls[0].sent
+    part = hello // 3
+    with Pair(deliver=[part]) as pair:
         pair.handshake()
         ladder = render_ladder(pair.trace)
-    assert "= -1 WANT_READ: has 517 of 1,550 B of the ClientHello record" in ladder
+    assert f"= -1 WANT_READ: has {part:,} of {hello:,} B of the ClientHello record" in ladder
     assert "= -1 WANT_READ: has nothing from the server yet" in ladder
 
 
@@ -30,7 +37,7 @@ def test_bytewise_ladder_collapses_repeated_turns_and_fits_80_columns() -> None:
         pair.handshake()
         ladder = render_ladder(pair.trace)
         full = render_ladder(pair.trace, full=True)
-    assert len(pair.trace.calls) > 3000
+    assert len(pair.trace.calls) > 1000  # 3631 on OpenSSL 4.0, 1305 on 3.1
     assert len(ladder.splitlines()) < 300 < len(full.splitlines())
     assert "more times (calls #4-#" in ladder
     assert max(len(line) for line in ladder.splitlines()) <= 79
@@ -54,7 +61,7 @@ def test_explain_summarises_long_runs_and_quotes_about(tmp_path: Path) -> None:
                     '[[steps]]\nrun = ["client connect", "server accept"]\n')
     verdict = run_scenario(load_scenario(path))
     text = explain(verdict)
-    assert len(verdict.trace.calls) > 3000 and len(text.splitlines()) < 300
+    assert len(verdict.trace.calls) > 1000 and len(text.splitlines()) < 300
     assert "  > Byte by byte, as rustls tests it." in text
     assert "the BIO could not supply the bytes" in text
     assert "retry the same call after more bytes arrive" in text
@@ -65,6 +72,8 @@ def test_explain_summarises_long_runs_and_quotes_about(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_scenario_renders(path: Path) -> None:
     verdict = run_scenario(load_scenario(path))
+    if verdict.skipped:
+        pytest.skip(verdict.skipped)
     ladder = render_ladder(verdict.trace)
     assert max(len(line) for line in ladder.splitlines()) <= 79
     assert f"#{len(verdict.trace.calls) - 1}" in ladder or "more times" in ladder
@@ -72,8 +81,11 @@ def test_every_shipped_scenario_renders(path: Path) -> None:
     assert pcapng_bytes([(path.stem, verdict.trace)])[:4] == b"\x0a\x0d\x0d\x0a"
 
 
-def test_cli_trace_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
-    path = str(SHIPPED[0])
+def test_cli_trace_and_explain(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # A copy without its golden trace: this is about the views, and the golden records
+    # only the newest stack (the version matrix runs this test on older ones too).
+    path = str(tmp_path / SHIPPED[0].name)
+    shutil.copy(SHIPPED[0], path)
     assert cli.main(["run", "--trace", path]) == 0
     out = capsys.readouterr().out
     assert "client" in out and "wire" in out and "WANT_READ" in out and "PASS" in out

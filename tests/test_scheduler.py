@@ -36,7 +36,9 @@ def test_bytewise_handshake_completes_with_the_same_call_count_every_time() -> N
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert tuple(int(x) for x in out.stdout.split()) == first
-    assert first[0] > 1000  # one byte per move: the server's flight alone is ~2 KB
+    # One byte per move: the client answers WANT_READ for every byte of the server's first
+    # flight (1776 calls on OpenSSL 4.0, 613 on 3.1 with its smaller X25519 key share).
+    assert first[0] > 500
 
 
 def test_a_read_with_nothing_coming_is_a_deadlock_not_a_hang() -> None:

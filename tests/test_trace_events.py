@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
+import pytest
+
 from biopair import golden
+from biopair._openssl import CAN_SET_GROUPS
+from biopair.conditions import choose
 from biopair.endpoint import Call, EndpointConfig
 from biopair.scheduler import Pair
 from biopair.trace import AlertEvent, MessageEvent, RecordEvent, StateEvent
@@ -50,7 +55,11 @@ def test_tls13_encrypted_messages_are_named_by_the_message_callback() -> None:
         finishing = next(c.seq for c in pair.trace.calls
                          if c.endpoint == "client" and c.ret == 1)
         names = [name for call, name in got if call == finishing]
-        assert names == ["ServerHello", "ChangeCipherSpec", "EncryptedExtensions",
+        # The message callback of OpenSSL 3.1 and 3.2 (measured) does not report the
+        # received middlebox ChangeCipherSpec; 3.4 and later do.
+        _, ccs = choose({"openssl >= 3.4": ["ChangeCipherSpec"], "openssl == 3.2": [],
+                         "openssl == 3.1": []})
+        assert names == ["ServerHello", *ccs, "EncryptedExtensions",
                          "Certificate", "CertificateVerify", "Finished"]
         read = pair.trace.calls[-1]
         assert [name for call, name in got if call == read.seq] == ["NewSessionTicket"] * 2
@@ -76,6 +85,8 @@ def test_tls12_finished_is_an_encrypted_handshake_record() -> None:
                           "handshake (encrypted)"]
 
 
+@pytest.mark.skipif(not CAN_SET_GROUPS, reason="groups needs SSL_CTX_set1_curves_list, "
+                                               "bound from cryptography 50")
 def test_second_client_hello_after_hello_retry_request_is_read_as_plaintext() -> None:
     with Pair(_client(groups=("X25519", "P-256")), _server(groups=("P-256",))) as pair:
         assert pair.handshake().terminal is None
@@ -101,7 +112,12 @@ def test_record_parser_keeps_state_across_arbitrary_splits() -> None:
     split = RecordParser(WireState())
     pieces = [split.feed(stream[i:i + 7]) for i in range(0, len(stream), 7)]
     assert [r for chunk in pieces for r in chunk] == whole
-    assert [r.offset for r in whole] == [0, 1215, 1221, 1249, 1831, 1925, 1999, 2254]
+    # The offsets depend on the release's record sizes: each record starts where the
+    # previous one (5-byte header + length) ended, and the parser saw all the stream.
+    assert len(whole) == 8 and whole[0].offset == 0  # 6 handshake records, 2 tickets
+    for prev, rec in itertools.pairwise(whole):
+        assert rec.offset == prev.offset + 5 + prev.length
+    assert whole[-1].offset + 5 + whole[-1].length == len(stream)
 
 
 def test_a_handshake_message_spread_over_records_is_reassembled() -> None:
