@@ -24,3 +24,4 @@ def test_same_buffer_larger_than_its_capacity_is_refused_at_load(tmp_path: Path)
         load_scenario(path)
     assert info.value.key == "steps[1].buffer"
     assert "70000-byte payload does not fit" in info.value.message
+
