@@ -247,12 +247,14 @@ class SocketEnds:
             endpoint is to read (a large send buffer, so deliveries do not stall).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sndbuf: int = _SMALLEST_BUFFER) -> None:
+        """Make the pair; ``sndbuf`` is what the endpoint's end asks for as SO_SNDBUF (the
+        kernel doubles it and raises it to its minimum: 1 gives 4,608 bytes here)."""
         self.endpoint, self.relay = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             for sock in (self.endpoint, self.relay):
                 sock.setblocking(False)
-            self.endpoint.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SMALLEST_BUFFER)
+            self.endpoint.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
             # On AF_UNIX stream sockets bytes in flight are charged to the *sender's*
             # buffer; SO_RCVBUF does not limit them.  Set anyway, so the endpoint's end
             # is as small as the kernel allows in both directions.

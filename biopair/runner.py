@@ -164,6 +164,7 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
             record=record,
             contexts=contexts,
             link=scenario.link,
+            socket_buffer=scenario.socket_buffer,
         )
     except ConfigError as exc:
         raise ScenarioError(scenario.path, exc.key, exc.message) from None

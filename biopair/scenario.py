@@ -176,6 +176,7 @@ class Scenario:
     max_calls: int = DEFAULT_MAX_CALLS
     turns: str = "alternate"
     link: str = "memory"
+    socket_buffer: int | None = None
     resume: bool = False
     sweep: SweepSpec | None = None
     #: conditions the running stack must meet, else the scenario is reported as skipped.
@@ -198,7 +199,7 @@ _ENDPOINT_KEYS = (
 )
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
 _SERVER_ONLY = ("verify_client", "max_early_data")
-_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link")
+_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer")
 _FAULT_ACTIONS = ("corrupt", "truncate", "drop", "duplicate", "inject", "split", "coalesce")
 _ACTIONS = ("call", "move", "eof", "run", "pause", "resume", *_FAULT_ACTIONS, "hold")
 _STEP_KEYS = (*_ACTIONS, "expect", "bytes", "size", "data", "buffer", "deliver",
@@ -317,6 +318,14 @@ class _Loader:
                                   "schedule.max_calls")
         turns = self.choice(schedule.get("turns", "alternate"), TURNS, "schedule.turns")
         link = self.choice(schedule.get("link", "memory"), LINK_KINDS, "schedule.link")
+        socket_buffer = None
+        if "socket_buffer" in schedule:
+            socket_buffer = self.positive(schedule["socket_buffer"], "schedule.socket_buffer")
+            if link != "socket":
+                raise self.fail("schedule.socket_buffer", 'sizes a socket: it needs link = '
+                                                          '"socket" (memory BIOs have no size)')
+            if socket_buffer > 1 << 24:
+                raise self.fail("schedule.socket_buffer", "must be at most 16 MiB")
         if "steps" not in doc:
             raise self.fail("steps", "missing (a scenario needs at least one [[steps]])")
         raw_steps = doc["steps"]
@@ -333,6 +342,7 @@ class _Loader:
             path=self.path, title=title, about=about, tags=tags, client=client,
             server=server, steps=steps, result=result, deliver=deliver,
             max_calls=max_calls, turns=turns, link=link, resume=resume, sweep=sweep,
+            socket_buffer=socket_buffer,
             requires=requires,
         )
 

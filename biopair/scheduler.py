@@ -132,6 +132,9 @@ class Pair:
         link: ``"memory"`` (memory BIOs: writes never block) or ``"socket"`` (each
             endpoint on a socketpair with the smallest send buffer the kernel allows, so a
             writer that is not drained gets WANT_WRITE; see :class:`~biopair.link.SocketLink`).
+        socket_buffer: on a socket link, the SO_SNDBUF each endpoint's socket asks for
+            (default: the smallest the kernel allows); a larger window lets several
+            records through before OpenSSL answers WANT_WRITE.
 
     Raises:
         ValueError: for an unknown ``turns`` or ``link``.
@@ -155,6 +158,7 @@ class Pair:
         protocol: bool | None = None,
         contexts: Mapping[str, SSL.Context] | None = None,
         link: str = "memory",
+        socket_buffer: int | None = None,
     ) -> None:
         if turns not in TURNS:
             raise ValueError(f"turns must be one of {TURNS}, not {turns!r}")
@@ -167,7 +171,8 @@ class Pair:
         try:
             if link == "socket":
                 for name in ("client", "server"):
-                    self._ends[name] = SocketEnds()
+                    self._ends[name] = (SocketEnds() if socket_buffer is None
+                                        else SocketEnds(socket_buffer))
             # Endpoints of other stacks (stdlib ssl, external peers) come from
             # biopair.stacks; pyOpenSSL ones sit on memory BIOs or on their socket.
             self.endpoints: dict[str, Endpoint] = stacks.make_endpoints(

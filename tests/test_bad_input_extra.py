@@ -1,4 +1,4 @@
-"""Bad input that is not even TOML text, and a buffer request that cannot be honoured."""
+"""Bad input beyond the table in test_scenario_errors: bytes, buffers, socket sizes."""
 
 from __future__ import annotations
 
@@ -25,3 +25,13 @@ def test_same_buffer_larger_than_its_capacity_is_refused_at_load(tmp_path: Path)
     assert info.value.key == "steps[1].buffer"
     assert "70000-byte payload does not fit" in info.value.message
 
+
+
+def test_socket_buffer_needs_a_socket_link(tmp_path: Path) -> None:
+    path = tmp_path / "buf.toml"
+    path.write_text('title = "t"\n[schedule]\nsocket_buffer = 4096\n[[steps]]\n'
+                    'call = "client connect"\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.key == "schedule.socket_buffer"
+    assert 'needs link = "socket"' in info.value.message
