@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from biopair.endpoint import Call
+from biopair.wire import RecordView
 
 
 class MoveEvent(NamedTuple):
@@ -103,7 +104,7 @@ class HoldEvent:
 
 
 @dataclass(frozen=True)
-class RecordEvent:
+class RecordEvent(RecordView):
     """A TLS record that appeared on a link (parsed as its sender's bytes were pulled).
 
     Attributes:
@@ -125,22 +126,6 @@ class RecordEvent:
     encrypted: bool = False
     call: int | None = None
     step: int | None = None
-
-    @property
-    def size(self) -> int:
-        """Header plus payload."""
-        return self.length + 5
-
-    @property
-    def end(self) -> int:
-        """Stream offset just past the record."""
-        return self.offset + self.size
-
-    def label(self) -> str:
-        """``ClientHello``, ``application_data (encrypted)``, ..."""
-        if self.messages:
-            return ", ".join(self.messages)
-        return f"{self.content_type} (encrypted)" if self.encrypted else self.content_type
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""

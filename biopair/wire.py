@@ -88,25 +88,16 @@ def alert_text(level: int, description: int) -> tuple[str, str]:
             ALERT_DESCRIPTIONS.get(description, f"alert({description})"))
 
 
-@dataclass(frozen=True)
-class Record:
-    """One TLS record as it appeared on the wire.
-
-    Attributes:
-        offset: position of its first header byte in the link's byte stream.
-        content_type: the header's content type name (``handshake``, ...), or
-            ``not-tls`` for bytes that do not parse as a record header.
-        length: the header's length field (the record is ``length + 5`` bytes).
-        messages: names of the plaintext messages that start in it (``ClientHello``,
-            ``alert fatal handshake_failure``, ``(continued)``); empty when encrypted.
-        encrypted: True when the payload is protected.
-    """
+class RecordView:
+    """Derived facts of a record, for any class with ``offset``, ``content_type``,
+    ``length``, ``messages`` and ``encrypted`` (a parsed :class:`Record`, a trace's
+    ``RecordEvent``)."""
 
     offset: int
     content_type: str
     length: int
-    messages: tuple[str, ...] = ()
-    encrypted: bool = False
+    messages: tuple[str, ...]
+    encrypted: bool
 
     @property
     def size(self) -> int:
@@ -125,6 +116,27 @@ class Record:
         if self.encrypted:
             return f"{self.content_type} (encrypted)"
         return self.content_type
+
+
+@dataclass(frozen=True)
+class Record(RecordView):
+    """One TLS record as it appeared on the wire.
+
+    Attributes:
+        offset: position of its first header byte in the link's byte stream.
+        content_type: the header's content type name (``handshake``, ...), or
+            ``not-tls`` for bytes that do not parse as a record header.
+        length: the header's length field (the record is ``length + 5`` bytes).
+        messages: names of the plaintext messages that start in it (``ClientHello``,
+            ``alert fatal handshake_failure``, ``(continued)``); empty when encrypted.
+        encrypted: True when the payload is protected.
+    """
+
+    offset: int
+    content_type: str
+    length: int
+    messages: tuple[str, ...] = ()
+    encrypted: bool = False
 
 
 @dataclass
