@@ -46,7 +46,8 @@ def why(call: Call) -> str:
             if call.ret == 1:
                 return ("SSL_shutdown returned 1: close_notify has been sent and the peer's "
                         "has been received; the shutdown is complete.")
-            return ("SSL_shutdown returned 0: this side's close_notify is sent, the peer's "
+            return (f"SSL_shutdown returned {_r(call.ret)}: this side's close_notify is sent, "
+                    "the peer's "
                     "has not arrived yet. Call SSL_shutdown again (or SSL_read) once it "
                     "arrives. SSL_shutdown(3) says not to ask SSL_get_error() after a 0.")
         return (f"{fn} returned {_r(call.ret)}; it is not an I/O call, so SSL_get_error() "
@@ -68,8 +69,9 @@ def why(call: Call) -> str:
                 "the BIO would not take all the bytes OpenSSL had to write. Retry the same "
                 "call (with the same buffer) once the link drains.")
     if call.error == "ZERO_RETURN":
-        return (f"{fn} returned 0 and SSL_get_error() said SSL_ERROR_ZERO_RETURN: the peer "
-                "sent close_notify; no more application data will come from it.")
+        return (f"{fn} returned {_r(call.ret)} and SSL_get_error() said "
+                "SSL_ERROR_ZERO_RETURN: the peer sent close_notify; no more application data "
+                "will come from it.")
     if call.error == "SYSCALL":
         return (f"{fn} returned {_r(call.ret)} and SSL_get_error() said SSL_ERROR_SYSCALL: a "
                 "non-recoverable I/O error (with memory BIOs: the input ended without "

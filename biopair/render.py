@@ -110,11 +110,12 @@ class WireView:
         if record is not None and got > record.offset:
             return (f"has {n(got - record.offset)} of {n(record.size)} B of the "
                     f"{record.label()} record")
+        have = f"has all {n(got)} B" if got else "has nothing yet"
         if record is not None:
-            return (f"has all {n(got)} B; the next record ({record.label()}, "
+            return (f"{have}; the next record ({record.label()}, "
                     f"{n(record.size)} B) is not delivered yet")
         if queued > 0:
-            return f"has all {n(got)} B delivered; {n(queued)} B still on the link"
+            return f"{have}; {n(queued)} B still on the link"
         if got == 0:
             return f"has nothing from the {peer} yet"
         return f"has all {n(got)} B sent by the {peer}; nothing more in flight"
@@ -169,7 +170,9 @@ def turns(trace: Trace) -> list[Turn]:
                 turn.waiting = "the link would take no more bytes"
             current = turn
         elif getattr(event, "call", None) is not None:
-            if current is None or current.call is not None:
+            # A new turn unless this one is still gathering the coming call's events;
+            # events already waiting in ``after`` happened before this call.
+            if current is None or current.call is not None or current.after:
                 current = Turn(None)
                 out.append(current)
             current.inner.append(event)
