@@ -438,7 +438,7 @@ class Endpoint:
             "session_reused": _openssl.session_reused(conn),
             "renegotiate_pending": _openssl.renegotiate_pending(conn),
             "shutdown": _shutdown_names(conn.get_shutdown()),
-            "received": self.received.decode("latin-1"),
+            "received": self.received.decode("utf-8", "backslashreplace"),
             "state": _openssl.state_string(conn),
         }
 

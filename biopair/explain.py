@@ -43,6 +43,10 @@ def why(call: Call) -> str:
     fn = _FUNCTIONS.get(call.op, call.op)
     if call.error is None:
         if call.op == "shutdown":
+            if call.ret is None:
+                return ("The stdlib's unwrap() completed the shutdown: it calls SSL_shutdown "
+                        "until that returns 1 (or 0 twice) and does not show its return "
+                        "values.")
             if call.ret == 1:
                 return ("SSL_shutdown returned 1: close_notify has been sent and the peer's "
                         "has been received; the shutdown is complete.")

@@ -141,7 +141,11 @@ def peer_command(cfg: EndpointConfig, port: int, files: dict[str, Path]) -> list
     return cmd
 
 
-def _kill(proc: subprocess.Popen[bytes], tmp: tempfile.TemporaryDirectory[str]) -> None:
+def _kill(proc: subprocess.Popen[bytes], tmp: tempfile.TemporaryDirectory[str],
+          files: tuple[Any, ...] = ()) -> None:
+    for fh in files:
+        with contextlib.suppress(OSError):
+            fh.close()
     if proc.poll() is None:
         proc.kill()
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -174,20 +178,35 @@ class PeerEndpoint:
             hint = " (Debian: apt-get install gnutls-bin)" if "gnutls" in program else ""
             raise PeerError(f"{cfg.role}: {program} is not installed{hint}")
         self._tmp = tempfile.TemporaryDirectory(prefix="biopair-peer-")
-        files = self._write_pki(Path(self._tmp.name))
         listener: socket.socket | None = None
-        if cfg.role == "server":
-            port = _free_port()
-        else:
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            port = int(listener.getsockname()[1])
-        self.command = peer_command(cfg, port, files)
-        self.proc = subprocess.Popen(
-            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, cwd=self._tmp.name)
-        self._finalizer = weakref.finalize(self, _kill, self.proc, self._tmp)
+        try:
+            files = self._write_pki(Path(self._tmp.name))
+            if cfg.role == "server":
+                port = _free_port()
+            else:
+                listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                listener.bind(("127.0.0.1", 0))
+                listener.listen(1)
+                port = int(listener.getsockname()[1])
+            self.command = peer_command(cfg, port, files)
+            # stdout and stderr go to files, never to pipes nobody reads while the peer
+            # runs: a full pipe would stop the peer, and its stall would look like the
+            # peer's own (s_client -quiet prints every byte it receives).
+            self._out = (Path(self._tmp.name) / "stdout").open("wb")
+            self._err = (Path(self._tmp.name) / "stderr").open("wb")
+            self.proc = subprocess.Popen(
+                self.command, stdin=subprocess.PIPE, stdout=self._out, stderr=self._err,
+                cwd=self._tmp.name, start_new_session=True)
+        except BaseException:
+            if listener is not None:
+                listener.close()
+            for stream in ("_out", "_err"):
+                with contextlib.suppress(AttributeError, OSError):
+                    getattr(self, stream).close()
+            self._tmp.cleanup()
+            raise
+        self._finalizer = weakref.finalize(self, _kill, self.proc, self._tmp,
+                                           (self._out, self._err))
         try:
             self.sock = (self._connect(port) if listener is None else self._accept(listener))
         except BaseException:
@@ -235,9 +254,8 @@ class PeerEndpoint:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
         err = b""
-        if self.proc.stderr is not None:
-            with contextlib.suppress(OSError, ValueError):
-                err = self.proc.stderr.read() or b""
+        with contextlib.suppress(OSError):
+            err = (Path(self._tmp.name) / "stderr").read_bytes()
         tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
         detail = ("; stderr: " + " | ".join(tail)) if tail else ""
         self.close()
@@ -339,11 +357,9 @@ class PeerEndpoint:
         return None
 
     def output(self) -> bytes:
-        """What the peer printed on stdout so far (after :meth:`close`: all of it)."""
-        if self.proc.stdout is None or self.proc.poll() is None:
-            return b""
-        with contextlib.suppress(OSError, ValueError):
-            return self.proc.stdout.read() or b""
+        """What the peer printed on stdout so far (until :meth:`close` removes it)."""
+        with contextlib.suppress(OSError):
+            return (Path(self._tmp.name) / "stdout").read_bytes()
         return b""
 
     def close(self) -> None:

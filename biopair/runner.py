@@ -153,6 +153,12 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
                     # pair is freed before the scenario's handshake starts.
                     priming.call("client", "shutdown")
                     priming.call("server", "shutdown")
+                if first.terminal is not None:
+                    raise ScenarioError(
+                        scenario.path, "client.resume",
+                        f"the priming handshake ended in {first.terminal}: there is no "
+                        f"session to resume (client {summarize(first.outcomes['client'])}; "
+                        f"server {summarize(first.outcomes['server'])})")
                 session = priming.client.session()
             client = dataclasses.replace(client, session=session)
         return Pair(
@@ -217,7 +223,11 @@ def run_scenario(
             pair.fault(fault)
         for step in scenario.steps:
             pair.step = step.index
-            _run_step(pair, step, failures)
+            try:
+                _run_step(pair, step, failures)
+            except PeerError as exc:
+                raise ScenarioError(scenario.path, f"steps[{step.index + 1}]",
+                                    f"external peer: {exc}") from None
             for event in pair.refused:
                 failures.append(Failure(f"steps[{step.index + 1}]", "every armed fault applies",
                                         f"{event.kind} {event.direction}: {event.detail}",

@@ -229,6 +229,8 @@ _RESULT_KEYS = ("version", "cipher", "alpn", "group", "server_name", "peer_certi
                 "session_reused", "shutdown", "received", "state", "renegotiate_pending")
 _RUN_ENTRY_KEYS = ("call", "size", "data")
 BUFFERS = ("auto", "same", "copy")
+#: The largest read, peek or write a step may ask for (64 MiB).
+MAX_SIZE = 1 << 26
 #: Bytes a write buffer holds at one address (biopair._openssl.WriteBuffer's capacity).
 SAME_BUFFER_CAPACITY = 65536
 #: Ops that read into a buffer of ``size`` bytes, and ops that write a payload.
@@ -405,6 +407,7 @@ class _Loader:
         for key in ("server_name", "verify_host", "cert_host", "ciphers", "ciphersuites"):
             if key in table:
                 kw[key] = self.typed(table[key], str, f"{role}.{key}", "a string")
+                self._ascii(kw[key], f"{role}.{key}")
         if "server_name" in table and table["server_name"] == "":
             kw["server_name"] = None
         for key in ("verify", "post_handshake_auth"):
@@ -431,7 +434,11 @@ class _Loader:
                                               f"{role}.verify_client")
         for key in ("alpn", "groups", "sigalgs"):
             if key in table:
-                kw[key] = self.str_list(table[key], f"{role}.{key}")
+                kw[key] = self.str_list(table[key], f"{role}.{key}", self._ascii)
+        for i, proto in enumerate(kw.get("alpn", ())):
+            if not 1 <= len(proto) <= 255:
+                raise self.fail(f"{role}.alpn[{i + 1}]", "an ALPN protocol name is 1 to 255 "
+                                                         f"bytes, got {len(proto)}")
         if "options" in table:
             kw["options"] = self.str_list(table["options"], f"{role}.options",
                                           self._name_check(_openssl.OPTIONS, "option"))
@@ -503,6 +510,18 @@ class _Loader:
                 if stack == "stdlib" and op not in STDLIB_OPS:
                     raise self.fail(key, f"the stdlib ssl module cannot {op} (it can: "
                                          f"{', '.join(STDLIB_OPS)})")
+
+    def _ascii(self, value: str, key: str) -> None:
+        if not value.isascii():
+            raise self.fail(key, f"must be ASCII (OpenSSL takes these as C strings), got "
+                                 f"{value!r}")
+
+    def size(self, value: Any, key: str) -> int:
+        """A byte count for a read, peek or write: 1 to MAX_SIZE."""
+        n = self.positive(value, key)
+        if n > MAX_SIZE:
+            raise self.fail(key, f"must be at most {MAX_SIZE} bytes, got {n}")
+        return n
 
     def _shutdown_check(self, value: str, key: str) -> None:
         self.choice(value, ("sent", "received"), key)
@@ -591,7 +610,7 @@ class _Loader:
             if op not in (*_READ_OPS, *_WRITE_OPS) or not words[2].isdigit():
                 raise self.fail(key, f"only {', '.join((*_READ_OPS, *_WRITE_OPS))} take a "
                                      f"size, as a number: {text!r}")
-            size = self.positive(int(words[2]), key)
+            size = self.size(int(words[2]), key)
         return endpoint, op, size
 
     def direction(self, value: Any, key: str) -> str:
@@ -684,7 +703,7 @@ class _Loader:
         if "size" in raw:
             if size is not None:
                 raise self.fail(f"{where}.size", "the call already names a size")
-            size = self.positive(raw["size"], f"{where}.size")
+            size = self.size(raw["size"], f"{where}.size")
         data: bytes | None = None
         expect_data: bytes | None = None
         if "repeat" in raw and "data" not in raw:
@@ -692,7 +711,11 @@ class _Loader:
         if "data" in raw:
             text = self.typed(raw["data"], str, f"{where}.data", "a string")
             if "repeat" in raw:
-                text *= self.positive(raw["repeat"], f"{where}.repeat")
+                repeat = self.positive(raw["repeat"], f"{where}.repeat")
+                if len(text.encode()) * repeat > MAX_SIZE:
+                    raise self.fail(f"{where}.repeat", f"data x {repeat} is more than "
+                                                       f"{MAX_SIZE} bytes")
+                text *= repeat
             if op in _WRITE_OPS:
                 data = text.encode()
             elif op in _READ_OPS:
@@ -733,7 +756,7 @@ class _Loader:
                     raise self.fail(ekey, "an inline entry needs call = \"ENDPOINT OP\"")
                 endpoint, op, size = self.call_words(item["call"], f"{ekey}.call")
                 if "size" in item:
-                    size = self.positive(item["size"], f"{ekey}.size")
+                    size = self.size(item["size"], f"{ekey}.size")
                 if "data" in item:
                     if op not in _WRITE_OPS:
                         raise self.fail(f"{ekey}.data", "only a write entry takes data")

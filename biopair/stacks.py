@@ -18,6 +18,7 @@ peer's asynchronous answer before the scheduler declares a DEADLOCK.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +27,7 @@ from OpenSSL import SSL
 from biopair import _openssl
 from biopair.endpoint import Endpoint, EndpointConfig
 from biopair.link import DIRECTIONS, Link, parse_direction
-from biopair.peers import FIRST_BYTE_WAIT, PEER_STACKS, QUIET, PeerEndpoint
+from biopair.peers import FIRST_BYTE_WAIT, PEER_STACKS, QUIET, START_TIMEOUT, PeerEndpoint
 from biopair.stdlib import StdlibEndpoint
 
 #: Every stack a scenario may name.
@@ -150,7 +151,10 @@ class PeerLink(WireLink):
         peer = self._from
         total = 0
         timeout = first
-        while peer.readable(timeout):
+        # A peer that never falls quiet for ``quiet`` seconds must not keep the scheduler
+        # here: the whole wait is bounded too.
+        deadline = time.monotonic() + first + START_TIMEOUT
+        while time.monotonic() < deadline and peer.readable(timeout):
             before = self.eof
             got = WireLink.pull(self)
             total += got

@@ -287,6 +287,6 @@ class StdlibEndpoint:
             "peer_certificate": peer,
             "session_reused": obj.session_reused,
             "shutdown": None,
-            "received": self.received.decode("latin-1"),
+            "received": self.received.decode("utf-8", "backslashreplace"),
             "state": None,
         }

@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import multiprocessing
+import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -228,6 +230,12 @@ def positions(scenario: Scenario, spec: SweepSpec) -> list[int]:
     return list(range(spec.start, stop, spec.stride))
 
 
+def _worker_init() -> None:
+    # pool.terminate() sends SIGTERM: exit through Python, so that Pair.close and the peer
+    # finalizers run and no external TLS program outlives its worker.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
+
+
 def sweep(
     scenario: Scenario,
     spec: SweepSpec,
@@ -268,7 +276,7 @@ def _parallel(path: str, spec: SweepSpec, points: Iterable[int], jobs: int, time
     results: list[PointResult] = []
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                       else "spawn")
-    pool = ctx.Pool(jobs)
+    pool = ctx.Pool(jobs, initializer=_worker_init)
     try:
         it = pool.imap(_worker, [(path, spec, p) for p in todo], chunksize=1)
         for i, p in enumerate(todo):
