@@ -349,10 +349,6 @@ def set_post_handshake_auth(conn: SSL.Connection) -> None:
     _lib.SSL_set_post_handshake_auth(conn._ssl, 1)
 
 
-def connection_modes(conn: SSL.Connection) -> int:
-    """The SSL_MODE_* bits in force on a connection."""
-    return int(_lib.SSL_set_mode(conn._ssl, 0))
-
 
 def set_connection_modes(conn: SSL.Connection, set_bits: int, clear_bits: int) -> None:
     """Set and clear SSL_MODE_* bits on one connection (after pyOpenSSL's own defaults)."""
@@ -402,10 +398,6 @@ def state_string(conn: SSL.Connection) -> str:
     text: bytes = _ffi.string(_lib.SSL_state_string_long(conn._ssl))
     return text.decode("ascii", "replace")
 
-
-def keep_alive(obj: Any, *callbacks: Callable[..., Any]) -> None:
-    """Attach cffi callbacks to an object so they live as long as it does."""
-    obj._biopair_callbacks = callbacks
 
 
 # -- trace hooks ------------------------------------------------------------------------------
