@@ -25,8 +25,8 @@ from collections.abc import Callable
 from OpenSSL import SSL
 
 from biopair import EndpointConfig, Pair
-from biopair._openssl import set_verify_host
-from biopair.endpoint import build_context
+from biopair.endpoints._openssl import set_verify_host
+from biopair.endpoints.pyopenssl import build_context
 
 
 def bare(step: int | None) -> int:

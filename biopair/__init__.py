@@ -13,11 +13,12 @@ Typical use from Python::
         print(result.outcomes["client"])
 """
 
-from biopair.endpoint import Call, ConfigError, EndpointConfig
+from biopair.endpoints.config import ConfigError, EndpointConfig
+from biopair.engine.pair import Pair, RunEntry, RunResult
+from biopair.engine.trace import Call
 from biopair.outcome import DEADLOCK, LIMIT, Outcome, Pattern, PatternError, compile_pattern
-from biopair.runner import Failure, Verdict, run_scenario
-from biopair.scenario import Scenario, ScenarioError, find_scenarios, load_scenario
-from biopair.scheduler import Pair, RunEntry, RunResult
+from biopair.scenario.loader import Scenario, ScenarioError, find_scenarios, load_scenario
+from biopair.scenario.runner import Failure, Verdict, run_scenario
 
 __all__ = [
     "DEADLOCK",

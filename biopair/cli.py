@@ -16,16 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from biopair import explain, golden, pcap, render, versions
-from biopair.link import DIRECTIONS
-from biopair.runner import Verdict, run_scenario
-from biopair.scenario import (
+from biopair.endpoints import versions
+from biopair.scenario.loader import (
     SWEEP_FAULTS,
     ScenarioError,
     SweepSpec,
     find_scenarios,
     load_scenario,
 )
+from biopair.scenario.runner import Verdict, run_scenario
+from biopair.transport.link import DIRECTIONS
+from biopair.views import explain, golden, pcap
+from biopair.views import ladder as render
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,7 +115,7 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"{name} {value}")
         return 0
     if args.command == "diff":
-        from biopair import diff as _diff
+        from biopair.views import diff as _diff
 
         try:
             code, report = _diff.main(args.a, args.b, max(0, args.context))
@@ -130,7 +132,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "explain":
         return _explain(args.paths)
     if args.command == "index":
-        from biopair import index
+        from biopair.views import index
 
         return index.main([args.root, *(["--check"] if args.check else [])])
     if args.command == "sweep":
@@ -236,7 +238,7 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from biopair.sweep import sweep
+    from biopair.search.sweep import sweep
 
     try:
         scenario = load_scenario(args.file)

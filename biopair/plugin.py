@@ -4,7 +4,7 @@ Registered through the ``pytest11`` entry point, so any project that installs bi
 collects its scenario files: every ``*.toml`` below a directory named ``scenarios`` (the
 ini option ``biopair_dirs`` changes the names).
 
-Golden traces (:mod:`biopair.golden`) are opt-in per scenario: a scenario is compared with
+Golden traces (:mod:`biopair.views.golden`) are opt-in per scenario: a scenario is compared with
 its ``name.trace`` only when that file exists, so new scenarios without one still pass;
 ``--biopair-golden`` makes a missing golden a failure, ``--biopair-update`` writes them.
 
@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from biopair import golden
-from biopair.endpoint import EndpointConfig
-from biopair.runner import Verdict, run_scenario
-from biopair.scenario import ScenarioError, load_scenario
-from biopair.scheduler import Pair
+from biopair.endpoints.config import EndpointConfig
+from biopair.engine.pair import Pair
+from biopair.scenario.loader import ScenarioError, load_scenario
+from biopair.scenario.runner import Verdict, run_scenario
+from biopair.views import golden
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

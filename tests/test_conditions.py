@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from biopair.conditions import ConditionError, choose, parse_condition, stack_versions
-from biopair.runner import run_scenario
-from biopair.scenario import ScenarioError, load_scenario
+from biopair.scenario.conditions import ConditionError, choose, parse_condition, stack_versions
+from biopair.scenario.loader import ScenarioError, load_scenario
+from biopair.scenario.runner import run_scenario
 
 V31 = {"openssl": (3, 1, 4), "pyopenssl": (23, 2, 0), "cryptography": (41, 0, 7),
        "stdlib-openssl": (3, 0, 19)}

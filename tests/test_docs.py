@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from biopair import scenario
-from biopair.endpoint import OPS
+from biopair.endpoints.config import OPS
+from biopair.scenario import loader as scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

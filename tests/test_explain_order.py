@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from biopair import explain, load_scenario, run_scenario
+from biopair import load_scenario, run_scenario
+from biopair.views import explain
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from biopair.conditions import choose
-from biopair.endpoint import EndpointConfig
-from biopair.faults import Fault, FaultEngine, FaultError, parse_condition
+from biopair.endpoints.config import EndpointConfig
+from biopair.engine.pair import Pair
+from biopair.engine.trace import FaultEvent
 from biopair.outcome import summarize
-from biopair.records import make_record, split_records
-from biopair.scenario import ScenarioError, load_scenario
-from biopair.scheduler import Pair
-from biopair.trace import FaultEvent
+from biopair.scenario.conditions import choose
+from biopair.scenario.loader import ScenarioError, load_scenario
+from biopair.tls.records import make_record, split_records
+from biopair.transport.faults import Fault, FaultEngine, FaultError
+from biopair.transport.holds import parse_condition
 
 STREAM = make_record(22, b"hello") + make_record(23, b"world!") + make_record(21, b"\x01\x00")
 
@@ -164,7 +165,7 @@ def test_corrupting_a_clienthello_byte_fails_the_server() -> None:
 
 
 def test_a_fault_too_late_fails_the_scenario(tmp_path: Path) -> None:
-    from biopair.runner import run_scenario
+    from biopair.scenario.runner import run_scenario
 
     path = tmp_path / "late.toml"
     path.write_text('title = "t"\n[[steps]]\ncall = "client connect"\n'

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from biopair import cli, golden
+from biopair import cli
+from biopair.views import golden
 
 SCENARIO = """
 title = "a handshake"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from biopair import cli
-from biopair.pcap import checksum, packets, pcapng_bytes
+from biopair.views.pcap import checksum, packets, pcapng_bytes
 
 TSHARK = shutil.which("tshark")
 # Skipped where tshark is absent, except in CI (CI=true), which installs it: there a
@@ -66,7 +66,7 @@ def exported(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_checksums_verify_to_zero() -> None:
-    from biopair.scheduler import Pair
+    from biopair.engine.pair import Pair
     with Pair() as pair:
         pair.handshake()
         frames = packets(pair.trace)
@@ -80,7 +80,7 @@ def test_checksums_verify_to_zero() -> None:
 
 
 def test_same_trace_same_file() -> None:
-    from biopair.scheduler import Pair
+    from biopair.engine.pair import Pair
     with Pair() as pair:
         pair.handshake()
         assert pcapng_bytes([("a", pair.trace)]) == pcapng_bytes([("a", pair.trace)])

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from biopair import EndpointConfig, Pair
-from biopair.peers import PeerEndpoint, PeerError, peer_command
-from biopair.scenario import ScenarioError, load_scenario
+from biopair.endpoints.peers import PeerEndpoint, PeerError, peer_command
+from biopair.scenario.loader import ScenarioError, load_scenario
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI")
 needs_gnutls = pytest.mark.skipif(shutil.which("gnutls-serv") is None,

@@ -9,7 +9,7 @@ import sys
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from biopair import pki
+from biopair.endpoints import pki
 
 
 def _fingerprints() -> list[str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from biopair import records
-from biopair.records import Framer, StreamWatcher, make_record, parse_header, split_records
+from biopair.tls import records
+from biopair.tls.records import Framer, StreamWatcher, make_record, parse_header, split_records
 
 
 def handshake(mtype: int, body: bytes) -> bytes:

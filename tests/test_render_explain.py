@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from biopair import cli, load_scenario, run_scenario
-from biopair.explain import explain
-from biopair.pcap import pcapng_bytes
-from biopair.render import render_ladder, use_colour
-from biopair.scheduler import Pair
+from biopair.engine.pair import Pair
+from biopair.views.explain import explain
+from biopair.views.ladder import render_ladder, use_colour
+from biopair.views.pcap import pcapng_bytes
 
 SHIPPED = sorted(Path(__file__).parent.parent.joinpath("scenarios").rglob("*.toml"))
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from biopair import index
-from biopair.scenario import CallStep, RunStep, find_scenarios, load_scenario
+from biopair.scenario.loader import CallStep, RunStep, find_scenarios, load_scenario
+from biopair.views import index
 
 ROOT = Path(__file__).resolve().parent.parent / "scenarios"
 FILES = find_scenarios([ROOT])

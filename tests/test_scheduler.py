@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from biopair import EndpointConfig, Pair, RunEntry
+from biopair.engine.pair import Delivery
 from biopair.outcome import summarize
-from biopair.scheduler import Delivery
 
 
 def test_whole_buffer_handshake_takes_two_turns_each() -> None:

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from biopair.endpoint import EndpointConfig, build_context, pattern_bytes
-from biopair.link import MemoryLink, SocketEnds, SocketLink, unread
+from biopair.endpoints.config import EndpointConfig, pattern_bytes
+from biopair.endpoints.pyopenssl import build_context
+from biopair.engine.pair import Pair, RunEntry
 from biopair.outcome import summarize
-from biopair.runner import run_scenario, show_data
-from biopair.scenario import ScenarioError, load_scenario
-from biopair.scheduler import Pair, RunEntry
+from biopair.scenario.loader import ScenarioError, load_scenario
+from biopair.scenario.runner import run_scenario, show_data
+from biopair.transport.memory import MemoryLink
+from biopair.transport.socket import SocketEnds, SocketLink, unread
 
 LINKS = ["memory", "socket"]
 

@@ -7,8 +7,8 @@ import ssl
 import pytest
 
 from biopair import EndpointConfig, Pair
+from biopair.endpoints.stdlib import StdlibEndpoint, classify
 from biopair.outcome import Outcome, compile_pattern
-from biopair.stdlib import StdlibEndpoint, classify
 
 
 def _pair(client: str, server: str, **kw: object) -> Pair:
@@ -86,7 +86,7 @@ def test_classify_by_exception(exc: ssl.SSLError, expected: tuple[str, tuple[str
 def test_stdlib_endpoint_rejects_unavailable_settings(tmp_path: object) -> None:
     from pathlib import Path
 
-    from biopair.scenario import ScenarioError, load_scenario
+    from biopair.scenario.loader import ScenarioError, load_scenario
 
     path = Path(str(tmp_path)) / "s.toml"
     path.write_text('title = "t"\n[client]\nstack = "stdlib"\nsigalgs = ["ed25519"]\n'

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from biopair.cli import main
-from biopair.scenario import SweepSpec, load_scenario
-from biopair.sweep import positions, ranges, run_point, sweep
+from biopair.scenario.loader import SweepSpec, load_scenario
+from biopair.search.sweep import positions, ranges, run_point, sweep
 
 SCENARIO = str(Path(__file__).parent.parent / "scenarios/faults/sweep-tls13-server-flight.toml")
 RECORDS = 9  # ServerHello, CCS, 4 encrypted handshake records, 2 tickets, "ping"

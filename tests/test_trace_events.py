@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from biopair import golden
-from biopair._openssl import CAN_SET_GROUPS
-from biopair.conditions import choose
-from biopair.endpoint import Call, EndpointConfig
-from biopair.scheduler import Pair
-from biopair.trace import AlertEvent, MessageEvent, RecordEvent, StateEvent
-from biopair.wire import RecordParser, WireState
+from biopair.endpoints._openssl import CAN_SET_GROUPS
+from biopair.endpoints.config import EndpointConfig
+from biopair.engine.pair import Pair
+from biopair.engine.trace import AlertEvent, Call, MessageEvent, RecordEvent, StateEvent
+from biopair.scenario.conditions import choose
+from biopair.tls.wire import RecordParser, WireState
+from biopair.views import golden
 
 
 def _client(**kw: object) -> EndpointConfig:
@@ -152,8 +152,8 @@ def test_unrecorded_pairs_keep_only_calls() -> None:
 
 _DUMP = """
 import sys
-from biopair import golden
-from biopair.scheduler import Pair
+from biopair.views import golden
+from biopair.engine.pair import Pair
 with Pair(deliver=sys.argv[1]) as pair:
     pair.handshake(); pair.move("server>client"); pair.call("client", "read")
     sys.stdout.write(golden.render(pair.trace, "x.toml"))

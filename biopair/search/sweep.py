@@ -2,7 +2,7 @@
 
 A sweep first runs the scenario unfaulted to learn how many bytes and records the swept
 link's sender writes, then runs it once per position with one fault armed before the
-first step (:func:`biopair.runner.run_scenario` ``faults=``), with the scenario's
+first step (:func:`biopair.scenario.runner.run_scenario` ``faults=``), with the scenario's
 expectations switched off (most of them cannot hold under a fault).  Each run is reduced
 to an outcome *class*: for each endpoint its first fatal call (``SSL "reason"``,
 ``SYSCALL``, ``ZERO_RETURN``), else ``ok`` (or ``ok until read WANT_READ`` when its last
@@ -27,11 +27,10 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from biopair.endpoint import Call
-from biopair.faults import Fault
-from biopair.runner import Verdict, run_scenario
-from biopair.scenario import Scenario, SweepSpec, load_scenario
-from biopair.trace import RunEnd
+from biopair.engine.trace import Call, RunEnd
+from biopair.scenario.loader import Scenario, SweepSpec, load_scenario
+from biopair.scenario.runner import Verdict, run_scenario
+from biopair.transport.faults import Fault
 
 _FATAL = ("SSL", "SYSCALL", "ZERO_RETURN")
 
@@ -185,7 +184,7 @@ def fault_at(spec: SweepSpec, position: int) -> Fault:
     drop/duplicate take the whole record, truncate/eof cut just before it.
 
     Returns:
-        The :class:`~biopair.faults.Fault`.
+        The :class:`~biopair.transport.faults.Fault`.
     """
     if spec.unit == "records":
         at = -1 if spec.fault == "corrupt" else None

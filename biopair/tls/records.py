@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from biopair.wire import CONTENT_TYPES, HANDSHAKE_TYPES, HEADER, HRR_RANDOM
+from biopair.tls.wire import CONTENT_TYPES, HANDSHAKE_TYPES, HEADER, HRR_RANDOM
 
 # The wire's vocabulary is the trace parser's (biopair.wire): one table of names.
 HEADER_LEN = HEADER

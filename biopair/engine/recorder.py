@@ -1,17 +1,18 @@
 """Wiring a pair to its trace: record parsing on the links, OpenSSL's callbacks on the ends.
 
-:func:`attach` is called once by :class:`~biopair.scheduler.Pair` when its trace records
+:func:`attach` is called once by :class:`~biopair.engine.pair.Pair` when its trace records
 events.  From then on:
 
 * every chunk a link queues is kept (``Trace.wire``) and fed to that link's
-  :class:`~biopair.wire.RecordParser`; each completed record becomes a
-  :class:`~biopair.trace.RecordEvent`;
-* OpenSSL's message callback becomes :class:`~biopair.trace.MessageEvent` and
-  :class:`~biopair.trace.AlertEvent`, its info callback :class:`~biopair.trace.StateEvent`,
+  :class:`~biopair.tls.wire.RecordParser`; each completed record becomes a
+  :class:`~biopair.engine.trace.RecordEvent`;
+* OpenSSL's message callback becomes :class:`~biopair.engine.trace.MessageEvent` and
+  :class:`~biopair.engine.trace.AlertEvent`, its info callback
+  :class:`~biopair.engine.trace.StateEvent`,
   its keylog callback lines in ``Trace.keylog``.
 
 Events that happen inside an SSL call (and the records that call wrote, pulled right
-after it) carry that call's ``seq``; they precede the :class:`~biopair.endpoint.Call`
+after it) carry that call's ``seq``; they precede the :class:`~biopair.endpoints.pyopenssl.Call`
 itself in the trace, because the call is recorded when it returns.
 """
 
@@ -21,13 +22,13 @@ from typing import TYPE_CHECKING
 
 from OpenSSL import SSL
 
-from biopair import _openssl
-from biopair.trace import AlertEvent, MessageEvent, RecordEvent, StateEvent
-from biopair.wire import RecordParser, WireState, alert_text, content_type_name
-from biopair.wire import handshake_name as _hs_name
+from biopair.endpoints import _openssl
+from biopair.engine.trace import AlertEvent, MessageEvent, RecordEvent, StateEvent
+from biopair.tls.wire import RecordParser, WireState, alert_text, content_type_name
+from biopair.tls.wire import handshake_name as _hs_name
 
 if TYPE_CHECKING:
-    from biopair.scheduler import Pair
+    from biopair.engine.pair import Pair
 
 _HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 

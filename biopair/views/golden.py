@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from biopair import versions
-from biopair.render import collapse
-from biopair.trace import Trace
+from biopair.endpoints import versions
+from biopair.engine.trace import Trace
+from biopair.views.ladder import collapse
 
 FORMAT = "biopair golden trace 1"
 SUFFIX = ".trace"

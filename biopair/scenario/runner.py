@@ -1,7 +1,7 @@
 """Running a validated scenario: steps in order, then the ``[result]`` checks, a verdict.
 
-Data flows one way: :class:`~biopair.scenario.Scenario` -> :class:`~biopair.scheduler.Pair`
--> :class:`~biopair.trace.Trace` -> :class:`Verdict`.  The first failing expectation stops
+Data flows one way: :class:`~biopair.scenario.loader.Scenario` -> :class:`~biopair.engine.pair.Pair`
+-> :class:`~biopair.engine.trace.Trace` -> :class:`Verdict`.  The first failing expectation stops
 the run (later steps would act on a state the scenario did not expect); the verdict keeps
 the whole trace up to that point.
 """
@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from biopair.endpoint import ConfigError, build_context
-from biopair.faults import Fault, FaultError
+from biopair.endpoints.config import ConfigError
+from biopair.endpoints.peers import PEER_STACKS, PeerError, peer_available
+from biopair.endpoints.peers import program_for as peer_program
+from biopair.endpoints.pyopenssl import build_context
+from biopair.engine.pair import Pair
+from biopair.engine.trace import Trace
 from biopair.outcome import Outcome, Pattern, summarize
-from biopair.peers import PEER_STACKS, PeerError, peer_available
-from biopair.peers import program_for as peer_program
-from biopair.scenario import (
+from biopair.scenario.loader import (
     CallStep,
     FaultStep,
     HoldStep,
@@ -30,8 +32,7 @@ from biopair.scenario import (
     ScenarioError,
     Step,
 )
-from biopair.scheduler import Pair
-from biopair.trace import Trace
+from biopair.transport.faults import Fault, FaultError
 
 
 @dataclass(frozen=True)

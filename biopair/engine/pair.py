@@ -42,12 +42,18 @@ from typing import Any
 
 from OpenSSL import SSL
 
-from biopair import recorder, stacks
-from biopair.endpoint import Call, Endpoint, EndpointConfig
-from biopair.faults import Condition, Fault
-from biopair.link import DIRECTIONS, MemoryLink, SocketEnds, SocketLink, parse_direction
+from biopair.endpoints import registry
+from biopair.endpoints.config import EndpointConfig
+from biopair.endpoints.pyopenssl import Endpoint
+from biopair.engine import builder, recorder
+from biopair.engine.trace import Call, FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, Trace
 from biopair.outcome import DEADLOCK, LIMIT, Outcome
-from biopair.trace import FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, Trace
+from biopair.transport.faults import Fault
+from biopair.transport.holds import Condition
+from biopair.transport.link import DIRECTIONS, parse_direction
+from biopair.transport.memory import MemoryLink
+from biopair.transport.socket import SocketEnds, SocketLink
+from biopair.transport.wire import PeerLink
 
 #: Delivery policy names (``records``: one whole TLS record per move).
 DELIVER_NAMES = ("all", "bytewise", "records")
@@ -131,7 +137,8 @@ class Pair:
             with an earlier pair for resumption; built from the settings if absent.
         link: ``"memory"`` (memory BIOs: writes never block) or ``"socket"`` (each
             endpoint on a socketpair with the smallest send buffer the kernel allows, so a
-            writer that is not drained gets WANT_WRITE; see :class:`~biopair.link.SocketLink`).
+            writer that is not drained gets WANT_WRITE; see
+            :class:`~biopair.transport.socket.SocketLink`).
         socket_buffer: on a socket link, the SO_SNDBUF each endpoint's socket asks for
             (default: the smallest the kernel allows); a larger window lets several
             records through before OpenSSL answers WANT_WRITE.
@@ -175,7 +182,7 @@ class Pair:
                                         else SocketEnds(socket_buffer))
             # Endpoints of other stacks (stdlib ssl, external peers) come from
             # biopair.stacks; pyOpenSSL ones sit on memory BIOs or on their socket.
-            self.endpoints: dict[str, Endpoint] = stacks.make_endpoints(
+            self.endpoints: dict[str, Endpoint] = registry.make_endpoints(
                 client or EndpointConfig(role="client"),
                 server or EndpointConfig(role="server"),
                 contexts,
@@ -187,13 +194,13 @@ class Pair:
                 ends.close()
             raise
         try:
-            self.links = (stacks.make_links(self.endpoints) if stacks.mixed(self.endpoints)
+            self.links = (builder.make_links(self.endpoints) if builder.mixed(self.endpoints)
                           else self._make_links())
         except BaseException:
             self.close()
             raise
-        if stacks.mixed(self.endpoints):
-            self.link_kind = stacks.link_kind(self.endpoints)
+        if builder.mixed(self.endpoints):
+            self.link_kind = builder.link_kind(self.endpoints)
         self._out_link = {parse_direction(d)[0]: link for d, link in self.links.items()}
         self._in_link = {parse_direction(d)[1]: link for d, link in self.links.items()}
         # Bumped by every event that changes what a call could see: bytes sent, consumed
@@ -273,7 +280,7 @@ class Pair:
         """Make one SSL call on ``endpoint``, then pull what it wrote onto the links.
 
         Returns:
-            The recorded :class:`~biopair.endpoint.Call`.
+            The recorded :class:`~biopair.endpoints.pyopenssl.Call`.
         """
         ep = self.endpoints[endpoint]
         inbound = self._in_link[endpoint]
@@ -315,7 +322,7 @@ class Pair:
     def move(self, direction: str, nbytes: int | str | None = None) -> int:
         """Hand up to ``nbytes`` (all if None) queued bytes on ``direction`` to the receiver.
 
-        ``nbytes`` may also name a stop point (:data:`biopair.records.STOPS`): ``"record"``,
+        ``nbytes`` may also name a stop point (:data:`biopair.tls.records.STOPS`): ``"record"``,
         ``"record-1"``, ``"header"`` or ``"header-1"``.
 
         Returns:
@@ -344,7 +351,7 @@ class Pair:
         return moved
 
     def fault(self, fault: Fault) -> Fault:
-        """Arm a fault on its link (see :mod:`biopair.faults`); it applies as its bytes pass.
+        """Arm a fault on its link (:mod:`biopair.transport.faults`); it applies as its bytes pass.
 
         Returns:
             The armed fault.
@@ -431,7 +438,7 @@ class Pair:
         # An external peer answers asynchronously: before a quiet round is a DEADLOCK,
         # each peer link waits (bounded) for bytes; any byte or EOF is progress.
         waited = [link.wait_for_bytes() for link in self.links.values()
-                  if isinstance(link, stacks.PeerLink)]
+                  if isinstance(link, PeerLink)]
         return any(waited)
 
     # -- runs ---------------------------------------------------------------------------

@@ -17,16 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from biopair import _openssl, pki
-from biopair.conditions import Condition as VersionCondition
-from biopair.conditions import ConditionError, choose
-from biopair.conditions import parse_condition as parse_version_condition
-from biopair.endpoint import OPS, ROLE_OPS, VERIFY_CLIENT, VERSIONS, EndpointConfig
-from biopair.faults import Condition, Fault, parse_condition
-from biopair.link import DIRECTIONS
-from biopair.outcome import Pattern, PatternError, compile_pattern
-from biopair.records import STOPS
-from biopair.scheduler import (
+from biopair.endpoints import _openssl, pki
+from biopair.endpoints.config import OPS, ROLE_OPS, VERIFY_CLIENT, VERSIONS, EndpointConfig
+from biopair.engine.pair import (
     DEFAULT_MAX_CALLS,
     DELIVER_NAMES,
     LINK_KINDS,
@@ -34,6 +27,14 @@ from biopair.scheduler import (
     Deliver,
     RunEntry,
 )
+from biopair.outcome import Pattern, PatternError, compile_pattern
+from biopair.scenario.conditions import Condition as VersionCondition
+from biopair.scenario.conditions import ConditionError, choose
+from biopair.scenario.conditions import parse_condition as parse_version_condition
+from biopair.tls.records import STOPS
+from biopair.transport.faults import Fault
+from biopair.transport.holds import Condition, parse_condition
+from biopair.transport.link import DIRECTIONS
 
 ENDPOINTS = ("client", "server")
 
@@ -101,7 +102,7 @@ class RunStep:
 @dataclass(frozen=True)
 class FaultStep:
     """``corrupt``/``truncate``/``drop``/``duplicate``/``inject``/``split``/``coalesce``
-    (and ``eof`` with an address): arm a fault on one link (see :mod:`biopair.faults`)."""
+    (and ``eof`` with an address): arm a fault on one link (see :mod:`biopair.transport.faults`)."""
 
     index: int
     fault: Fault
@@ -231,7 +232,7 @@ _RUN_ENTRY_KEYS = ("call", "size", "data")
 BUFFERS = ("auto", "same", "copy")
 #: The largest read, peek or write a step may ask for (64 MiB).
 MAX_SIZE = 1 << 26
-#: Bytes a write buffer holds at one address (biopair._openssl.WriteBuffer's capacity).
+#: Bytes a write buffer holds at one address (biopair.endpoints._openssl.WriteBuffer's capacity).
 SAME_BUFFER_CAPACITY = 65536
 #: Ops that read into a buffer of ``size`` bytes, and ops that write a payload.
 _READ_OPS = ("read", "peek", "read_early_data")
@@ -461,9 +462,9 @@ class _Loader:
 
     def stack(self, table: Mapping[str, Any], role: str, resume: bool) -> str:
         # Other stacks honour fewer keys: name the first one they cannot take.
-        from biopair.peers import PEER_KEYS, PEER_STACKS
-        from biopair.stacks import STACKS
-        from biopair.stdlib import STDLIB_KEYS
+        from biopair.endpoints.peers import PEER_KEYS, PEER_STACKS
+        from biopair.endpoints.registry import STACKS
+        from biopair.endpoints.stdlib import STDLIB_KEYS
 
         stack = self.choice(table["stack"], STACKS, f"{role}.stack")
         if stack == "pyopenssl":
@@ -479,8 +480,8 @@ class _Loader:
 
     def check_stacks(self, client: EndpointConfig, server: EndpointConfig, link: str,
                      steps: tuple[Step, ...], result: ResultSpec) -> None:
-        from biopair.peers import PEER_STACKS
-        from biopair.stdlib import STDLIB_OPS
+        from biopair.endpoints.peers import PEER_STACKS
+        from biopair.endpoints.stdlib import STDLIB_OPS
 
         cfgs = {"client": client, "server": server}
         peers = [name for name, cfg in cfgs.items() if cfg.stack in PEER_STACKS]

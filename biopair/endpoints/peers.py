@@ -44,8 +44,8 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from biopair import pki
-from biopair.endpoint import EndpointConfig
+from biopair.endpoints import pki
+from biopair.endpoints.config import EndpointConfig
 
 #: Stack names of external peers.
 PEER_STACKS: tuple[str, ...] = ("openssl-cli", "gnutls-cli")

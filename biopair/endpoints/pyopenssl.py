@@ -2,7 +2,7 @@
 
 An :class:`Endpoint` is where a scenario's ``[client]`` or ``[server]`` table becomes a
 Context and a Connection, and the single place where SSL calls are made (through
-:mod:`biopair._openssl`) and turned into :class:`Call` records.  pyOpenSSL 26 refuses
+:mod:`biopair.endpoints._openssl`) and turned into :class:`Call` records.  pyOpenSSL 26 refuses
 changes to a Context once a Connection used it, so every endpoint builds its own.
 """
 
@@ -10,167 +10,20 @@ from __future__ import annotations
 
 import functools
 import socket
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
 
-from biopair import _openssl, pki
-from biopair.outcome import Outcome
-
-#: Protocol versions by the names scenarios use.
-VERSIONS: dict[str, int] = {
-    "1.0": SSL.TLS1_VERSION,
-    "1.1": SSL.TLS1_1_VERSION,
-    "1.2": SSL.TLS1_2_VERSION,
-    "1.3": SSL.TLS1_3_VERSION,
-}
-#: Ops each role may call, and the raw SSL function each one makes.
-OPS: dict[str, str] = {
-    "connect": "handshake",
-    "accept": "handshake",
-    "handshake": "handshake",
-    "read": "read",
-    "peek": "peek",
-    "write": "write",
-    "shutdown": "shutdown",
-    "renegotiate": "renegotiate",
-    "verify_client_post_handshake": "verify_client_post_handshake",
-    "write_early_data": "write_early_data",
-    "read_early_data": "read_early_data",
-}
-#: Ops only one role may make.
-ROLE_OPS: dict[str, str] = {
-    "connect": "client",
-    "accept": "server",
-    "verify_client_post_handshake": "server",
-    "write_early_data": "client",
-    "read_early_data": "server",
-}
-VERIFY_CLIENT = ("none", "optional", "required", "post-handshake")
-DEFAULT_READ_SIZE = 16384
-
-
-class ConfigError(ValueError):
-    """An endpoint setting OpenSSL cannot honour.
-
-    Attributes:
-        key: the setting's key path (``client.ciphers``).
-    """
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key = key
-        self.message = message
-
-
-@dataclass(frozen=True)
-class EndpointConfig:
-    """Settings of one endpoint; every field maps to a key of a scenario's endpoint table.
-
-    The defaults give a TLS 1.2-1.3 client that verifies ``server.test`` against the test
-    CA, and a server with an Ed25519 certificate for ``server.test``.
-    """
-
-    role: str = "client"
-    #: pins min and max version ("1.2", "1.3"); overrides min_version/max_version.
-    version: str | None = None
-    min_version: str | None = None
-    max_version: str | None = None
-    #: client: SNI sent and the host name verified; server: unused.
-    server_name: str | None = "server.test"
-    #: client: verify the server's chain against ``trust``.
-    verify: bool = True
-    #: host name the client checks in the certificate (default: server_name).
-    verify_host: str | None = None
-    #: CA the endpoint trusts: "ca", "other-ca" or "none".
-    trust: str = "ca"
-    #: certificate key type, or "none" (client default "none", server "ed25519").
-    cert: str | None = None
-    cert_host: str | None = None
-    cert_issuer: str = "ca"
-    cert_validity: str = "valid"
-    cert_padding: int = 0
-    #: server: "none", "optional", "required" or "post-handshake".
-    verify_client: str = "none"
-    alpn: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-    sigalgs: tuple[str, ...] = ()
-    ciphers: str | None = None
-    ciphersuites: str | None = None
-    options: tuple[str, ...] = ()
-    modes: tuple[str, ...] = ()
-    clear_modes: tuple[str, ...] = ()
-    #: client: send the post_handshake_auth extension (TLS 1.3).
-    post_handshake_auth: bool = False
-    #: server: TLS 1.3 early data it accepts (SSL_CTX_set_max_early_data); 0 = none.
-    max_early_data: int = 0
-    #: the TLS stack: "pyopenssl", "stdlib" (Python's ssl module), or an external
-    #: program, "openssl-cli" or "gnutls-cli" (see biopair.stacks).
-    stack: str = "pyopenssl"
-    #: a session (from :meth:`Endpoint.session`) to offer for resumption.
-    session: Any = field(default=None, compare=False)
-
-
-class Call(NamedTuple):
-    """One SSL call and what it returned: the record every trace and report is built from.
-
-    Immutable like the other events; a NamedTuple rather than a frozen dataclass because a
-    bytewise run makes thousands and a frozen dataclass costs three times as much to build.
-
-    Attributes:
-        seq: position among all calls of the run (0-based).
-        endpoint: "client" or "server".
-        op: the scenario op (``connect``, ``read``, ...).
-        ret: the raw C return value; None where the stack hides it (stdlib ``ssl``).
-        error: SSL_get_error() name, or None where not asked.
-        reasons: the error queue's reason strings.
-        pyopenssl: what pyOpenSSL's public method would have raised or returned.
-        data: bytes read (read/peek) or offered (write).
-        sent: bytes the endpoint put on its link during the call.
-        consumed: bytes the call took from the endpoint's input (memory BIO or socket).
-        step: index of the scenario step that made the call, if any.
-    """
-
-    seq: int
-    endpoint: str
-    op: str
-    ret: int | None
-    error: str | None
-    reasons: tuple[str, ...]
-    pyopenssl: str
-    data: bytes = b""
-    sent: int = 0
-    consumed: int = 0
-    step: int | None = None
-
-    @property
-    def wants(self) -> bool:
-        """True when OpenSSL asked for the call to be repeated (WANT_READ, WANT_WRITE...)."""
-        return self.error is not None and self.error.startswith("WANT_")
-
-    @property
-    def outcome(self) -> Outcome:
-        """The call's :class:`~biopair.outcome.Outcome`."""
-        return Outcome(self.ret, self.error, self.reasons)
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready dict: endpoint, op, ret, error (null where not asked), reasons, ..."""
-        return {
-            "seq": self.seq,
-            "step": self.step,
-            "endpoint": self.endpoint,
-            "op": self.op,
-            "ret": self.ret,
-            "error": self.error,
-            "reasons": list(self.reasons),
-            "pyopenssl": self.pyopenssl,
-            "sent": self.sent,
-            "consumed": self.consumed,
-            "data": self.data.decode("latin-1")
-            if self.op in ("read", "peek", "read_early_data") else None,
-        }
+from biopair.endpoints import _openssl, pki
+from biopair.endpoints.config import (
+    DEFAULT_READ_SIZE,
+    OPS,
+    VERSIONS,
+    ConfigError,
+    EndpointConfig,
+    pattern_bytes,
+)
 
 
 @functools.cache
@@ -196,12 +49,6 @@ def _common_name(cert: Any) -> str | None:
     subject = cert.to_cryptography().subject
     names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else None
-
-
-def pattern_bytes(size: int) -> bytes:
-    """``size`` bytes of deterministic, readable application data."""
-    alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789"
-    return (alphabet * (size // len(alphabet) + 1))[:size]
 
 
 def build_context(cfg: EndpointConfig, trace_hooks: bool = False) -> SSL.Context:

@@ -42,8 +42,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from biopair import pki
-from biopair.endpoint import OPS, ConfigError, EndpointConfig, pattern_bytes
+from biopair.endpoints import pki
+from biopair.endpoints.config import OPS, ConfigError, EndpointConfig, pattern_bytes
 
 #: Endpoint keys a stdlib endpoint honours (all others are rejected at load time).
 STDLIB_KEYS: tuple[str, ...] = (
@@ -161,7 +161,7 @@ def classify(exc: ssl.SSLError) -> tuple[str, tuple[str, ...]]:
 
 
 class StdlibEndpoint:
-    """One side on ``ssl.SSLObject``; same interface as :class:`biopair.endpoint.Endpoint`.
+    """One side on ``ssl.SSLObject``; the same interface as the pyOpenSSL endpoint.
 
     Args:
         cfg: the endpoint's settings (``stack = "stdlib"``).
@@ -195,7 +195,7 @@ class StdlibEndpoint:
     def _remember_sni(self, obj: Any, name: str | None, ctx: ssl.SSLContext) -> None:
         self._sni = name
 
-    # -- the wire (see biopair.stacks.WireLink) -----------------------------------------
+    # -- the wire (see biopair.transport.wire.WireLink) ---------------------------------
     def wire_take(self, limit: int) -> bytes:
         """Bytes the endpoint wrote and no link has taken yet."""
         return self.outgoing.read(limit)
@@ -218,10 +218,10 @@ class StdlibEndpoint:
         """Make one call through the ``ssl`` module.
 
         Returns:
-            A :class:`biopair._openssl.RawResult` with ``ret=None`` where the module hides
+            A :class:`biopair.endpoints._openssl.RawResult` with ``ret=None`` where the module hides
             the return value, and the module's exception or value in ``pyopenssl``.
         """
-        from biopair._openssl import RawResult
+        from biopair.endpoints._openssl import RawResult
         from biopair.outcome import Outcome
 
         raw_op = OPS[op]

@@ -14,7 +14,7 @@ when asked for (the CLI asks on a TTY, never with ``NO_COLOR``).  Info-callback 
 states are left out of the ladder (they repeat what the messages say); the JSON and golden
 traces keep them.
 
-:class:`WireView` is shared with :mod:`biopair.explain`: it follows the bytes on each link
+:class:`WireView` is shared with :mod:`biopair.views.explain`: it follows the bytes on each link
 through the trace and says, for a call that returned WANT_READ, which bytes were missing.
 """
 
@@ -25,10 +25,9 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from biopair.endpoint import Call
-from biopair.link import DIRECTIONS, parse_direction
-from biopair.trace import (
+from biopair.engine.trace import (
     AlertEvent,
+    Call,
     Event,
     LinkEvent,
     MessageEvent,
@@ -38,6 +37,7 @@ from biopair.trace import (
     StateEvent,
     Trace,
 )
+from biopair.transport.link import DIRECTIONS, parse_direction
 
 WIDTH = 79
 _PREFIX = 6  # "#1234 "

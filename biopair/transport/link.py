@@ -14,17 +14,12 @@ docs/socket-link.md.
 
 from __future__ import annotations
 
-import array
-import fcntl
-import socket
-import termios
 from collections.abc import Callable
 
 from OpenSSL import SSL
 
-from biopair import _openssl
-from biopair.faults import Applied, Fault, FaultEngine
-from biopair.records import Framer, StreamWatcher
+from biopair.tls.records import Framer, StreamWatcher
+from biopair.transport.faults import Applied, Fault, FaultEngine
 
 #: Bytes read from a relay socket at a time.
 _PULL_CHUNK = 1 << 16
@@ -60,7 +55,7 @@ class Link:
         discarded: bytes the sender wrote after the link closed (or after a truncate/eof
             fault cut the stream).
         engine: the faults armed on this link and the sender's record bookkeeping
-            (see :mod:`biopair.faults`).
+            (see :mod:`biopair.transport.faults`).
         fault_log: faults that applied and have not yet been put in a trace.
         on_pull: called with every chunk queued (after faults, so what crosses the wire)
             by :meth:`pull`; the trace uses it to parse records and keep the bytes for
@@ -119,7 +114,7 @@ class Link:
     def pull(self) -> int:
         """Take everything the sender has written so far; returns the byte count.
 
-        The bytes pass through the link's :class:`~biopair.faults.FaultEngine` on their
+        The bytes pass through the link's :class:`~biopair.transport.faults.FaultEngine` on their
         way into the queue.  A paused link whose transport can block its writer (a socket)
         takes nothing, so the writer's buffer fills.
         """
@@ -205,151 +200,3 @@ class Link:
                 self.deliver(0)
 
 
-class MemoryLink(Link):
-    """One direction between two memory-BIO connections: an unbounded BIO, never full."""
-
-    kind = "memory"
-
-    def _take(self) -> bytes:
-        return _openssl.take_output(self.sender)
-
-    def _give(self, data: bytes) -> int:
-        _openssl.give_input(self.receiver, data)
-        return len(data)
-
-    def _end(self) -> bool:
-        self.receiver.bio_shutdown()
-        return True
-
-    def receiver_pending(self) -> int:
-        """Bytes delivered but not yet read by the receiver's OpenSSL."""
-        return _openssl.input_pending(self.receiver)
-
-    def sender_pending(self) -> int:
-        """Bytes the sender wrote that the link has not taken (always 0: pulls drain all)."""
-        return 0
-
-
-#: What the endpoint's end asks for: the kernel raises it to its minimum send buffer.
-_SMALLEST_BUFFER = 1
-#: What the relay's end toward a receiver asks for (the kernel caps it at wmem_max).
-_RELAY_SNDBUF = 1 << 22
-
-
-class SocketEnds:
-    """One endpoint's non-blocking AF_UNIX socketpair.
-
-    Attributes:
-        endpoint: the end the endpoint's ``Connection`` reads and writes (smallest send
-            buffer the kernel allows, so a writer that is not drained soon gets EAGAIN
-            and OpenSSL answers WANT_WRITE).
-        relay: the scheduler's end: it reads what the endpoint wrote and writes what the
-            endpoint is to read (a large send buffer, so deliveries do not stall).
-    """
-
-    def __init__(self, sndbuf: int = _SMALLEST_BUFFER) -> None:
-        """Make the pair; ``sndbuf`` is what the endpoint's end asks for as SO_SNDBUF (the
-        kernel doubles it and raises it to its minimum: 1 gives 4,608 bytes here)."""
-        self.endpoint, self.relay = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            for sock in (self.endpoint, self.relay):
-                sock.setblocking(False)
-            self.endpoint.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
-            # On AF_UNIX stream sockets bytes in flight are charged to the *sender's*
-            # buffer; SO_RCVBUF does not limit them.  Set anyway, so the endpoint's end
-            # is as small as the kernel allows in both directions.
-            self.endpoint.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SMALLEST_BUFFER)
-            self.relay.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _RELAY_SNDBUF)
-        except BaseException:
-            self.close()
-            raise
-
-    def sndbuf(self) -> int:
-        """The endpoint's send buffer as the kernel set it (SO_SNDBUF)."""
-        return int(self.endpoint.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
-
-    def close(self) -> None:
-        """Close both ends; safe to call twice."""
-        self.endpoint.close()
-        self.relay.close()
-
-
-def unread(sock: socket.socket) -> int:
-    """Bytes waiting in a socket's receive queue (FIONREAD); 0 once it is closed."""
-    if sock.fileno() < 0:
-        return 0
-    buf = array.array("i", [0])
-    fcntl.ioctl(sock.fileno(), termios.FIONREAD, buf, True)
-    return int(buf[0])
-
-
-class SocketLink(Link):
-    """One direction between two endpoints on socket links.
-
-    The sender's ``Connection`` writes into its own end of a socketpair with the smallest
-    send buffer the kernel allows; :meth:`pull` reads those bytes from the relay's end of
-    that pair (freeing the sender's buffer) and :meth:`deliver` writes them into the relay's
-    end of the receiver's pair.  A paused socket link stops pulling as well as delivering,
-    so the sender's buffer fills and OpenSSL itself answers WANT_WRITE; an EOF is
-    ``shutdown(SHUT_WR)`` of the relay's end toward the receiver.
-
-    Attributes:
-        source: the sender's socketpair; sink: the receiver's.
-        blocked: deliveries the receiver's side refused for want of buffer space.
-    """
-
-    kind = "socket"
-    pulls_while_paused = False
-
-    def __init__(
-        self,
-        name: str,
-        sender: SSL.Connection,
-        receiver: SSL.Connection,
-        source: SocketEnds,
-        sink: SocketEnds,
-    ) -> None:
-        super().__init__(name, sender, receiver)
-        self.source = source
-        self.sink = sink
-        self.blocked = 0
-
-    def _take(self) -> bytes:
-        chunks = []
-        while True:
-            try:
-                chunk = self.source.relay.recv(_PULL_CHUNK)
-            except (BlockingIOError, InterruptedError):
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _give(self, data: bytes) -> int:
-        try:
-            sent = self.sink.relay.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        if sent < len(data):
-            self.blocked += 1
-        return sent
-
-    def _end(self) -> bool:
-        # Bytes the sender wrote before the EOF must go first.
-        if unread(self.source.relay):
-            return False
-        self.sink.relay.shutdown(socket.SHUT_WR)
-        return True
-
-    def receiver_pending(self) -> int:
-        """Bytes delivered but not yet read by the receiver's OpenSSL (FIONREAD)."""
-        return unread(self.sink.endpoint)
-
-    def sender_pending(self) -> int:
-        """Bytes the sender wrote that the relay has not pulled yet (FIONREAD)."""
-        return unread(self.source.relay)
-
-    def close(self) -> None:
-        """Close the sender's socketpair (each pair is closed by the link it feeds)."""
-        self.source.close()

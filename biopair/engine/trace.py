@@ -1,6 +1,6 @@
 """The trace: every event of a run, in order, and its JSON form.
 
-Calls are :class:`~biopair.endpoint.Call` records; the other events say what happened to
+Calls are :class:`~biopair.endpoints.pyopenssl.Call` records; the other events say what happened to
 the bytes between calls.  All events are frozen dataclasses with a ``to_json`` method, and
 nothing in a trace depends on time or addresses, so two runs of a deterministic scenario
 produce equal traces.
@@ -11,8 +11,68 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from biopair.endpoint import Call
-from biopair.wire import RecordView
+from biopair.outcome import Outcome
+from biopair.tls.wire import RecordView
+
+
+class Call(NamedTuple):
+    """One SSL call and what it returned: the record every trace and report is built from.
+
+    Immutable like the other events; a NamedTuple rather than a frozen dataclass because a
+    bytewise run makes thousands and a frozen dataclass costs three times as much to build.
+
+    Attributes:
+        seq: position among all calls of the run (0-based).
+        endpoint: "client" or "server".
+        op: the scenario op (``connect``, ``read``, ...).
+        ret: the raw C return value; None where the stack hides it (stdlib ``ssl``).
+        error: SSL_get_error() name, or None where not asked.
+        reasons: the error queue's reason strings.
+        pyopenssl: what pyOpenSSL's public method would have raised or returned.
+        data: bytes read (read/peek) or offered (write).
+        sent: bytes the endpoint put on its link during the call.
+        consumed: bytes the call took from the endpoint's input (memory BIO or socket).
+        step: index of the scenario step that made the call, if any.
+    """
+
+    seq: int
+    endpoint: str
+    op: str
+    ret: int | None
+    error: str | None
+    reasons: tuple[str, ...]
+    pyopenssl: str
+    data: bytes = b""
+    sent: int = 0
+    consumed: int = 0
+    step: int | None = None
+
+    @property
+    def wants(self) -> bool:
+        """True when OpenSSL asked for the call to be repeated (WANT_READ, WANT_WRITE...)."""
+        return self.error is not None and self.error.startswith("WANT_")
+
+    @property
+    def outcome(self) -> Outcome:
+        """The call's :class:`~biopair.outcome.Outcome`."""
+        return Outcome(self.ret, self.error, self.reasons)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict: endpoint, op, ret, error (null where not asked), reasons, ..."""
+        return {
+            "seq": self.seq,
+            "step": self.step,
+            "endpoint": self.endpoint,
+            "op": self.op,
+            "ret": self.ret,
+            "error": self.error,
+            "reasons": list(self.reasons),
+            "pyopenssl": self.pyopenssl,
+            "sent": self.sent,
+            "consumed": self.consumed,
+            "data": self.data.decode("latin-1")
+            if self.op in ("read", "peek", "read_early_data") else None,
+        }
 
 
 class MoveEvent(NamedTuple):
@@ -63,7 +123,7 @@ class RunEnd:
 
 @dataclass(frozen=True)
 class FaultEvent:
-    """A fault that applied to a link's bytes (see :mod:`biopair.faults`).
+    """A fault that applied to a link's bytes (see :mod:`biopair.transport.faults`).
 
     Attributes:
         kind: the fault kind (``corrupt``, ``drop``, ...).

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from biopair.trace import LinkEvent, MoveEvent, Trace
+from biopair.engine.trace import LinkEvent, MoveEvent, Trace
 
 _SHB, _IDB, _EPB, _DSB = 0x0A0D0D0A, 0x00000001, 0x00000006, 0x0000000A
 _LINKTYPE_ETHERNET = 1

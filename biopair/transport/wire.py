@@ -1,37 +1,17 @@
-"""TLS stacks an endpoint can run on, and the links between endpoints of different stacks.
-
-``stack`` in a scenario's ``[client]`` / ``[server]`` picks the kind of endpoint:
-
-* ``pyopenssl`` (default): :class:`biopair.endpoint.Endpoint`, raw calls through
-  pyOpenSSL's binding (the OpenSSL bundled in the cryptography wheel);
-* ``stdlib``: :class:`biopair.stdlib.StdlibEndpoint`, Python's ``ssl`` module (the system
-  OpenSSL);
-* ``openssl-cli`` / ``gnutls-cli``: :class:`biopair.peers.PeerEndpoint`, a real TLS
-  program in another process over loopback TCP.
-
-Two pyOpenSSL endpoints keep the plain :class:`biopair.link.MemoryLink`.  Any other
-combination uses a :class:`WireLink`, which does the same job on the *wire* interface
-every endpoint kind offers (``wire_take``, ``wire_give``, ``wire_eof``,
-``wire_pending``); towards a peer it is a :class:`PeerLink`, which can also wait for the
-peer's asynchronous answer before the scheduler declares a DEADLOCK.
-"""
+"""Links between endpoints of any stack, on the wire interface every endpoint offers."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from OpenSSL import SSL
 
-from biopair import _openssl
-from biopair.endpoint import Endpoint, EndpointConfig
-from biopair.link import DIRECTIONS, Link, parse_direction
-from biopair.peers import FIRST_BYTE_WAIT, PEER_STACKS, QUIET, START_TIMEOUT, PeerEndpoint
-from biopair.stdlib import StdlibEndpoint
+from biopair.endpoints import _openssl
+from biopair.endpoints.peers import FIRST_BYTE_WAIT, QUIET, START_TIMEOUT
+from biopair.endpoints.pyopenssl import Endpoint
+from biopair.transport.link import Link
 
-#: Every stack a scenario may name.
-STACKS: tuple[str, ...] = ("pyopenssl", "stdlib", *PEER_STACKS)
 _CHUNK = 1 << 16
 
 
@@ -72,7 +52,7 @@ class WireLink(Link):
     """One direction between endpoints of any kinds, on their wire interfaces.
 
     Everything else (queue, faults, record stops, holds, EOF, the trace's view of the
-    bytes) is the shared :class:`~biopair.link.Link` behaviour.  ``sender`` and
+    bytes) is the shared :class:`~biopair.transport.link.Link` behaviour.  ``sender`` and
     ``receiver`` are the endpoints' ``conn`` objects (the scheduler uses them to know
     which link a call wrote to); the bytes go through their wires.
     """
@@ -165,64 +145,3 @@ class PeerLink(WireLink):
                 break
             timeout = quiet
         return total
-
-
-def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None,
-                  trace_hooks: bool = True) -> Any:
-    """Build the endpoint for ``cfg.stack``.
-
-    Raises:
-        biopair.endpoint.ConfigError: for settings the stack refuses.
-        biopair.peers.PeerError: when an external peer cannot be started.
-    """
-    if cfg.stack == "stdlib":
-        return StdlibEndpoint(cfg)
-    if cfg.stack in PEER_STACKS:
-        return PeerEndpoint(cfg)
-    return Endpoint(cfg, sock=sock, context=context, trace_hooks=trace_hooks)
-
-
-def make_endpoints(client: EndpointConfig, server: EndpointConfig,
-                   contexts: Mapping[str, Any],
-                   socks: Mapping[str, Any] | None = None,
-                   trace_hooks: bool = True) -> dict[str, Any]:
-    """Both endpoints; in-process ones first, so a refused setting starts no process.
-
-    Raises:
-        biopair.endpoint.ConfigError, biopair.peers.PeerError: as :func:`make_endpoint`.
-    """
-    cfgs = {"client": client, "server": server}
-    order = sorted(cfgs, key=lambda name: cfgs[name].stack in PEER_STACKS)
-    made: dict[str, Any] = {}
-    try:
-        for name in order:
-            made[name] = make_endpoint(cfgs[name], contexts.get(name),
-                                       (socks or {}).get(name), trace_hooks)
-    except BaseException:
-        for ep in made.values():
-            close = getattr(ep, "close", None)
-            if close is not None:
-                close()
-        raise
-    return {"client": made["client"], "server": made["server"]}
-
-
-def mixed(endpoints: Mapping[str, Any]) -> bool:
-    """True unless both endpoints are pyOpenSSL (then plain memory links suffice)."""
-    return not all(isinstance(ep, Endpoint) for ep in endpoints.values())
-
-
-def make_links(endpoints: Mapping[str, Any]) -> dict[str, WireLink]:
-    """A link per direction for a pair with at least one non-pyOpenSSL endpoint."""
-    links: dict[str, WireLink] = {}
-    for direction in DIRECTIONS:
-        sender, receiver = parse_direction(direction)
-        cls = PeerLink if isinstance(endpoints[sender], PeerEndpoint) else WireLink
-        links[direction] = cls(direction, endpoints[sender], endpoints[receiver])
-    return links
-
-
-def link_kind(endpoints: Mapping[str, Any]) -> str:
-    """The trace's link name: ``memory``, or ``tcp-peer`` when a peer takes part."""
-    return "tcp-peer" if any(isinstance(e, PeerEndpoint) for e in endpoints.values()) \
-        else "memory"

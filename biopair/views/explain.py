@@ -2,7 +2,7 @@
 
 For every call: what the endpoint did (the messages OpenSSL reported it sent and read),
 what it is waiting for (which bytes it has and which it lacks, from
-:class:`~biopair.render.WireView`), and why the call returned what it returned, in the
+:class:`~biopair.views.ladder.WireView`), and why the call returned what it returned, in the
 terms of OpenSSL's manual pages.  Turns that repeat (a byte-by-byte run makes thousands)
 are told once, then summarised with a count, so the story stays readable.
 """
@@ -12,11 +12,18 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from biopair.endpoint import Call
-from biopair.render import Turn, collapse, n, outcome_text, turns
-from biopair.runner import Verdict, describe_step
-from biopair.scenario import Scenario
-from biopair.trace import AlertEvent, LinkEvent, MessageEvent, MoveEvent, RunEnd, StateEvent
+from biopair.engine.trace import (
+    AlertEvent,
+    Call,
+    LinkEvent,
+    MessageEvent,
+    MoveEvent,
+    RunEnd,
+    StateEvent,
+)
+from biopair.scenario.loader import Scenario
+from biopair.scenario.runner import Verdict, describe_step
+from biopair.views.ladder import Turn, collapse, n, outcome_text, turns
 
 _FUNCTIONS = {
     # biopair makes connect and accept with SSL_do_handshake (docs/scenario-format.md)

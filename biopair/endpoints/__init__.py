@@ -1,0 +1,1 @@
+"""Endpoints: one side's TLS stack, its settings and its calls."""

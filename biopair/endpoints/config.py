@@ -1,0 +1,111 @@
+"""Endpoint settings: what a scenario's ``[client]`` or ``[server]`` table may say.
+
+:class:`EndpointConfig` is stack-neutral data; each stack (see
+:mod:`biopair.endpoints.registry`) turns it into a live endpoint and refuses, with a
+:class:`ConfigError`, what it cannot honour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Protocol versions by the names scenarios use.
+VERSIONS: dict[str, int] = {
+    "1.0": 0x0301,
+    "1.1": 0x0302,
+    "1.2": 0x0303,
+    "1.3": 0x0304,
+}
+#: Ops each role may call, and the raw SSL function each one makes.
+OPS: dict[str, str] = {
+    "connect": "handshake",
+    "accept": "handshake",
+    "handshake": "handshake",
+    "read": "read",
+    "peek": "peek",
+    "write": "write",
+    "shutdown": "shutdown",
+    "renegotiate": "renegotiate",
+    "verify_client_post_handshake": "verify_client_post_handshake",
+    "write_early_data": "write_early_data",
+    "read_early_data": "read_early_data",
+}
+#: Ops only one role may make.
+ROLE_OPS: dict[str, str] = {
+    "connect": "client",
+    "accept": "server",
+    "verify_client_post_handshake": "server",
+    "write_early_data": "client",
+    "read_early_data": "server",
+}
+VERIFY_CLIENT = ("none", "optional", "required", "post-handshake")
+DEFAULT_READ_SIZE = 16384
+
+
+class ConfigError(ValueError):
+    """An endpoint setting OpenSSL cannot honour.
+
+    Attributes:
+        key: the setting's key path (``client.ciphers``).
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Settings of one endpoint; every field maps to a key of a scenario's endpoint table.
+
+    The defaults give a TLS 1.2-1.3 client that verifies ``server.test`` against the test
+    CA, and a server with an Ed25519 certificate for ``server.test``.
+    """
+
+    role: str = "client"
+    #: pins min and max version ("1.2", "1.3"); overrides min_version/max_version.
+    version: str | None = None
+    min_version: str | None = None
+    max_version: str | None = None
+    #: client: SNI sent and the host name verified; server: unused.
+    server_name: str | None = "server.test"
+    #: client: verify the server's chain against ``trust``.
+    verify: bool = True
+    #: host name the client checks in the certificate (default: server_name).
+    verify_host: str | None = None
+    #: CA the endpoint trusts: "ca", "other-ca" or "none".
+    trust: str = "ca"
+    #: certificate key type, or "none" (client default "none", server "ed25519").
+    cert: str | None = None
+    cert_host: str | None = None
+    cert_issuer: str = "ca"
+    cert_validity: str = "valid"
+    cert_padding: int = 0
+    #: server: "none", "optional", "required" or "post-handshake".
+    verify_client: str = "none"
+    alpn: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    sigalgs: tuple[str, ...] = ()
+    ciphers: str | None = None
+    ciphersuites: str | None = None
+    options: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
+    clear_modes: tuple[str, ...] = ()
+    #: client: send the post_handshake_auth extension (TLS 1.3).
+    post_handshake_auth: bool = False
+    #: server: TLS 1.3 early data it accepts (SSL_CTX_set_max_early_data); 0 = none.
+    max_early_data: int = 0
+    #: the TLS stack: "pyopenssl", "stdlib" (Python's ssl module), or an external
+    #: program, "openssl-cli" or "gnutls-cli" (see biopair.stacks).
+    stack: str = "pyopenssl"
+    #: a session (from :meth:`Endpoint.session`) to offer for resumption.
+    session: Any = field(default=None, compare=False)
+
+
+
+def pattern_bytes(size: int) -> bytes:
+    """``size`` bytes of deterministic, readable application data."""
+    alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789"
+    return (alphabet * (size // len(alphabet) + 1))[:size]

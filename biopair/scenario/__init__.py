@@ -1,0 +1,1 @@
+"""Scenarios: TOML files, validated into frozen specs, run and judged."""

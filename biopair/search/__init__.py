@@ -1,0 +1,1 @@
+"""Search: running one scenario many times (sweeps)."""

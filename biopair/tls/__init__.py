@@ -1,0 +1,1 @@
+"""The TLS wire: vocabulary and record/handshake parsing (no I/O, no OpenSSL)."""

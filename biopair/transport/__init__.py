@@ -1,0 +1,1 @@
+"""Transport: the bytes in flight between endpoints (links, faults, holds)."""
