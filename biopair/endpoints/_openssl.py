@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import errno as _errno
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from OpenSSL import SSL
 from OpenSSL._util import ffi as _ffi
 from OpenSSL._util import lib as _lib
+
+from biopair.endpoints.protocol import RawResult
 
 #: SSL_get_error() codes by name, in the order the man page lists them.
 ERROR_NAMES: dict[int, str] = {
@@ -54,31 +56,6 @@ EARLY_DATA_OPS: tuple[str, ...] = ("write_early_data", "read_early_data")
 
 #: SSL_VERIFY_POST_HANDSHAKE (pyOpenSSL exports no name for it).
 VERIFY_POST_HANDSHAKE: int = int(_lib.SSL_VERIFY_POST_HANDSHAKE)
-
-
-class RawResult(NamedTuple):
-    """What OpenSSL itself said about one SSL call.
-
-    A NamedTuple rather than a frozen dataclass: a bytewise handshake makes thousands of
-    these, and a frozen dataclass costs three times as much to build.
-
-    Attributes:
-        ret: the C return value (None: hidden by the stack, see biopair.stdlib).
-        error: the SSL_get_error() name, or None where it must not be asked
-            (after SSL_shutdown() returned 0 or 1, and for SSL_renegotiate() and
-            SSL_verify_client_post_handshake(), which are not I/O calls).
-        reasons: reason strings of the error queue, oldest first.
-        errno: the C errno right after the call (0 unless a socket failed).
-        data: bytes an SSL_read/SSL_peek returned.
-        pyopenssl: what pyOpenSSL's public method would have raised or returned.
-    """
-
-    ret: int | None
-    error: str | None
-    reasons: tuple[str, ...]
-    errno: int
-    data: bytes
-    pyopenssl: str
 
 
 def _drain_error_queue() -> tuple[tuple[int, str], ...]:

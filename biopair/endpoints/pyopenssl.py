@@ -24,6 +24,7 @@ from biopair.endpoints.config import (
     EndpointConfig,
     pattern_bytes,
 )
+from biopair.endpoints.protocol import RawResult
 
 
 @functools.cache
@@ -197,7 +198,7 @@ class Endpoint:
         self.received = bytearray()
         self._write: _openssl.WriteBuffer | None = None
         self._retired: list[_openssl.WriteBuffer] = []
-        self.last: _openssl.RawResult | None = None
+        self.last: RawResult | None = None
 
     def call(
         self,
@@ -206,7 +207,7 @@ class Endpoint:
         size: int | None = None,
         data: bytes | None = None,
         buffer: str = "auto",
-    ) -> _openssl.RawResult:
+    ) -> RawResult:
         """Make one SSL call.
 
         Args:

@@ -218,10 +218,10 @@ class StdlibEndpoint:
         """Make one call through the ``ssl`` module.
 
         Returns:
-            A :class:`biopair.endpoints._openssl.RawResult` with ``ret=None`` where the module hides
+            A :class:`~biopair.endpoints.protocol.RawResult`; ``ret=None`` where the module hides
             the return value, and the module's exception or value in ``pyopenssl``.
         """
-        from biopair.endpoints._openssl import RawResult
+        from biopair.endpoints.protocol import RawResult
         from biopair.outcome import Outcome
 
         raw_op = OPS[op]
