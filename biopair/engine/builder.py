@@ -1,14 +1,50 @@
-"""Building a pair's parts: the links between its endpoints."""
+"""Building a pair's parts from its settings: sockets, endpoints and links.
+
+:func:`build` is the one place that decides which link kind joins two stacks: two
+pyOpenSSL endpoints get a :class:`~biopair.transport.memory.MemoryLink` (or, with
+``link = "socket"``, a :class:`~biopair.transport.socket.SocketLink` on a socketpair per
+endpoint); any other pair of stacks a :class:`~biopair.transport.wire.WireLink` on the
+endpoints' wire interface, a :class:`~biopair.transport.wire.PeerLink` from an external
+peer.  Whatever fails half-way is released before the error propagates: no socket,
+process or endpoint outlives a pair that could not be built.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from biopair.endpoints import registry
+from biopair.endpoints.config import EndpointConfig
 from biopair.endpoints.peers import PeerEndpoint
 from biopair.endpoints.pyopenssl import Endpoint
-from biopair.transport.link import DIRECTIONS, parse_direction
+from biopair.transport.link import DIRECTIONS, Link, parse_direction
+from biopair.transport.memory import MemoryLink
+from biopair.transport.socket import SocketEnds, SocketLink
 from biopair.transport.wire import PeerLink, WireLink
+
+#: Link kinds a pair can ask for: unbounded memory BIOs, or bounded AF_UNIX socketpairs
+#: (genuine WANT_WRITE).
+LINK_KINDS = ("memory", "socket")
+_ROLES = ("client", "server")
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What a pair is made of.
+
+    Attributes:
+        endpoints: the two endpoints, by role.
+        links: one link per direction, in :data:`~biopair.transport.link.DIRECTIONS` order.
+        link_kind: the trace's link name (``memory``, ``socket`` or ``tcp-peer``).
+        sockets: each endpoint's socketpair on a socket link (else empty).
+    """
+
+    endpoints: dict[str, Any]
+    links: dict[str, Link]
+    link_kind: str
+    sockets: dict[str, SocketEnds]
 
 
 def mixed(endpoints: Mapping[str, Any]) -> bool:
@@ -16,17 +52,82 @@ def mixed(endpoints: Mapping[str, Any]) -> bool:
     return not all(isinstance(ep, Endpoint) for ep in endpoints.values())
 
 
-def make_links(endpoints: Mapping[str, Any]) -> dict[str, WireLink]:
-    """A link per direction for a pair with at least one non-pyOpenSSL endpoint."""
-    links: dict[str, WireLink] = {}
+def build(
+    client: EndpointConfig | None,
+    server: EndpointConfig | None,
+    *,
+    contexts: Mapping[str, Any],
+    link: str,
+    socket_buffer: int | None,
+    trace_hooks: bool,
+) -> Parts:
+    """Make the endpoints and the links between them.
+
+    Returns:
+        The :class:`Parts`.
+
+    Raises:
+        ValueError: for an unknown ``link``.
+        ConfigError, PeerError: as :func:`biopair.endpoints.registry.make_endpoints`
+            (after releasing whatever was made).
+    """
+    if link not in LINK_KINDS:
+        raise ValueError(f"link must be one of {LINK_KINDS}, not {link!r}")
+    sockets: dict[str, SocketEnds] = {}
+    endpoints: dict[str, Any] = {}
+    try:
+        if link == "socket":
+            for name in _ROLES:
+                sockets[name] = (SocketEnds() if socket_buffer is None
+                                 else SocketEnds(socket_buffer))
+        endpoints = registry.make_endpoints(
+            client or EndpointConfig(role="client"),
+            server or EndpointConfig(role="server"),
+            contexts,
+            socks={name: ends.endpoint for name, ends in sockets.items()},
+            trace_hooks=trace_hooks,
+        )
+        if mixed(endpoints):
+            links = _wire_links(endpoints)
+            kind = "tcp-peer" if any(isinstance(e, PeerEndpoint)
+                                     for e in endpoints.values()) else "memory"
+        else:
+            links = _pyopenssl_links(endpoints, sockets)
+            kind = link
+    except BaseException:
+        release(endpoints, sockets)
+        raise
+    return Parts(endpoints, links, kind, sockets)
+
+
+def release(endpoints: Mapping[str, Any], sockets: Mapping[str, SocketEnds]) -> None:
+    """Close endpoints (killing peer processes) and sockets; safe to call twice."""
+    for ep in endpoints.values():
+        close = getattr(ep, "close", None)
+        if close is not None:
+            close()
+    for ends in sockets.values():
+        ends.close()
+
+
+def _pyopenssl_links(endpoints: Mapping[str, Any],
+                     sockets: Mapping[str, SocketEnds]) -> dict[str, Link]:
+    links: dict[str, Link] = {}
+    for direction in DIRECTIONS:
+        sender, receiver = parse_direction(direction)
+        conns = (endpoints[sender].conn, endpoints[receiver].conn)
+        if sockets:
+            links[direction] = SocketLink(direction, *conns, source=sockets[sender],
+                                          sink=sockets[receiver])
+        else:
+            links[direction] = MemoryLink(direction, *conns)
+    return links
+
+
+def _wire_links(endpoints: Mapping[str, Any]) -> dict[str, Link]:
+    links: dict[str, Link] = {}
     for direction in DIRECTIONS:
         sender, receiver = parse_direction(direction)
         cls = PeerLink if isinstance(endpoints[sender], PeerEndpoint) else WireLink
         links[direction] = cls(direction, endpoints[sender], endpoints[receiver])
     return links
-
-
-def link_kind(endpoints: Mapping[str, Any]) -> str:
-    """The trace's link name: ``memory``, or ``tcp-peer`` when a peer takes part."""
-    return "tcp-peer" if any(isinstance(e, PeerEndpoint) for e in endpoints.values()) \
-        else "memory"

@@ -1,7 +1,8 @@
 """Wiring a pair to its trace: record parsing on the links, OpenSSL's callbacks on the ends.
 
 :func:`attach` is called once by :class:`~biopair.engine.pair.Pair` when its trace records
-events.  From then on:
+events, with the pair's links, endpoints and :class:`Clock` (the narrow context the
+recorder reads: which call is in progress, which step is running).  From then on:
 
 * every chunk a link queues is kept (``Trace.wire``) and fed to that link's
   :class:`~biopair.tls.wire.RecordParser`; each completed record becomes a
@@ -18,23 +19,34 @@ itself in the trace, because the call is recorded when it returns.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any
 
 from OpenSSL import SSL
 
 from biopair.endpoints import _openssl
-from biopair.engine.trace import AlertEvent, MessageEvent, RecordEvent, StateEvent
+from biopair.engine.trace import AlertEvent, MessageEvent, RecordEvent, StateEvent, Trace
 from biopair.tls.wire import RecordParser, WireState, alert_text, content_type_name
 from biopair.tls.wire import handshake_name as _hs_name
+from biopair.transport.link import Link
 
-if TYPE_CHECKING:
-    from biopair.engine.pair import Pair
+
+class Clock:
+    """Where a pair is in its life, for the events recorded in between calls.
+
+    Attributes:
+        call: the ``seq`` of the SSL call in progress (None between calls).
+        step: the index of the scenario step being run (None outside steps).
+    """
+
+    __slots__ = ("call", "step")
+
+    def __init__(self) -> None:
+        self.call: int | None = None
+        self.step: int | None = None
+
 
 _HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
-
-
-def _current_call(pair: Pair) -> int | None:
-    return len(pair.trace.calls) if pair.in_call else None
 
 
 def _message_name(buf: bytes) -> str:
@@ -43,11 +55,12 @@ def _message_name(buf: bytes) -> str:
     return _hs_name(buf[0])
 
 
-def attach(pair: Pair) -> None:
-    """Record the pair's records, messages, states and secrets into ``pair.trace``."""
-    trace = pair.trace
+def attach(trace: Trace, links: Mapping[str, Link], endpoints: Mapping[str, Any],
+           clock: Clock) -> None:
+    """Record the records on ``links`` and the messages, states and secrets of
+    ``endpoints`` into ``trace``, each stamped with ``clock``'s call and step."""
     shared = WireState()
-    for direction, link in pair.links.items():
+    for direction, link in links.items():
         if not hasattr(link, "on_pull"):
             continue
         parser = RecordParser(shared)
@@ -58,16 +71,16 @@ def attach(pair: Pair) -> None:
             wire.extend(chunk)
             for r in parser.feed(chunk):
                 trace.add(RecordEvent(direction, r.offset, r.content_type, r.length,
-                                      r.messages, r.encrypted, _current_call(pair), pair.step))
+                                      r.messages, r.encrypted, clock.call, clock.step))
 
         link.on_pull = on_pull
 
-    for name, ep in pair.endpoints.items():
+    for name, ep in endpoints.items():
         if not isinstance(ep.conn, SSL.Connection):
             continue  # the stdlib and external peers report no messages to us
 
         def on_msg(sent: bool, version: int, ctype: int, buf: bytes, name: str = name) -> None:
-            call, step = _current_call(pair), pair.step
+            call, step = clock.call, clock.step
             if ctype == 22 and buf:
                 trace.add(MessageEvent(name, sent, "handshake", _message_name(buf), len(buf),
                                        call, step))
@@ -89,6 +102,6 @@ def attach(pair: Pair) -> None:
                 kind = "loop"
             else:
                 return
-            trace.add(StateEvent(name, kind, state, _current_call(pair), pair.step))
+            trace.add(StateEvent(name, kind, state, clock.call, clock.step))
 
         _openssl.attach_trace_sinks(ep.conn, on_msg, on_info, trace.keylog.append)

@@ -242,7 +242,7 @@ def run_scenario(
                   if (state := ep.state()) is not None}
         if not failures:
             _check_result(scenario, states, len(pair.trace.calls), failures)
-        streams = {d: {"bytes": link.engine.pulled, "records": len(link.engine.watcher.records)}
+        streams = {d: {"bytes": link.pulled, "records": len(link.sent.records)}
                    for d, link in pair.links.items()}
         return Verdict(scenario, failures, pair.trace, states, streams)
 

@@ -32,20 +32,17 @@ that record, negative from its end):
 
 Each applied fault becomes a :class:`~biopair.engine.trace.FaultEvent` in the trace.
 
-Holding: :class:`Condition` names something the harness can see without decrypting
-(see :func:`parse_condition`); a held link delivers nothing until it is true.
+The offsets and records are the link's :class:`~biopair.transport.ledger.Ledger`; the
+engine only edits bytes.  (Holds are :mod:`biopair.transport.holds`.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from biopair.tls import records
 from biopair.tls.records import RecordHeader, StreamWatcher
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
+from biopair.transport.ledger import Ledger
 
 #: Fault kinds, in the order the docs list them.
 KINDS = ("corrupt", "truncate", "eof", "drop", "duplicate", "inject", "split", "coalesce")
@@ -130,23 +127,19 @@ class _Edit:
 
 
 class FaultEngine:
-    """The faults armed on one link, and the sender-side stream bookkeeping.
+    """The faults armed on one link: byte edits as the sender's bytes pass, nothing else.
+
+    The stream offsets and records it addresses are the link's :class:`Ledger` (passed
+    in; a fresh one when the engine is used on its own, as tests do).
 
     Attributes:
-        watcher: records and plaintext handshake messages the sender wrote.
-        pulled: bytes taken from the sender so far (the next byte's stream offset).
-        released: sender bytes already edited into the queue (``pulled`` minus held).
+        ledger: the sender's byte ledger (the link's).
         cut: True once a truncate or eof applied: later bytes are discarded.
         eof: True once an eof fault applied (the link must signal EOF).
     """
 
-    def __init__(self) -> None:
-        self._watcher = StreamWatcher()
-        # Bytes that passed while no fault was armed, not yet shown to the watcher: record
-        # bookkeeping costs a parse per pull, so it waits until someone asks.
-        self._backlog = bytearray()
-        self.pulled = 0
-        self.released = 0
+    def __init__(self, ledger: Ledger | None = None) -> None:
+        self.ledger = ledger if ledger is not None else Ledger()
         self.cut = False
         self.eof = False
         self._held = bytearray()
@@ -156,11 +149,8 @@ class FaultEngine:
 
     @property
     def watcher(self) -> StreamWatcher:
-        """The sender stream's records and plaintext handshake messages so far."""
-        if self._backlog:
-            self._watcher.feed(self._backlog)
-            self._backlog.clear()
-        return self._watcher
+        """The sender stream's records and plaintext handshake messages (the ledger's)."""
+        return self.ledger.watcher
 
     @property
     def armed(self) -> tuple[Fault, ...]:
@@ -182,14 +172,14 @@ class FaultEngine:
                 return fault
             if fault.kind not in ("inject", "eof", "truncate"):
                 raise FaultError(f"{fault.kind} needs an offset or a record")
-            fault = Fault(**{**fault.__dict__, "offset": self.pulled})
-        if fault.offset is not None and fault.offset < self.released:
+            fault = Fault(**{**fault.__dict__, "offset": self.ledger.pulled})
+        if fault.offset is not None and fault.offset < self.ledger.released:
             raise FaultError(f"{fault.describe()}: offset {fault.offset} has already passed "
-                             f"({self.released} bytes sent on {fault.direction}); arm the "
-                             f"fault before the call that writes it")
+                             f"({self.ledger.released} bytes sent on {fault.direction}); "
+                             f"arm the fault before the call that writes it")
         if fault.record is not None and fault.record < len(self.watcher.records):
             rec = self.watcher.records[fault.record]
-            if rec.offset < self.released:
+            if rec.offset < self.ledger.released:
                 raise FaultError(f"{fault.describe()}: record {fault.record} has already "
                                  f"passed; arm the fault before the call that writes it")
         self._pending.append(fault)
@@ -202,19 +192,19 @@ class FaultEngine:
             ``(out, discarded, applied)``: the bytes for the queue, how many sender bytes
             were discarded (after a truncate/eof), and the faults that applied.
         """
+        ledger = self.ledger
         if not self._pending and self._split_all is None and not self._held and not self.cut:
             # Nothing armed: the bytes pass untouched (the hot path of every run).
-            self.pulled += len(data)
-            self.released += len(data)
-            self._backlog += data
+            ledger.note(data)
+            ledger.released += len(data)
             return data, 0, []
-        self.pulled += len(data)
+        ledger.pulled += len(data)
         if self.cut:
             return b"", len(data), []
-        self.watcher.feed(data)
+        ledger.watcher.feed(data)
         self._held += data
         edits, limit, refused = self._resolve()
-        window_end = self.released + len(self._held)
+        window_end = self.ledger.released + len(self._held)
         limit = min(limit, window_end)
         for e in edits:
             # A range that is not all here yet holds back everything from its start.
@@ -228,12 +218,12 @@ class FaultEngine:
         if stop is not None:
             discarded = window_end - stop
             self._held.clear()
-            self.released = window_end
+            self.ledger.released = window_end
             self._pending.clear()
             self.cut = True
             return out, discarded, applied
-        del self._held[:limit - self.released]
-        self.released = limit
+        del self._held[:limit - self.ledger.released]
+        self.ledger.released = limit
         return out, 0, applied
 
     def _resolve(self) -> tuple[list[_Edit], int, list[Applied]]:
@@ -241,7 +231,7 @@ class FaultEngine:
         # A fault that turns out impossible once its record is known is dropped and
         # reported as "not applied" (an Applied whose detail says why).
         recs = self.watcher.records
-        limit = self.released + len(self._held)
+        limit = self.ledger.released + len(self._held)
         edits: list[_Edit] = []
         refused: list[Applied] = []
         for f in list(self._pending):
@@ -249,13 +239,14 @@ class FaultEngine:
                 self._resolve_one(f, recs, edits)
             except _NotYet:
                 done = recs[-1].end if recs else 0
-                limit = min(limit, max(done, self.released))
+                limit = min(limit, max(done, self.ledger.released))
             except FaultError as exc:
                 self._pending.remove(f)
                 refused.append(Applied(f, f.offset or 0, f.record, f"not applied: {exc}"))
         if self._split_all is not None:
+            released = self.ledger.released
             for r in recs:
-                if r.offset >= self.released and self._plain(r) and r.length > self._split_all:
+                if r.offset >= released and self._plain(r) and r.length > self._split_all:
                     split = Fault("split", "", record=r.index, size=self._split_all)
                     edits.append(_Edit(split, r.offset, r.end, r.index, [r]))
         edits.sort(key=lambda e: (e.start, e.end))
@@ -312,7 +303,7 @@ class FaultEngine:
         return rec.index < len(self.watcher.plain) and self.watcher.plain[rec.index]
 
     def _apply(self, edits: list[_Edit], limit: int) -> tuple[bytes, list[Applied], int | None]:
-        base = self.released
+        base = self.ledger.released
         buf = self._held
         out = bytearray()
         pos = base

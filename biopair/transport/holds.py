@@ -1,14 +1,40 @@
-"""Holds: a link that delivers nothing until a condition visible on the wire is true."""
+"""Holds: a link that delivers nothing until a condition visible on the wire is true.
+
+A condition is judged against a :class:`SidesView`: what each side sent and received as
+the wire parser sees it, and its state string -- never the pair itself, so this module
+depends on nothing above the transport layer.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from biopair.tls import wire
 
-if TYPE_CHECKING:  # pragma: no cover
-    from biopair.engine.pair import Pair
+
+class Counts(Protocol):
+    """A parsed byte stream that can count what it carried (the wire parser's view)."""
+
+    def count(self, what: str) -> int:
+        """How many ``what`` (``records``, a content type, a handshake message name)."""
+        ...
+
+
+class SidesView(Protocol):
+    """What a hold condition may see of the two sides of a pair."""
+
+    def sent(self, endpoint: str) -> Counts:
+        """The stream ``endpoint`` wrote, as pulled from it."""
+        ...
+
+    def received(self, endpoint: str) -> Counts:
+        """The stream handed to ``endpoint``."""
+        ...
+
+    def state_string(self, endpoint: str) -> str | None:
+        """SSL_state_string_long() of ``endpoint`` (None: its stack does not say)."""
+        ...
 
 #: What a condition can say about an endpoint.
 VERBS = ("sent", "received", "handshake-done", "state")
@@ -40,20 +66,16 @@ class Condition:
             return f"{self.endpoint} state {self.what}"
         return f"{self.endpoint} handshake-done"
 
-    def holds(self, pair: Pair) -> bool:
-        """Is the condition true of the pair now?"""
-        from biopair.endpoints import _openssl
-
-        if self.verb == "handshake-done":
-            return _openssl.state_string(pair.endpoints[self.endpoint].conn) == _DONE
-        if self.verb == "state":
-            return self.what in _openssl.state_string(pair.endpoints[self.endpoint].conn)
-        other = "server" if self.endpoint == "client" else "client"
-        if self.verb == "sent":
-            watcher = pair.links[f"{self.endpoint}>{other}"].engine.watcher
-        else:
-            watcher = pair.links[f"{other}>{self.endpoint}"].rx_watcher
-        return bool(watcher.count(self.what) >= self.count)
+    def holds(self, view: SidesView) -> bool:
+        """Is the condition true of the two sides now?"""
+        if self.verb in ("handshake-done", "state"):
+            state = view.state_string(self.endpoint)
+            if state is None:
+                return False
+            return state == _DONE if self.verb == "handshake-done" else self.what in state
+        stream = view.sent(self.endpoint) if self.verb == "sent" else \
+            view.received(self.endpoint)
+        return stream.count(self.what) >= self.count
 
 
 #: Names a sent/received condition may count.

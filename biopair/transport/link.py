@@ -14,15 +14,15 @@ docs/socket-link.md.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
-
-from OpenSSL import SSL
+from typing import Any
 
 from biopair.tls.records import Framer, StreamWatcher
 from biopair.transport.faults import Applied, Fault, FaultEngine
+from biopair.transport.holds import Condition
+from biopair.transport.ledger import Ledger
 
-#: Bytes read from a relay socket at a time.
-_PULL_CHUNK = 1 << 16
 #: The two directions, in the order the scheduler serves them.
 DIRECTIONS: tuple[str, str] = ("client>server", "server>client")
 
@@ -33,11 +33,25 @@ def parse_direction(text: str) -> tuple[str, str]:
     return sender, receiver
 
 
-class Link:
-    """One direction of bytes in flight; the transport is a subclass's.
+class Link(abc.ABC):
+    """One direction of bytes in flight: the link protocol every link kind implements.
+
+    What a link promises (``tests/conformance/test_links.py`` proves it for every kind):
+
+    * :meth:`pull` takes everything the sender wrote so far (through the armed faults)
+      into :attr:`queue` and returns the sender bytes taken; the sender's byte ledger
+      (:attr:`ledger`: bytes pulled and released, the records they form) is kept here,
+      once;
+    * :meth:`deliver` hands up to ``limit`` queued bytes to the receiver and returns how
+      many it took; a paused or held link, or a closed one, hands over nothing;
+    * :meth:`request_eof` asks for an EOF, which reaches the receiver (:attr:`closed`)
+      once the queue is empty; bytes pulled after that are discarded;
+    * :meth:`receiver_pending` / :meth:`sender_pending` count bytes on either side of the
+      link not yet read by their stack;
+    * :meth:`close` releases the transport, idempotently, leaving no file descriptor open.
 
     Everything that does not depend on how bytes leave the sender and reach the receiver
-    lives here, so memory and socket links behave the same in steps, runs, faults,
+    lives here, so memory, socket and wire links behave the same in steps, runs, faults,
     record-aware moves and holds.  A subclass provides :meth:`_take` (what the sender has
     written), :meth:`_give` (hand bytes over; the receiver may accept fewer),
     :meth:`_end` (signal EOF), :meth:`receiver_pending` and :meth:`sender_pending`.
@@ -45,17 +59,16 @@ class Link:
     Attributes:
         name: ``"client>server"`` or ``"server>client"``.
         queue: bytes pulled from the sender and not yet delivered.
-        pulled: total bytes taken from the sender.
         delivered: total bytes handed to the receiver.
         paused: while True, nothing is delivered (a socket link does not pull either).
-        held: while True, nothing is delivered; the sender is still drained (a hold
-            waits for what the sender writes).
+        until: the hold condition while the link is held (see :attr:`held`), else None.
         eof: an EOF was requested; it reaches the receiver once the queue is empty.
         closed: the receiver now sees EOF; later bytes are discarded.
         discarded: bytes the sender wrote after the link closed (or after a truncate/eof
             fault cut the stream).
-        engine: the faults armed on this link and the sender's record bookkeeping
-            (see :mod:`biopair.transport.faults`).
+        ledger: the sender's byte ledger (:class:`~biopair.transport.ledger.Ledger`).
+        engine: the faults armed on this link (see :mod:`biopair.transport.faults`); it
+            edits bytes and keeps no count of its own.
         fault_log: faults that applied and have not yet been put in a trace.
         on_pull: called with every chunk queued (after faults, so what crosses the wire)
             by :meth:`pull`; the trace uses it to parse records and keep the bytes for
@@ -69,45 +82,62 @@ class Link:
     #: must look for them first.
     waits = False
 
-    def __init__(self, name: str, sender: SSL.Connection, receiver: SSL.Connection) -> None:
+    def __init__(self, name: str, sender: Any, receiver: Any) -> None:
         self.name = name
         self.sender = sender
         self.receiver = receiver
         self.queue = bytearray()
-        self.pulled = 0
         self.delivered = 0
         self.paused = False
-        self.held = False
+        self.until: Condition | None = None
         self.eof = False
         self.closed = False
         self.discarded = 0
-        self.engine = FaultEngine()
+        self.ledger = Ledger()
+        self.engine = FaultEngine(self.ledger)
         self._rx = Framer()
         self._rx_watcher = StreamWatcher()
         self._rx_backlog = bytearray()
         self.fault_log: list[Applied] = []
         self.on_pull: Callable[[bytes], None] | None = None
 
+    @property
+    def held(self) -> bool:
+        """True while a hold condition (:attr:`until`) keeps the link from delivering."""
+        return self.until is not None
+
+    @property
+    def pulled(self) -> int:
+        """Total bytes taken from the sender (the ledger's count)."""
+        return self.ledger.pulled
+
+    @property
+    def sent(self) -> StreamWatcher:
+        """Records and plaintext handshake messages the sender wrote (the ledger's)."""
+        return self.ledger.watcher
+
     # -- transport, provided by subclasses -----------------------------------------------
+    @abc.abstractmethod
     def _take(self) -> bytes:
-        raise NotImplementedError
+        """Everything the sender wrote since the last take (b"": nothing)."""
 
+    @abc.abstractmethod
     def _give(self, data: bytes) -> int:
-        raise NotImplementedError
+        """Hand bytes to the receiver; returns how many it accepted."""
 
+    @abc.abstractmethod
     def _end(self) -> bool:
         """Signal EOF to the receiver; False if it cannot be done yet."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def receiver_pending(self) -> int:
-        """Bytes delivered but not yet read by the receiver's OpenSSL."""
-        raise NotImplementedError
+        """Bytes delivered but not yet read by the receiver's stack."""
 
+    @abc.abstractmethod
     def sender_pending(self) -> int:
         """Bytes the sender wrote that the link has not taken yet."""
-        raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most transports hold nothing to release
         """Release the transport's resources; safe to call twice."""
 
     # -- shared behaviour ----------------------------------------------------------------
@@ -123,7 +153,6 @@ class Link:
         chunk = self._take()
         if not chunk:
             return 0
-        self.pulled += len(chunk)
         self._enqueue(*self.engine.process(chunk))
         return len(chunk)
 

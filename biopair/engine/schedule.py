@@ -1,0 +1,200 @@
+"""The schedule: every choice a run makes, in one object.
+
+Theory of operation
+-------------------
+A run (:mod:`biopair.engine.runloop`) is a loop of *rounds*.  In a round every entry that
+has not finished takes a turn; a turn is one or more SSL calls on that entry's endpoint,
+and after every call the links *move*: each hands some of its queued bytes to its
+receiver.  The loop itself only keeps the rules that make a run a measurement -- an entry
+finishes when its call returns anything but WANT_*, a partial write goes on with the rest,
+a round in which nothing changed is a DEADLOCK, the call cap is a LIMIT.  Every *choice*
+is the schedule's:
+
+* :meth:`Schedule.turn_order` -- in which order the running entries take their turns this
+  round (default: the order they were given);
+* :meth:`Schedule.keep_turn` -- after a call that left its entry running, whether the
+  same entry is called again at once (``turns = "alternate"``: never; ``"drain"``: while
+  its calls make progress);
+* :meth:`Schedule.moves` -- after every call, which links move and how many bytes each
+  hands over (the delivery policy: all, bytewise, N bytes, a list of sizes then all, one
+  record at a time).  The default moves every link that has bytes queued (or an EOF to
+  signal) and is neither paused nor held; a paused or held link does not move until a
+  ``resume`` or its hold condition releases it.
+
+The loop asks nothing else, so a schedule that answers differently -- an explorer that
+varies split points, turn order and when a link moves -- drives the very same loop
+(there is no second code path).  A schedule sees the links through :class:`LinkState`
+(read-only facts) and the entries through :class:`Turn`; it never calls SSL or moves
+bytes itself.
+
+:class:`Schedule` is the default implementation and the base class: subclass it and
+override one method to change one kind of choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from biopair.transport.link import DIRECTIONS
+
+#: Delivery policy names (``records``: one whole TLS record per move).
+DELIVER_NAMES = ("all", "bytewise", "records")
+#: Turn-taking rules for a run.
+TURNS = ("alternate", "drain")
+
+#: A delivery policy: a name of :data:`DELIVER_NAMES`, bytes per move, or a list of sizes
+#: (one per move on each link, then all).
+Deliver = str | int | Sequence[int]
+#: How many bytes one move hands over: None (everything queued), a count (0: none, but an
+#: EOF may reach the receiver), or a stop point (``"record"``: up to the end of the current
+#: record; see :data:`biopair.tls.records.STOPS`).
+Size = int | str | None
+
+
+class LinkState(Protocol):
+    """What a schedule may read about a link (the links implement it)."""
+
+    @property
+    def name(self) -> str:
+        """``client>server`` or ``server>client``."""
+        ...
+
+    @property
+    def queue(self) -> bytearray:
+        """Bytes pulled from the sender, not yet delivered (read them; do not change them)."""
+        ...
+
+    @property
+    def paused(self) -> bool:
+        """True between ``pause`` and ``resume``."""
+        ...
+
+    @property
+    def held(self) -> bool:
+        """True while a hold condition is unmet."""
+        ...
+
+    @property
+    def eof(self) -> bool:
+        """An EOF was requested on the link."""
+        ...
+
+    @property
+    def closed(self) -> bool:
+        """The receiver already sees the EOF."""
+        ...
+
+
+class Turn(Protocol):
+    """What a schedule may read about a run entry (the run loop's per-entry state)."""
+
+    @property
+    def endpoint(self) -> str:
+        """``client`` or ``server``."""
+        ...
+
+    @property
+    def op(self) -> str:
+        """The entry's op (``connect``, ``read``, ...)."""
+        ...
+
+    @property
+    def index(self) -> int:
+        """Position of the entry in the run's entry list."""
+        ...
+
+    @property
+    def calls(self) -> int:
+        """Calls made for this entry so far in the run."""
+        ...
+
+
+class Delivery:
+    """A delivery policy's state: how many bytes the next move on each link hands over.
+
+    Args:
+        policy: ``"all"``, ``"bytewise"``, ``"records"``, a positive int, or a list of
+            positive ints (one per move on each link, then all).
+    """
+
+    def __init__(self, policy: Deliver = "all") -> None:
+        self.policy = policy
+        self._moves: dict[str, int] = dict.fromkeys(DIRECTIONS, 0)
+        # The size is fixed for every policy but a list: answered without a lookup.
+        self._fixed: Size = (None if policy == "all" else 1 if policy == "bytewise"
+                             else "record" if policy == "records"
+                             else policy if isinstance(policy, int) else None)
+        self._listed = not isinstance(policy, (str, int))
+
+    def next_size(self, direction: str) -> Size:
+        """Bytes for the next move on ``direction`` (None: everything queued; ``"record"``:
+        up to the end of the current record)."""
+        if not self._listed:
+            return self._fixed
+        policy = self.policy
+        assert not isinstance(policy, (str, int))
+        index = self._moves[direction]
+        self._moves[direction] = index + 1
+        return policy[index] if index < len(policy) else None
+
+
+class Schedule:
+    """The default schedule: today's turn rules and delivery policies.
+
+    Args:
+        deliver: the delivery policy (see :class:`Delivery`); its state (the position in
+            a list of sizes) lasts as long as the schedule.
+        turns: ``"alternate"`` or ``"drain"``.
+
+    Raises:
+        ValueError: for an unknown ``turns``.
+    """
+
+    def __init__(self, deliver: Deliver = "all", turns: str = "alternate") -> None:
+        if turns not in TURNS:
+            raise ValueError(f"turns must be one of {TURNS}, not {turns!r}")
+        self.delivery = Delivery(deliver)
+        self.turns = turns
+        self._drain = turns == "drain"
+
+    def with_delivery(self, deliver: Deliver) -> Schedule:
+        """The same turn rules with another delivery policy (a run's ``deliver=``).
+
+        Returns:
+            A new schedule; this one is unchanged.
+        """
+        return Schedule(deliver, self.turns)
+
+    def turn_order(self, running: Sequence[Turn]) -> Sequence[Turn]:
+        """The order in which the running entries take their turns this round.
+
+        Every entry returned gets one turn; an entry left out waits for the next round
+        (a schedule must return at least one, or the round cannot make progress).
+        """
+        return running
+
+    def keep_turn(self, turn: Turn, progressed: bool) -> bool:
+        """After a call that left ``turn`` running: call it again before the next entry?
+
+        Args:
+            turn: the entry just called.
+            progressed: whether that call (or the moves after it) changed anything.
+        """
+        return self._drain and progressed
+
+    def moves(self, links: Sequence[LinkState]) -> Iterator[tuple[LinkState, Size]]:
+        """The moves to make after a call: (link, size) pairs, in order.
+
+        The default moves each link with bytes queued by the delivery policy's next size,
+        and a link whose EOF is still to reach its receiver by 0; paused and held links do
+        not move.
+        """
+        next_size = self.delivery.next_size
+        for link in links:
+            if link.paused or link.held:
+                continue
+            if link.queue:
+                yield link, next_size(link.name)
+            elif link.eof and not link.closed:
+                yield link, 0
