@@ -46,6 +46,12 @@ ERROR_NAMES: tuple[str, ...] = (
 TERMINALS: tuple[str, ...] = ("DEADLOCK", "LIMIT")
 
 
+def wants(error: str | None) -> bool:
+    """True when an SSL_get_error() name asks for the call to be repeated (WANT_READ,
+    WANT_WRITE, ...): the one definition :class:`Outcome` and the trace's calls share."""
+    return error is not None and error.startswith("WANT_")
+
+
 @dataclass(frozen=True)
 class Outcome:
     """One result in a sequence: an SSL call's, or a run's terminal ``DEADLOCK``/``LIMIT``.
@@ -68,7 +74,7 @@ class Outcome:
     @property
     def wants(self) -> bool:
         """True when OpenSSL asked to be called again (WANT_READ, WANT_WRITE, ...)."""
-        return self.error is not None and self.error.startswith("WANT_")
+        return wants(self.error)
 
     def token(self) -> str:
         """This outcome written in the pattern language (what a scenario would assert)."""

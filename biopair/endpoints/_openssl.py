@@ -13,6 +13,7 @@ Every other module goes through the functions here; nothing else imports ``OpenS
 from __future__ import annotations
 
 import errno as _errno
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -147,6 +148,18 @@ class WriteBuffer:
         return int(_ffi.cast("uintptr_t", self._cdata))
 
 
+# Bound once: the hot path of a bytewise run makes these calls thousands of times.
+_ERR_clear_error = _lib.ERR_clear_error
+_ERR_peek_error = _lib.ERR_peek_error
+_SSL_do_handshake = _lib.SSL_do_handshake
+_SSL_get_error = _lib.SSL_get_error
+_WANT_READ = _lib.SSL_ERROR_WANT_READ
+#: SSL_do_handshake() said -1, SSL_get_error() WANT_READ, errno 0, empty error queue: the
+#: answer to nearly every call of a bytewise handshake (a NamedTuple is immutable, so one
+#: value serves them all).
+_HANDSHAKE_WANT_READ = RawResult(-1, "WANT_READ", (), 0, b"", "WantReadError()")
+
+
 def call(conn: SSL.Connection, op: str, arg: int | WriteBuffer | None = None) -> RawResult:
     """Make one raw SSL call on a pyOpenSSL ``Connection`` and classify the result.
 
@@ -164,15 +177,18 @@ def call(conn: SSL.Connection, op: str, arg: int | WriteBuffer | None = None) ->
         0 or 1 (SSL_shutdown(3) says its answer would mislead).
     """
     ssl = conn._ssl
-    _lib.ERR_clear_error()
+    _ERR_clear_error()
     _ffi.errno = 0
     data = b""
     if op == "handshake":
-        ret = _lib.SSL_do_handshake(ssl)
+        ret = _SSL_do_handshake(ssl)
         err_no = _ffi.errno
-        code = _lib.SSL_get_error(ssl, ret)
-        if code == _lib.SSL_ERROR_WANT_READ and not _lib.ERR_peek_error():
-            # The hot path of every bytewise run: nothing to drain, nothing to format.
+        code = _SSL_get_error(ssl, ret)
+        if code == _WANT_READ and not _ERR_peek_error():
+            # The hot path of every bytewise run: nothing to drain, nothing to format, and
+            # (for the values OpenSSL almost always gives) nothing to build either.
+            if ret == -1 and err_no == 0:
+                return _HANDSHAKE_WANT_READ
             return RawResult(ret, "WANT_READ", (), err_no, b"", "WantReadError()")
     elif op in ("read", "peek"):
         assert isinstance(arg, int)
@@ -257,6 +273,44 @@ def take_output(conn: SSL.Connection) -> bytes:
             break
         chunks.append(_ffi.buffer(_READ_BUF, n)[:])
     return b"".join(chunks)
+
+
+def input_counter(conn: SSL.Connection) -> Callable[[], int]:
+    """A callable that says :func:`input_pending` of a memory-BIO connection (a C call
+    with no Python frame in between: a link asks before and after every SSL call)."""
+    return functools.partial(_lib.BIO_get_mem_data, conn._into_ssl, _MEM_PTR)
+
+
+def input_writer(conn: SSL.Connection) -> Callable[[bytes, int], int]:
+    """A callable ``(data, len(data)) -> accepted`` that appends to a memory-BIO
+    connection's input BIO (BIO_write, with no Python frame in between)."""
+    return functools.partial(_lib.BIO_write, conn._into_ssl)
+
+
+def output_taker(conn: SSL.Connection) -> Callable[[], bytes]:
+    """A callable that does :func:`take_output` for one memory-BIO connection, with its
+    lookups made once."""
+    bio = conn._from_ssl
+    pending = functools.partial(_lib.BIO_get_mem_data, bio, _MEM_PTR)
+    read = functools.partial(_lib.BIO_read, bio, _READ_BUF, _READ_BUF_SIZE)
+    buffer = _ffi.buffer
+    cbuf = _READ_BUF
+
+    def take() -> bytes:
+        if not pending():
+            return b""
+        n = read()
+        if n <= 0:
+            return b""
+        first: bytes = buffer(cbuf, n)[:]
+        if not pending():
+            return first
+        chunks = [first]
+        while (n := read()) > 0:
+            chunks.append(buffer(cbuf, n)[:])
+        return b"".join(chunks)
+
+    return take
 
 
 def give_input(conn: SSL.Connection, data: bytes) -> None:

@@ -224,7 +224,9 @@ class Endpoint:
             The raw result; the caller records it as a :class:`Call`.
         """
         raw_op = OPS[op]
-        if raw_op in ("read", "peek", "read_early_data"):
+        if raw_op == "handshake":  # first: the op of every call of a handshake
+            result = _openssl.call(self.conn, raw_op)
+        elif raw_op in ("read", "peek", "read_early_data"):
             result = _openssl.call(self.conn, raw_op, size or DEFAULT_READ_SIZE)
             if raw_op != "peek":
                 self.received += result.data

@@ -38,7 +38,7 @@ from biopair.engine import builder, recorder, runloop
 from biopair.engine.builder import LINK_KINDS
 from biopair.engine.recorder import Clock
 from biopair.engine.runloop import RunEntry, RunResult
-from biopair.engine.schedule import DELIVER_NAMES, TURNS, Deliver, Delivery, LinkState, Schedule
+from biopair.engine.schedule import DELIVER_NAMES, TURNS, Deliver, Delivery, Schedule
 from biopair.engine.trace import Call, FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, Trace
 from biopair.tls.records import StreamWatcher
 from biopair.transport.faults import Fault
@@ -52,6 +52,9 @@ __all__ = ["DEFAULT_MAX_CALLS", "DELIVER_NAMES", "LINK_KINDS", "TURNS", "Deliver
 DEFAULT_MAX_CALLS = 100_000
 #: Ops whose call record keeps the bytes read rather than the bytes offered.
 _READ_OPS = frozenset({"read", "peek", "read_early_data"})
+#: Builds a NamedTuple record from all its fields at once, skipping the generated
+#: ``__new__`` (a Python frame per call and per move).
+_new_tuple: Any = tuple.__new__
 
 
 class Sides:
@@ -142,6 +145,13 @@ class Pair:
         self._link_list = tuple(self.links.values())
         self._out_link = {parse_direction(d)[0]: link for d, link in self.links.items()}
         self._in_link = {parse_direction(d)[1]: link for d, link in self.links.items()}
+        # What a call needs of its endpoint, looked up once: the endpoint, its outbound
+        # link, and how to count its unread input.
+        self._wiring = {
+            name: (ep, self._out_link[name],
+                   self._in_link[name].pending_counter or self._in_link[name].receiver_pending)
+            for name, ep in self.endpoints.items()
+        }
         self._peer_links = tuple(lk for lk in self._link_list if isinstance(lk, PeerLink))
         self._sides = Sides(self.links, self.endpoints)
         # Bumped by every event that changes what a call could see: bytes sent, consumed
@@ -227,10 +237,8 @@ class Pair:
         Returns:
             The recorded :class:`~biopair.engine.trace.Call`.
         """
-        ep = self.endpoints[endpoint]
-        inbound = self._in_link[endpoint]
-        outbound = self._out_link[endpoint]
-        pending = inbound.receiver_pending()
+        ep, outbound, pending_of = self._wiring[endpoint]
+        pending = pending_of()
         # A paused socket link does not drain its sender: bytes the call wrote then wait in
         # the sender's socket, and only its fill level shows that the call made progress.
         paused = outbound.paused
@@ -244,13 +252,13 @@ class Pair:
             sent = outbound.pull()
         finally:
             clock.call = None
-        consumed = pending - inbound.receiver_pending()
+        consumed = pending - pending_of()
         if sent or consumed or (paused and outbound.sender_pending() != stalled):
             self.progress += 1
         # Positional: this runs once per SSL call, thousands of times in a bytewise run.
-        record = Call(seq, endpoint, op, raw.ret, raw.error, raw.reasons, raw.pyopenssl,
-                      raw.data if op in _READ_OPS else (data or b""), sent, consumed,
-                      clock.step)
+        record: Call = _new_tuple(Call, (
+            seq, endpoint, op, raw.ret, raw.error, raw.reasons, raw.pyopenssl,
+            raw.data if op in _READ_OPS else (data or b""), sent, consumed, clock.step))
         calls.append(record)
         trace.events.append(record)
         if self._faulty or self._holding:
@@ -266,19 +274,16 @@ class Pair:
         Returns:
             Bytes delivered.
         """
-        return self._move(self.links[direction], nbytes, pull=True)
+        return self.move_link(self.links[direction], nbytes, True)
 
-    def scheduled_move(self, link: LinkState, size: int | str | None) -> int:
-        """A move a run's schedule chose: as :meth:`move`, without the pull the call before
-        it already made (except from an external peer, whose bytes arrive on their own).
+    def move_link(self, link: Link, nbytes: int | str | None, pull: bool) -> int:
+        """Move bytes on one of the pair's links: :meth:`move`, and the moves a run's
+        schedule chooses (which pull only from an external peer, whose bytes arrive on
+        their own: the call before them already pulled the rest).
 
         Returns:
             Bytes delivered.
         """
-        assert isinstance(link, Link)
-        return self._move(link, size, pull=link.waits)
-
-    def _move(self, link: Link, nbytes: int | str | None, *, pull: bool) -> int:
         if pull:
             link.pull()
             if self._faulty or self._holding:
@@ -292,7 +297,8 @@ class Pair:
             self.progress += 1
         trace = self.trace
         if (moved or nbytes != 0) and trace.record:
-            trace.events.append(MoveEvent(link.name, moved, len(link.queue), self._clock.step))
+            trace.events.append(_new_tuple(MoveEvent, (link.name, moved, len(link.queue),
+                                                       self._clock.step)))
         if closed and not was_closed:
             trace.add(LinkEvent("closed", link.name, self._clock.step))
         if moved and (self._faulty or self._holding):

@@ -25,12 +25,12 @@ imports nothing that imports it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from biopair.engine.schedule import LinkState, Schedule, Size
+from biopair.engine.schedule import NO_MOVE, LinkState, Schedule, Size
 from biopair.engine.trace import Call
-from biopair.outcome import DEADLOCK, LIMIT, Outcome
+from biopair.outcome import DEADLOCK, LIMIT, Outcome, wants
 
 #: Ops whose retry passes the same buffer again (and whose partial success goes on).
 _WRITE_OPS = frozenset({"write", "write_early_data"})
@@ -46,22 +46,50 @@ class RunEntry:
     data: bytes | None = None
 
 
-@dataclass
 class RunResult:
     """What a run did.
 
     Attributes:
-        outcomes: each endpoint's outcome sequence (with the terminal, if any).
+        outcomes: each endpoint's outcome sequence (with the terminal, if any); built
+            from ``calls`` when first read (a bytewise run makes thousands of calls and a
+            caller such as a benchmark may never look).
         terminal: ``"DEADLOCK"``, ``"LIMIT"`` or None.
         calls: the calls the run made.
     """
 
-    outcomes: dict[str, list[Outcome]]
-    terminal: str | None
-    calls: list[Call] = field(default_factory=list)
+    __slots__ = ("_outcomes", "_per_endpoint", "_unfinished", "calls", "terminal")
+
+    def __init__(self, calls: list[Call], terminal: str | None,
+                 per_endpoint: dict[str, list[Call]], unfinished: Sequence[str] = ()) -> None:
+        self.calls = calls
+        self.terminal = terminal
+        self._per_endpoint = per_endpoint
+        self._unfinished = tuple(unfinished)
+        self._outcomes: dict[str, list[Outcome]] | None = None
+
+    @property
+    def outcomes(self) -> dict[str, list[Outcome]]:
+        """Each endpoint's outcome sequence, the terminal appended for unfinished entries."""
+        if self._outcomes is None:
+            outcomes = {name: [c.outcome for c in calls]
+                        for name, calls in self._per_endpoint.items()}
+            if self.terminal is not None:
+                end = DEADLOCK if self.terminal == DEADLOCK.error else LIMIT
+                for name in self._unfinished:
+                    outcomes[name].append(end)
+            self._outcomes = outcomes
+        return self._outcomes
+
+    def __repr__(self) -> str:
+        return (f"RunResult(outcomes={self.outcomes!r}, terminal={self.terminal!r}, "
+                f"calls=[{len(self.calls)} calls])")
 
 
-class Driver(Protocol):
+#: The driver's link type.
+L = TypeVar("L", bound=LinkState)
+
+
+class Driver(Protocol[L]):
     """The events a run is made of (a :class:`~biopair.engine.pair.Pair` provides them)."""
 
     @property
@@ -80,7 +108,7 @@ class Driver(Protocol):
         ...
 
     @property
-    def link_states(self) -> Sequence[LinkState]:
+    def link_states(self) -> Sequence[L]:
         """The links, in direction order."""
         ...
 
@@ -89,8 +117,8 @@ class Driver(Protocol):
         """One SSL call, and the pulls after it."""
         ...
 
-    def scheduled_move(self, link: LinkState, size: Size) -> int:
-        """One move the schedule chose (without a pull: the call's pull made it)."""
+    def move_link(self, link: L, size: Size, pull: bool) -> int:
+        """One move the schedule chose (``pull``: look for the sender's bytes first)."""
         ...
 
     def write_data(self, endpoint: str) -> bytes:
@@ -134,24 +162,9 @@ class EntryState:
         """The entry's op."""
         return self.entry.op
 
-    def arguments(self) -> tuple[int | None, bytes | None]:
-        """``(size, data)`` for the entry's next call.
-
-        A write that said WANT_* is retried with the same buffer (no size, no data); one
-        that wrote part of its bytes (ENABLE_PARTIAL_WRITE) goes on with the rest, as an
-        application would.
-        """
-        rest = self.rest
-        if rest is not None:
-            self.rest = None
-            return None, rest
-        if self.calls and self.entry.op in _WRITE_OPS:
-            return None, None
-        return self.entry.size, self.entry.data
-
 
 def run(
-    driver: Driver,
+    driver: Driver[L],
     entries: Sequence[RunEntry | tuple[str, str]],
     schedule: Schedule,
     cap: int,
@@ -166,37 +179,53 @@ def run(
     per_endpoint: dict[str, list[Call]] = {s.endpoint: [] for s in running}
     made: list[Call] = []
     terminal: Outcome | None = None
+    # Only this run calls while it runs, so the pair's life cap is a budget for it.
+    budget = min(cap, driver.max_calls - driver.calls_made)
     links = driver.link_states
-    max_calls = driver.max_calls
+    # Bound once: these run after every call.
     call_fn = driver.call
-    move_fn = driver.scheduled_move
-    moves = schedule.moves
+    move_link = driver.move_link
+    move_size = schedule.move
     keep_turn = schedule.keep_turn
     while running and terminal is None:
         before = driver.progress
         all_wanted = True
-        for state in list(schedule.turn_order(tuple(running))):
-            assert isinstance(state, EntryState)
+        for state in schedule.turn_order(tuple(running)):
             entry = state.entry
-            mine = per_endpoint[entry.endpoint]
+            endpoint = entry.endpoint
+            op = entry.op
+            is_write = op in _WRITE_OPS
+            mine = per_endpoint[endpoint]
             while True:
-                if len(made) >= cap or driver.calls_made >= max_calls:
+                if len(made) >= budget:
                     terminal = LIMIT
                     break
                 turn_start = driver.progress
-                size, data = state.arguments()
-                call = call_fn(entry.endpoint, entry.op, size=size, data=data)
+                # A write that said WANT_* is retried with the same buffer; one that wrote
+                # part of its bytes (ENABLE_PARTIAL_WRITE) goes on with the rest.
+                rest = state.rest
+                if rest is not None:
+                    state.rest = None
+                    call = call_fn(endpoint, op, size=None, data=rest)
+                elif is_write and state.calls:
+                    call = call_fn(endpoint, op, size=None, data=None)
+                else:
+                    call = call_fn(endpoint, op, size=entry.size, data=entry.data)
                 state.calls += 1
                 made.append(call)
                 mine.append(call)
-                for link, nbytes in moves(links):
-                    move_fn(link, nbytes)
+                for link in links:
+                    # A link with nothing to hand over cannot move: not a choice to ask.
+                    if link.queue or (link.eof and not link.closed):
+                        size = move_size(link)
+                        if size is not NO_MOVE:
+                            move_link(link, size, link.waits)
                 done = call.ret
-                if entry.op == "write" and done is not None and done > 0:
-                    written = driver.write_data(entry.endpoint)
+                if op == "write" and done is not None and done > 0:
+                    written = driver.write_data(endpoint)
                     if done < len(written):
                         state.rest = written[done:]
-                if not call.wants and state.rest is None:
+                if state.rest is None and not wants(call.error):
                     running.remove(state)
                     all_wanted = False
                     break
@@ -207,10 +236,6 @@ def run(
         if (terminal is None and running and all_wanted and driver.progress == before
                 and not driver.wait_for_peers()):
             terminal = DEADLOCK
-    outcomes = {name: [c.outcome for c in calls] for name, calls in per_endpoint.items()}
-    if terminal is not None:
-        for state in running:
-            outcomes[state.endpoint].append(terminal)
     name = terminal.error if terminal is not None else None
     driver.end_run(len(made), name)
-    return RunResult(outcomes=outcomes, terminal=name, calls=made)
+    return RunResult(made, name, per_endpoint, [s.endpoint for s in running])

@@ -15,11 +15,12 @@ is the schedule's:
 * :meth:`Schedule.keep_turn` -- after a call that left its entry running, whether the
   same entry is called again at once (``turns = "alternate"``: never; ``"drain"``: while
   its calls make progress);
-* :meth:`Schedule.moves` -- after every call, which links move and how many bytes each
-  hands over (the delivery policy: all, bytewise, N bytes, a list of sizes then all, one
-  record at a time).  The default moves every link that has bytes queued (or an EOF to
-  signal) and is neither paused nor held; a paused or held link does not move until a
-  ``resume`` or its hold condition releases it.
+* :meth:`Schedule.move` -- after every call, for each link (in direction order) that has
+  something to hand over (bytes queued, or an EOF still to reach its receiver): whether
+  it moves now and how many bytes it hands over (the delivery policy: all, bytewise, N
+  bytes, a list of sizes then all, one record at a time), or :data:`NO_MOVE`.  The
+  default moves every such link that is neither paused nor held; a paused or held link
+  does not move until a ``resume`` or its hold condition releases it.
 
 The loop asks nothing else, so a schedule that answers differently -- an explorer that
 varies split points, turn order and when a link moves -- drives the very same loop
@@ -33,8 +34,9 @@ override one method to change one kind of choice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Protocol
+from collections.abc import Sequence
+from enum import Enum
+from typing import Final, Literal, Protocol, TypeVar
 
 from biopair.transport.link import DIRECTIONS
 
@@ -50,6 +52,16 @@ Deliver = str | int | Sequence[int]
 #: EOF may reach the receiver), or a stop point (``"record"``: up to the end of the current
 #: record; see :data:`biopair.tls.records.STOPS`).
 Size = int | str | None
+
+
+class _NoMove(Enum):
+    NO_MOVE = "no move"
+
+
+#: What :meth:`Schedule.move` answers for a link that does not move now.
+NO_MOVE: Final = _NoMove.NO_MOVE
+#: A schedule's answer for one link: a :data:`Size`, or :data:`NO_MOVE`.
+MoveChoice = Size | Literal[_NoMove.NO_MOVE]
 
 
 class LinkState(Protocol):
@@ -85,6 +97,11 @@ class LinkState(Protocol):
         """The receiver already sees the EOF."""
         ...
 
+    @property
+    def waits(self) -> bool:
+        """The sender's bytes arrive on their own (an external peer)."""
+        ...
+
 
 class Turn(Protocol):
     """What a schedule may read about a run entry (the run loop's per-entry state)."""
@@ -110,6 +127,10 @@ class Turn(Protocol):
         ...
 
 
+#: The run loop's own per-entry state type, handed back by :meth:`Schedule.turn_order`.
+T = TypeVar("T", bound=Turn)
+
+
 class Delivery:
     """A delivery policy's state: how many bytes the next move on each link hands over.
 
@@ -121,17 +142,18 @@ class Delivery:
     def __init__(self, policy: Deliver = "all") -> None:
         self.policy = policy
         self._moves: dict[str, int] = dict.fromkeys(DIRECTIONS, 0)
-        # The size is fixed for every policy but a list: answered without a lookup.
-        self._fixed: Size = (None if policy == "all" else 1 if policy == "bytewise"
-                             else "record" if policy == "records"
-                             else policy if isinstance(policy, int) else None)
-        self._listed = not isinstance(policy, (str, int))
+        #: True for a list of sizes (they change from move to move).
+        self.listed = not isinstance(policy, (str, int))
+        #: The size of every move when the policy is not a list.
+        self.fixed: Size = (None if policy == "all" else 1 if policy == "bytewise"
+                            else "record" if policy == "records"
+                            else policy if isinstance(policy, int) else None)
 
     def next_size(self, direction: str) -> Size:
         """Bytes for the next move on ``direction`` (None: everything queued; ``"record"``:
         up to the end of the current record)."""
-        if not self._listed:
-            return self._fixed
+        if not self.listed:
+            return self.fixed
         policy = self.policy
         assert not isinstance(policy, (str, int))
         index = self._moves[direction]
@@ -157,6 +179,10 @@ class Schedule:
         self.delivery = Delivery(deliver)
         self.turns = turns
         self._drain = turns == "drain"
+        # Asked after every call: a fixed size is answered without asking the policy.
+        self._next_size = self.delivery.next_size
+        self._listed = self.delivery.listed
+        self._fixed = self.delivery.fixed
 
     def with_delivery(self, deliver: Deliver) -> Schedule:
         """The same turn rules with another delivery policy (a run's ``deliver=``).
@@ -166,7 +192,7 @@ class Schedule:
         """
         return Schedule(deliver, self.turns)
 
-    def turn_order(self, running: Sequence[Turn]) -> Sequence[Turn]:
+    def turn_order(self, running: Sequence[T]) -> Sequence[T]:
         """The order in which the running entries take their turns this round.
 
         Every entry returned gets one turn; an entry left out waits for the next round
@@ -183,18 +209,15 @@ class Schedule:
         """
         return self._drain and progressed
 
-    def moves(self, links: Sequence[LinkState]) -> Iterator[tuple[LinkState, Size]]:
-        """The moves to make after a call: (link, size) pairs, in order.
+    def move(self, link: LinkState) -> MoveChoice:
+        """After a call: how many bytes ``link`` hands over now, or :data:`NO_MOVE`.
 
-        The default moves each link with bytes queued by the delivery policy's next size,
-        and a link whose EOF is still to reach its receiver by 0; paused and held links do
-        not move.
+        Asked for each link, in direction order, that has bytes queued or an EOF still
+        to reach its receiver.  The default: :data:`NO_MOVE` while the link is paused or
+        held, else the delivery policy's next size (0 for an EOF with nothing queued).
         """
-        next_size = self.delivery.next_size
-        for link in links:
-            if link.paused or link.held:
-                continue
-            if link.queue:
-                yield link, next_size(link.name)
-            elif link.eof and not link.closed:
-                yield link, 0
+        if link.paused or link.held:
+            return NO_MOVE
+        if link.queue:
+            return self._next_size(link.name) if self._listed else self._fixed
+        return 0

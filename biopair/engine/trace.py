@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from biopair.outcome import Outcome
+from biopair.outcome import Outcome, wants
 from biopair.tls.wire import RecordView
 
 
@@ -49,8 +49,8 @@ class Call(NamedTuple):
 
     @property
     def wants(self) -> bool:
-        """True when OpenSSL asked for the call to be repeated (WANT_READ, WANT_WRITE...)."""
-        return self.error is not None and self.error.startswith("WANT_")
+        """True when OpenSSL asked for the call to be repeated (:func:`biopair.outcome.wants`)."""
+        return wants(self.error)
 
     @property
     def outcome(self) -> Outcome:

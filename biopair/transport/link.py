@@ -100,6 +100,14 @@ class Link(abc.ABC):
         self._rx_backlog = bytearray()
         self.fault_log: list[Applied] = []
         self.on_pull: Callable[[bytes], None] | None = None
+        # A transport may offer C-level shortcuts for its hooks (a memory link does: partial
+        # objects over the BIOs, no Python frame per call).  They must not refer back to
+        # the link: a bound method here would make a reference cycle.
+        self._taker: Callable[[], bytes] | None = None
+        self._giver: Callable[[bytes, int], int] | None = None
+        #: A callable that says :meth:`receiver_pending` without a Python frame, if the
+        #: transport has one (the pair asks before and after every SSL call).
+        self.pending_counter: Callable[[], int] | None = None
 
     @property
     def held(self) -> bool:
@@ -150,7 +158,8 @@ class Link(abc.ABC):
         """
         if self.paused and not self.pulls_while_paused:
             return 0
-        chunk = self._take()
+        taker = self._taker
+        chunk = taker() if taker is not None else self._take()
         if not chunk:
             return 0
         self._enqueue(*self.engine.process(chunk))
@@ -205,18 +214,24 @@ class Link(abc.ABC):
             The number of bytes the receiver took (0 while paused or held; a socket may
             take fewer than offered).
         """
-        if self.paused or self.held:
+        if self.paused or self.until is not None:
             return 0
-        n = len(self.queue) if limit is None else min(limit, len(self.queue))
+        queue = self.queue
+        queued = len(queue)
+        n = queued if limit is None or limit > queued else limit
         given = 0
         if n:
-            chunk = bytes(self.queue[:n])
-            given = self._give(chunk)
+            chunk = bytes(queue[:n])
+            giver = self._giver
+            given = giver(chunk, n) if giver is not None else self._give(chunk)
+            if given < 0:  # pragma: no cover - a memory BIO only fails when out of memory
+                raise MemoryError(f"{self.name}: the receiver refused {n} bytes ({given})")
             if given:
-                self._rx_backlog += chunk[:given]  # parsed when asked: see rx, rx_watcher
-                del self.queue[:given]
+                # Parsed when asked: see rx, rx_watcher.
+                self._rx_backlog += chunk if given == n else chunk[:given]
+                del queue[:given]
                 self.delivered += given
-        if self.eof and not self.queue and not self.closed and self._end():
+        if self.eof and not queue and not self.closed and self._end():
             self.closed = True
         return given
 

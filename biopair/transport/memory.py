@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from OpenSSL import SSL
+
 from biopair.endpoints import _openssl
 from biopair.transport.link import Link
 
@@ -10,6 +12,13 @@ class MemoryLink(Link):
     """One direction between two memory-BIO connections: an unbounded BIO, never full."""
 
     kind = "memory"
+
+    def __init__(self, name: str, sender: SSL.Connection, receiver: SSL.Connection) -> None:
+        super().__init__(name, sender, receiver)
+        # The hooks of the hot path, as C-level callables (see Link.__init__).
+        self._taker = _openssl.output_taker(sender)
+        self._giver = _openssl.input_writer(receiver)
+        self.pending_counter = _openssl.input_counter(receiver)
 
     def _take(self) -> bytes:
         return _openssl.take_output(self.sender)
