@@ -259,6 +259,23 @@ def take_output(conn: SSL.Connection) -> bytes:
     return b"".join(chunks)
 
 
+def read_output(conn: SSL.Connection, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a memory-BIO connection's output BIO (b"": none, or the
+    connection sits on a socket); ``Connection.bio_read`` without its exception."""
+    bio = conn._from_ssl
+    if bio is None or not _lib.BIO_get_mem_data(bio, _MEM_PTR):
+        return b""
+    size = min(limit, _READ_BUF_SIZE)
+    n = _lib.BIO_read(bio, _READ_BUF, size)
+    return _ffi.buffer(_READ_BUF, n)[:] if n > 0 else b""
+
+
+def input_eof(conn: SSL.Connection) -> None:
+    """Make a memory-BIO connection's input report EOF once drained (``bio_shutdown``)."""
+    if conn._into_ssl is not None:
+        _lib.BIO_set_mem_eof_return(conn._into_ssl, 0)
+
+
 def give_input(conn: SSL.Connection, data: bytes) -> None:
     """Append bytes to a memory-BIO connection's input BIO (``Connection.bio_write``)."""
     n = _lib.BIO_write(conn._into_ssl, data, len(data))

@@ -39,6 +39,19 @@ ROLE_OPS: dict[str, str] = {
     "write_early_data": "client",
     "read_early_data": "server",
 }
+#: Keys of a scenario's endpoint table (every :class:`EndpointConfig` field but ``role``
+#: and ``session``, plus ``resume``); a stack's :attr:`Capabilities.settings` is a subset.
+SETTINGS: tuple[str, ...] = (
+    "version", "min_version", "max_version", "server_name", "verify", "verify_host",
+    "trust", "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding",
+    "verify_client", "alpn", "groups", "sigalgs", "ciphers", "ciphersuites", "options",
+    "modes", "clear_modes", "post_handshake_auth", "resume", "max_early_data", "stack",
+)
+#: Keys a ``[result]`` check may name; a stack's :attr:`Capabilities.results` is a subset.
+RESULTS: tuple[str, ...] = (
+    "version", "cipher", "alpn", "group", "server_name", "peer_certificate",
+    "session_reused", "shutdown", "received", "state", "renegotiate_pending",
+)
 VERIFY_CLIENT = ("none", "optional", "required", "post-handshake")
 DEFAULT_READ_SIZE = 16384
 
