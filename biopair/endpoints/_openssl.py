@@ -21,16 +21,12 @@ from OpenSSL._util import ffi as _ffi
 from OpenSSL._util import lib as _lib
 
 from biopair.endpoints.protocol import RawResult
+from biopair.outcome import ERROR_NAMES as _VOCABULARY
 
-#: SSL_get_error() codes by name, in the order the man page lists them.
+#: SSL_get_error() names by C code, built from the one vocabulary
+#: (:data:`biopair.outcome.ERROR_NAMES`): ``SSL_ERROR_<name>``.
 ERROR_NAMES: dict[int, str] = {
-    _lib.SSL_ERROR_NONE: "NONE",
-    _lib.SSL_ERROR_ZERO_RETURN: "ZERO_RETURN",
-    _lib.SSL_ERROR_WANT_READ: "WANT_READ",
-    _lib.SSL_ERROR_WANT_WRITE: "WANT_WRITE",
-    _lib.SSL_ERROR_WANT_X509_LOOKUP: "WANT_X509_LOOKUP",
-    _lib.SSL_ERROR_SYSCALL: "SYSCALL",
-    _lib.SSL_ERROR_SSL: "SSL",
+    int(getattr(_lib, f"SSL_ERROR_{name}")): name for name in _VOCABULARY
 }
 
 #: Names of the SSL_MODE_* flags, without the prefix.  cryptography < 42 does not bind

@@ -254,10 +254,8 @@ class PeerEndpoint:
     def _write_pki(self, tmp: Path) -> dict[str, Path]:
         cfg = self.cfg
         files: dict[str, Path] = {}
-        cert = cfg.cert if cfg.cert is not None else ("ed25519" if cfg.role == "server"
-                                                      else "none")
-        if cert != "none":
-            creds = pki.leaf(cfg.cert_host or f"{cfg.role}.test", cert, cfg.cert_issuer,
+        if cfg.certificate != "none":
+            creds = pki.leaf(cfg.certificate_host, cfg.certificate, cfg.cert_issuer,
                              cfg.cert_validity)
             files["cert"] = tmp / "cert.pem"
             files["cert"].write_bytes(pki.pem(creds.cert))

@@ -19,9 +19,11 @@ from biopair.endpoints import _openssl, pki
 from biopair.endpoints.config import (
     DEFAULT_READ_SIZE,
     OPS,
+    READ_OPS,
     RESULTS,
     SETTINGS,
     VERSIONS,
+    WRITE_OPS,
     ConfigError,
     EndpointConfig,
     pattern_bytes,
@@ -86,10 +88,9 @@ def build_context(cfg: EndpointConfig, trace_hooks: bool = False) -> SSL.Context
     if lo and hi and VERSIONS[lo] > VERSIONS[hi]:
         raise ConfigError(f"{role}.min_version", f"{lo} is above max_version {hi}")
 
-    cert = cfg.cert if cfg.cert is not None else ("ed25519" if role == "server" else "none")
-    if cert != "none":
-        host = cfg.cert_host or f"{role}.test"
-        creds = pki.leaf(host, cert, cfg.cert_issuer, cfg.cert_validity, cfg.cert_padding)
+    if cfg.certificate != "none":
+        creds = pki.leaf(cfg.certificate_host, cfg.certificate, cfg.cert_issuer,
+                         cfg.cert_validity, cfg.cert_padding)
         _compat(ctx.use_certificate, creds.cert, _x509)
         _compat(ctx.use_privatekey, creds.key, _pkey)
         for extra in creds.chain:
@@ -242,11 +243,11 @@ class Endpoint:
             The raw result; the caller records it as a :class:`Call`.
         """
         raw_op = OPS[op]
-        if raw_op in ("read", "peek", "read_early_data"):
+        if raw_op in READ_OPS:
             result = _openssl.call(self.conn, raw_op, size or DEFAULT_READ_SIZE)
             if raw_op != "peek":
                 self.received += result.data
-        elif raw_op in ("write", "write_early_data"):
+        elif raw_op in WRITE_OPS:
             result = _openssl.call(self.conn, raw_op, self._write_buffer(size, data, buffer))
             if result.error != "WANT_WRITE" and result.error != "WANT_READ":
                 self._retired.clear()  # no write pending: old addresses may be reused

@@ -45,6 +45,7 @@ from cryptography.x509.oid import NameOID
 from biopair.endpoints import pki
 from biopair.endpoints.config import OPS, ConfigError, EndpointConfig, pattern_bytes
 from biopair.endpoints.protocol import Capabilities, RawResult
+from biopair.outcome import ERROR_NAMES
 
 #: What the ``ssl`` module can do: no peek, renegotiate or early data (SSLObject has no
 #: such methods), no sigalgs, TLS 1.3 ciphersuites, groups or modes (SSLContext cannot set
@@ -73,14 +74,11 @@ _TLS_VERSIONS = {
     "1.2": ssl.TLSVersion.TLSv1_2,
     "1.3": ssl.TLSVersion.TLSv1_3,
 }
-#: ``SSLError.errno`` values (CPython's PY_SSL_ERROR_*) by SSL_get_error() name.
+#: SSL_get_error() names by ``SSLError.errno`` value (CPython's PY_SSL_ERROR_*), built
+#: from the one vocabulary (NONE never comes with an exception, so ssl has no name for it).
 _ERRNO_NAMES: dict[int, str] = {
-    ssl.SSL_ERROR_SSL: "SSL",
-    ssl.SSL_ERROR_WANT_READ: "WANT_READ",
-    ssl.SSL_ERROR_WANT_WRITE: "WANT_WRITE",
-    ssl.SSL_ERROR_WANT_X509_LOOKUP: "WANT_X509_LOOKUP",
-    ssl.SSL_ERROR_SYSCALL: "SYSCALL",
-    ssl.SSL_ERROR_ZERO_RETURN: "ZERO_RETURN",
+    int(getattr(ssl, f"SSL_ERROR_{name}")): name
+    for name in ERROR_NAMES if hasattr(ssl, f"SSL_ERROR_{name}")
 }
 _SSL_C_LINE = re.compile(r"\s*\(_ssl\.c:\d+\)")
 
@@ -116,9 +114,8 @@ def build_stdlib_context(cfg: EndpointConfig) -> ssl.SSLContext:
         ctx.post_handshake_auth = True
     if cfg.trust != "none":
         ctx.load_verify_locations(cadata=pki.pem(pki.ca(cfg.trust)[0]).decode("ascii"))
-    cert = cfg.cert if cfg.cert is not None else ("ed25519" if role == "server" else "none")
-    if cert != "none":
-        creds = pki.leaf(cfg.cert_host or f"{role}.test", cert, cfg.cert_issuer,
+    if cfg.certificate != "none":
+        creds = pki.leaf(cfg.certificate_host, cfg.certificate, cfg.cert_issuer,
                          cfg.cert_validity, cfg.cert_padding)
         # load_cert_chain reads files only: write the PEM to a private temp dir.
         with tempfile.TemporaryDirectory(prefix="biopair-stdlib-") as tmp:

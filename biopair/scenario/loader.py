@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from biopair.endpoints import _openssl, pki
-from biopair.endpoints.config import OPS, ROLE_OPS, VERIFY_CLIENT, VERSIONS, EndpointConfig
+from biopair.endpoints.config import (
+    OPS,
+    READ_OPS,
+    ROLE_OPS,
+    VERIFY_CLIENT,
+    VERSIONS,
+    WRITE_OPS,
+    EndpointConfig,
+)
 from biopair.engine.pair import (
     DEFAULT_MAX_CALLS,
     DELIVER_NAMES,
@@ -235,8 +243,8 @@ MAX_SIZE = 1 << 26
 #: Bytes a write buffer holds at one address (biopair.endpoints._openssl.WriteBuffer's capacity).
 SAME_BUFFER_CAPACITY = 65536
 #: Ops that read into a buffer of ``size`` bytes, and ops that write a payload.
-_READ_OPS = ("read", "peek", "read_early_data")
-_WRITE_OPS = ("write", "write_early_data")
+_READ_OPS = READ_OPS
+_WRITE_OPS = WRITE_OPS
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
