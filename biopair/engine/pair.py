@@ -44,7 +44,8 @@ from OpenSSL import SSL
 
 from biopair.endpoints import registry
 from biopair.endpoints.config import EndpointConfig
-from biopair.endpoints.pyopenssl import Endpoint
+from biopair.endpoints.protocol import Endpoint
+from biopair.endpoints.pyopenssl import Endpoint as PyOpenSSLEndpoint
 from biopair.engine import builder, recorder
 from biopair.engine.trace import Call, FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, Trace
 from biopair.outcome import DEADLOCK, LIMIT, Outcome
@@ -230,7 +231,11 @@ class Pair:
         links: dict[str, Any] = {}
         for direction in DIRECTIONS:
             sender, receiver = parse_direction(direction)
-            conns = (self.endpoints[sender].conn, self.endpoints[receiver].conn)
+            ends = (self.endpoints[sender], self.endpoints[receiver])
+            # Only two pyOpenSSL endpoints get here (see builder.mixed).
+            assert isinstance(ends[0], PyOpenSSLEndpoint)
+            assert isinstance(ends[1], PyOpenSSLEndpoint)
+            conns = (ends[0].conn, ends[1].conn)
             if self.link_kind == "socket":
                 links[direction] = SocketLink(
                     direction, *conns, source=self._ends[sender], sink=self._ends[receiver]

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from OpenSSL import SSL
-
 from biopair.endpoints import _openssl
+from biopair.endpoints.pyopenssl import Endpoint as PyOpenSSLEndpoint
 from biopair.engine.trace import AlertEvent, MessageEvent, RecordEvent, StateEvent
 from biopair.tls.wire import RecordParser, WireState, alert_text, content_type_name
 from biopair.tls.wire import handshake_name as _hs_name
@@ -63,7 +62,7 @@ def attach(pair: Pair) -> None:
         link.on_pull = on_pull
 
     for name, ep in pair.endpoints.items():
-        if not isinstance(ep.conn, SSL.Connection):
+        if not isinstance(ep, PyOpenSSLEndpoint):
             continue  # the stdlib and external peers report no messages to us
 
         def on_msg(sent: bool, version: int, ctype: int, buf: bytes, name: str = name) -> None:
