@@ -198,8 +198,9 @@ class Link:
             given = self._give(chunk)
             if given:
                 # Framed and parsed when asked: see rx, rx_watcher.
-                self._rx_backlog += chunk[:given]
-                self._rx_watcher.defer(chunk[:given])
+                part = chunk if given == n else chunk[:given]
+                self._rx_backlog += part
+                self._rx_watcher.defer(part)
                 del self.queue[:given]
                 self.delivered += given
         if self.eof and not self.queue and not self.closed and self._end():
