@@ -51,7 +51,7 @@ from biopair.engine.trace import Call, FaultEvent, HoldEvent, LinkEvent, MoveEve
 from biopair.outcome import DEADLOCK, LIMIT, Outcome
 from biopair.transport.faults import Fault
 from biopair.transport.holds import Condition
-from biopair.transport.link import DIRECTIONS, parse_direction
+from biopair.transport.link import DIRECTIONS, parse_direction, share_sessions
 from biopair.transport.memory import MemoryLink
 from biopair.transport.socket import SocketEnds, SocketLink
 from biopair.transport.wire import PeerLink
@@ -200,6 +200,7 @@ class Pair:
         except BaseException:
             self.close()
             raise
+        share_sessions(self.links.values())
         if builder.mixed(self.endpoints):
             self.link_kind = builder.link_kind(self.endpoints)
         self._out_link = {parse_direction(d)[0]: link for d, link in self.links.items()}
@@ -327,7 +328,7 @@ class Pair:
     def move(self, direction: str, nbytes: int | str | None = None) -> int:
         """Hand up to ``nbytes`` (all if None) queued bytes on ``direction`` to the receiver.
 
-        ``nbytes`` may also name a stop point (:data:`biopair.tls.records.STOPS`): ``"record"``,
+        ``nbytes`` may also name a stop point (:data:`biopair.tls.framing.STOPS`): ``"record"``,
         ``"record-1"``, ``"header"`` or ``"header-1"``.
 
         Returns:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from biopair.outcome import Outcome
-from biopair.tls.wire import RecordView
+from biopair.tls.parser import RecordView
 
 
 class Call(NamedTuple):

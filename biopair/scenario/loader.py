@@ -39,7 +39,7 @@ from biopair.outcome import Pattern, PatternError, compile_pattern
 from biopair.scenario.conditions import Condition as VersionCondition
 from biopair.scenario.conditions import ConditionError, choose
 from biopair.scenario.conditions import parse_condition as parse_version_condition
-from biopair.tls.records import STOPS
+from biopair.tls.framing import STOPS
 from biopair.transport.faults import Fault
 from biopair.transport.holds import Condition, parse_condition
 from biopair.transport.link import DIRECTIONS
