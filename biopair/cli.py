@@ -167,18 +167,9 @@ def _files(paths: list[str]) -> tuple[list[Path], int]:
 def _golden(verdict: Verdict, options: _RunOptions) -> golden.GoldenResult:
     if options.no_golden and not options.update:
         return golden.GoldenResult("skipped", "")
-    sc = verdict.scenario
-    text = golden.render(verdict.trace, Path(sc.path).name)
-    if options.update:
-        if not verdict.passed:
-            return golden.GoldenResult("skipped", f"{sc.path}: failed; golden trace not "
-                                                  "written")
-        reason = golden.unstable_reason(sc)
-        if reason is not None:
-            return golden.GoldenResult("skipped", f"{sc.path}: no golden trace ({reason})")
-        again = golden.render(run_scenario(load_scenario(sc.path)).trace, Path(sc.path).name)
-        return golden.check(sc.path, text, update=True, rerun=again)
-    return golden.check(sc.path, text, require=options.golden)
+    path = verdict.scenario.path
+    return golden.check_run(verdict, update=options.update, require=options.golden,
+                            rerun=lambda: run_scenario(load_scenario(path)))
 
 
 def _run(paths: list[str], *, as_json: bool, quiet: bool,

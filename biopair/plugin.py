@@ -101,17 +101,11 @@ class ScenarioItem(pytest.Item):
         config = self.config
         if config.getoption("biopair_no_golden"):
             return
-        name = self.path.name
-        text = golden.render(verdict.trace, name)
-        if config.getoption("biopair_update"):
-            reason = golden.unstable_reason(verdict.scenario)
-            if reason is not None:
-                pytest.skip(f"no golden trace: {reason}")
-            again = golden.render(run_scenario(load_scenario(self.path)).trace, name)
-            result = golden.check(self.path, text, update=True, rerun=again)
-        else:
-            result = golden.check(self.path, text,
-                                  require=config.getoption("biopair_golden"))
+        result = golden.check_run(verdict, update=config.getoption("biopair_update"),
+                                  require=config.getoption("biopair_golden"),
+                                  rerun=lambda: run_scenario(load_scenario(self.path)))
+        if result.unstable is not None:
+            pytest.skip(f"no golden trace: {result.unstable}")
         if result.failed:
             raise GoldenFailed(result.message)
 
