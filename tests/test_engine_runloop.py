@@ -87,6 +87,7 @@ def test_a_closed_pair_is_freed_by_reference_counting(record: bool, protocol: bo
              *(weakref.ref(lk) for lk in pair.links.values())]
     del pair
     assert [ref() for ref in alive] == [None] * len(alive)
+    assert gc.collect() == 0  # and nothing inside it was left in a cycle either
 
 
 @pytest.mark.usefixtures("no_cyclic_gc")
@@ -102,3 +103,4 @@ def test_a_pair_with_faults_and_holds_is_freed_too() -> None:
     ref = weakref.ref(pair)
     del pair
     assert ref() is None
+    assert gc.collect() == 0

@@ -31,6 +31,10 @@ OPS: dict[str, str] = {
     "write_early_data": "write_early_data",
     "read_early_data": "read_early_data",
 }
+#: Ops that read application data (their result carries the bytes read).
+READ_OPS: tuple[str, ...] = ("read", "peek", "read_early_data")
+#: Ops that write application data (from the endpoint's write buffer).
+WRITE_OPS: tuple[str, ...] = ("write", "write_early_data")
 #: Ops only one role may make.
 ROLE_OPS: dict[str, str] = {
     "connect": "client",
@@ -39,6 +43,19 @@ ROLE_OPS: dict[str, str] = {
     "write_early_data": "client",
     "read_early_data": "server",
 }
+#: Keys of a scenario's endpoint table (every :class:`EndpointConfig` field but ``role``
+#: and ``session``, plus ``resume``); a stack's :attr:`Capabilities.settings` is a subset.
+SETTINGS: tuple[str, ...] = (
+    "version", "min_version", "max_version", "server_name", "verify", "verify_host",
+    "trust", "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding",
+    "verify_client", "alpn", "groups", "sigalgs", "ciphers", "ciphersuites", "options",
+    "modes", "clear_modes", "post_handshake_auth", "resume", "max_early_data", "stack",
+)
+#: Keys a ``[result]`` check may name; a stack's :attr:`Capabilities.results` is a subset.
+RESULTS: tuple[str, ...] = (
+    "version", "cipher", "alpn", "group", "server_name", "peer_certificate",
+    "session_reused", "shutdown", "received", "state", "renegotiate_pending",
+)
 VERIFY_CLIENT = ("none", "optional", "required", "post-handshake")
 DEFAULT_READ_SIZE = 16384
 
@@ -103,6 +120,18 @@ class EndpointConfig:
     #: a session (from :meth:`Endpoint.session`) to offer for resumption.
     session: Any = field(default=None, compare=False)
 
+    @property
+    def certificate(self) -> str:
+        """The certificate key type in effect: ``cert``, or the role's default (a server
+        presents an Ed25519 certificate, a client none)."""
+        if self.cert is not None:
+            return self.cert
+        return "ed25519" if self.role == "server" else "none"
+
+    @property
+    def certificate_host(self) -> str:
+        """The host name the certificate is issued to (default ``<role>.test``)."""
+        return self.cert_host or f"{self.role}.test"
 
 
 def pattern_bytes(size: int) -> bytes:

@@ -19,7 +19,7 @@ from biopair.endpoints import registry
 from biopair.endpoints.config import EndpointConfig
 from biopair.endpoints.peers import PeerEndpoint
 from biopair.endpoints.pyopenssl import Endpoint
-from biopair.transport.link import DIRECTIONS, Link, parse_direction
+from biopair.transport.link import DIRECTIONS, Link, parse_direction, share_sessions
 from biopair.transport.memory import MemoryLink
 from biopair.transport.socket import SocketEnds, SocketLink
 from biopair.transport.wire import PeerLink, WireLink
@@ -97,6 +97,7 @@ def build(
     except BaseException:
         release(endpoints, sockets)
         raise
+    share_sessions(links.values())
     return Parts(endpoints, links, kind, sockets)
 
 

@@ -31,16 +31,15 @@ from typing import Any
 
 from OpenSSL import SSL
 
-from biopair.endpoints import _openssl
 from biopair.endpoints.config import EndpointConfig
-from biopair.endpoints.pyopenssl import Endpoint
+from biopair.endpoints.protocol import Endpoint
 from biopair.engine import builder, recorder, runloop
 from biopair.engine.builder import LINK_KINDS
 from biopair.engine.recorder import Clock
 from biopair.engine.runloop import RunEntry, RunResult
 from biopair.engine.schedule import DELIVER_NAMES, TURNS, Deliver, Delivery, Schedule
 from biopair.engine.trace import Call, FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, Trace
-from biopair.tls.records import StreamWatcher
+from biopair.tls.parser import Parser
 from biopair.transport.faults import Fault
 from biopair.transport.holds import Condition
 from biopair.transport.link import Link, parse_direction
@@ -63,26 +62,22 @@ class Sides:
 
     __slots__ = ("_endpoints", "_inbound", "_outbound")
 
-    def __init__(self, links: Mapping[str, Link], endpoints: Mapping[str, Any]) -> None:
+    def __init__(self, links: Mapping[str, Link], endpoints: Mapping[str, Endpoint]) -> None:
         self._endpoints = endpoints
         self._outbound = {parse_direction(d)[0]: link for d, link in links.items()}
         self._inbound = {parse_direction(d)[1]: link for d, link in links.items()}
 
-    def sent(self, endpoint: str) -> StreamWatcher:
+    def sent(self, endpoint: str) -> Parser:
         """What ``endpoint`` wrote (pulled from it)."""
         return self._outbound[endpoint].sent
 
-    def received(self, endpoint: str) -> StreamWatcher:
+    def received(self, endpoint: str) -> Parser:
         """What was handed to ``endpoint``."""
         return self._inbound[endpoint].rx_watcher
 
     def state_string(self, endpoint: str) -> str | None:
         """SSL_state_string_long() of ``endpoint`` (None where its stack does not say)."""
-        ep = self._endpoints[endpoint]
-        own = getattr(ep, "state_string", None)
-        if own is not None:
-            return own()  # type: ignore[no-any-return]
-        return _openssl.state_string(ep.conn)
+        return self._endpoints[endpoint].state_string()
 
 
 class Pair:
@@ -268,7 +263,7 @@ class Pair:
     def move(self, direction: str, nbytes: int | str | None = None) -> int:
         """Hand up to ``nbytes`` (all if None) queued bytes on ``direction`` to the receiver.
 
-        ``nbytes`` may also name a stop point (:data:`biopair.tls.records.STOPS`): ``"record"``,
+        ``nbytes`` may also name a stop point (:data:`biopair.tls.framing.STOPS`): ``"record"``,
         ``"record-1"``, ``"header"`` or ``"header-1"``.
 
         Returns:

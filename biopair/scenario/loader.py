@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from biopair.endpoints import _openssl, pki
-from biopair.endpoints.config import OPS, ROLE_OPS, VERIFY_CLIENT, VERSIONS, EndpointConfig
+from biopair.endpoints.config import (
+    OPS,
+    READ_OPS,
+    ROLE_OPS,
+    VERIFY_CLIENT,
+    VERSIONS,
+    WRITE_OPS,
+    EndpointConfig,
+)
 from biopair.engine.pair import (
     DEFAULT_MAX_CALLS,
     DELIVER_NAMES,
@@ -31,7 +39,7 @@ from biopair.outcome import Pattern, PatternError, compile_pattern
 from biopair.scenario.conditions import Condition as VersionCondition
 from biopair.scenario.conditions import ConditionError, choose
 from biopair.scenario.conditions import parse_condition as parse_version_condition
-from biopair.tls.records import STOPS
+from biopair.tls.framing import STOPS
 from biopair.transport.faults import Fault
 from biopair.transport.holds import Condition, parse_condition
 from biopair.transport.link import DIRECTIONS
@@ -235,8 +243,8 @@ MAX_SIZE = 1 << 26
 #: Bytes a write buffer holds at one address (biopair.endpoints._openssl.WriteBuffer's capacity).
 SAME_BUFFER_CAPACITY = 65536
 #: Ops that read into a buffer of ``size`` bytes, and ops that write a payload.
-_READ_OPS = ("read", "peek", "read_early_data")
-_WRITE_OPS = ("write", "write_early_data")
+_READ_OPS = READ_OPS
+_WRITE_OPS = WRITE_OPS
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -461,40 +469,49 @@ class _Loader:
         return EndpointConfig(**kw), resume
 
     def stack(self, table: Mapping[str, Any], role: str, resume: bool) -> str:
-        # Other stacks honour fewer keys: name the first one they cannot take.
-        from biopair.endpoints.peers import PEER_KEYS, PEER_STACKS
-        from biopair.endpoints.registry import STACKS
-        from biopair.endpoints.stdlib import STDLIB_KEYS
+        # A stack honours the keys its capabilities declare: name the first it cannot take.
+        from biopair.endpoints.registry import STACKS, capabilities
 
         stack = self.choice(table["stack"], STACKS, f"{role}.stack")
-        if stack == "pyopenssl":
-            return stack
-        allowed = STDLIB_KEYS if stack == "stdlib" else PEER_KEYS
+        caps = capabilities(stack)
         for key in table:
-            if key not in allowed:
+            if key not in caps.settings:
                 raise self.fail(f"{role}.{key}", f"not available with stack = {stack!r} "
-                                                 f"(it takes {', '.join(allowed)})")
-        if stack in PEER_STACKS and table.get("version") not in (None, "1.2", "1.3"):
-            raise self.fail(f"{role}.version", "an external peer takes version 1.2 or 1.3")
+                                                 f"(it takes {', '.join(sorted(caps.settings))})")
+        version = table.get("version")
+        if version is not None and version not in caps.versions:
+            raise self.fail(f"{role}.version", f"stack = {stack!r} takes version "
+                                               f"{' or '.join(sorted(caps.versions))}")
         return stack
 
     def check_stacks(self, client: EndpointConfig, server: EndpointConfig, link: str,
                      steps: tuple[Step, ...], result: ResultSpec) -> None:
-        from biopair.endpoints.peers import PEER_STACKS
-        from biopair.endpoints.stdlib import STDLIB_OPS
+        from biopair.endpoints.registry import capabilities
 
         cfgs = {"client": client, "server": server}
-        peers = [name for name, cfg in cfgs.items() if cfg.stack in PEER_STACKS]
+        caps = {name: capabilities(cfg.stack) for name, cfg in cfgs.items()}
+        peers = [name for name in cfgs if caps[name].external]
         if len(peers) == 2:
             raise self.fail("server.stack", "both endpoints are external programs; one side "
                                             "must be in-process")
-        if link != "memory" and any(c.stack != "pyopenssl" for c in cfgs.values()):
-            raise self.fail("schedule.link", f"link = {link!r} needs two pyOpenSSL endpoints")
+        for name in cfgs:
+            if link not in caps[name].links:
+                raise self.fail("schedule.link", f"link = {link!r} is not available with "
+                                                 f"{name}.stack = {cfgs[name].stack!r}")
         for name in peers:
             if name in result.per_endpoint:
                 raise self.fail(f"result.{name}", f"the {name} is an external program "
                                                   f"({cfgs[name].stack}); its state is not "
                                                   f"visible")
+        for name in cfgs:
+            if name in peers:
+                continue  # shared checks skip a peer: its state is not visible
+            for key in (*result.both, *result.per_endpoint.get(name, {})):
+                if key not in caps[name].results:
+                    where = (f"result.{name}.{key}" if key in result.per_endpoint.get(name, {})
+                             else f"result.{key}")
+                    raise self.fail(where, f"{name}.stack = {cfgs[name].stack!r} cannot "
+                                           f"report {key}")
         for step in steps:
             where = f"steps[{step.index + 1}]"
             calls: list[tuple[str, str, str]] = []
@@ -505,12 +522,12 @@ class _Loader:
                              for j, e in enumerate(step.entries))
             for endpoint, op, key in calls:
                 stack = cfgs[endpoint].stack
-                if stack in PEER_STACKS:
+                if caps[endpoint].external:
                     raise self.fail(key, f"the {endpoint} is an external program ({stack}); "
                                          f"only the in-process side can be called")
-                if stack == "stdlib" and op not in STDLIB_OPS:
-                    raise self.fail(key, f"the stdlib ssl module cannot {op} (it can: "
-                                         f"{', '.join(STDLIB_OPS)})")
+                if op not in caps[endpoint].ops:
+                    raise self.fail(key, f"{endpoint}.stack = {stack!r} cannot {op} (it can: "
+                                         f"{', '.join(sorted(caps[endpoint].ops))})")
 
     def _ascii(self, value: str, key: str) -> None:
         if not value.isascii():

@@ -40,8 +40,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from biopair.tls import records
-from biopair.tls.records import RecordHeader, StreamWatcher
+from biopair.tls import framing
+from biopair.tls.parser import Parser, Record
+from biopair.tls.vocab import HEADER_LEN
 from biopair.transport.ledger import Ledger
 
 #: Fault kinds, in the order the docs list them.
@@ -123,7 +124,7 @@ class _Edit:
     start: int
     end: int
     record: int | None = None
-    headers: list[RecordHeader] = field(default_factory=list)
+    headers: list[Record] = field(default_factory=list)
 
 
 class FaultEngine:
@@ -148,8 +149,8 @@ class FaultEngine:
         self._seq = 0
 
     @property
-    def watcher(self) -> StreamWatcher:
-        """The sender stream's records and plaintext handshake messages (the ledger's)."""
+    def watcher(self) -> Parser:
+        """The :class:`~biopair.tls.parser.Parser` of what the sender wrote (the ledger's)."""
         return self.ledger.watcher
 
     @property
@@ -201,7 +202,7 @@ class FaultEngine:
         ledger.pulled += len(data)
         if self.cut:
             return b"", len(data), []
-        ledger.watcher.feed(data)
+        self.watcher.feed(data)
         self._held += data
         edits, limit, refused = self._resolve()
         window_end = self.ledger.released + len(self._held)
@@ -246,13 +247,13 @@ class FaultEngine:
         if self._split_all is not None:
             released = self.ledger.released
             for r in recs:
-                if r.offset >= released and self._plain(r) and r.length > self._split_all:
+                if r.offset >= released and r.plaintext_handshake and r.length > self._split_all:
                     split = Fault("split", "", record=r.index, size=self._split_all)
                     edits.append(_Edit(split, r.offset, r.end, r.index, [r]))
         edits.sort(key=lambda e: (e.start, e.end))
         return edits, limit, refused
 
-    def _resolve_one(self, f: Fault, recs: list[RecordHeader], edits: list[_Edit]) -> None:
+    def _resolve_one(self, f: Fault, recs: list[Record], edits: list[_Edit]) -> None:
         if f.offset is not None:
             start = f.offset
             n = f.length if f.length is not None else 1
@@ -267,21 +268,25 @@ class FaultEngine:
         assert f.record is not None
         last = f.record + (f.count - 1 if f.kind == "coalesce" else 0)
         if last >= len(recs):
+            junk = self.watcher.not_tls
+            if junk is not None:  # no record will ever come: refuse rather than wait
+                raise FaultError(f"{f.describe()}: the stream is not TLS from offset "
+                                 f"{junk.offset} on (after {len(recs)} records)")
             # Not written yet: nothing past the last complete record may leave.
             raise _NotYet
         rec = recs[f.record]
         if f.kind in ("split", "coalesce"):
             group = recs[f.record:last + 1]
             for r in group:
-                if not self._plain(r):
-                    raise FaultError(f"{f.describe()}: record {r.index} is a "
-                                     f"{r.type_name} record after change_cipher_spec "
-                                     f"or not a handshake record; only plaintext "
+                if not r.plaintext_handshake:
+                    what = "an encrypted" if r.encrypted else "not a"
+                    raise FaultError(f"{f.describe()}: record {r.index} is {what} "
+                                     f"handshake record ({r.name}); only plaintext "
                                      f"handshake records can be re-framed")
             edits.append(_Edit(f, rec.offset, group[-1].end, f.record, list(group)))
             return
         if f.at is not None:
-            size = records.HEADER_LEN + rec.length
+            size = HEADER_LEN + rec.length
             at = f.at if f.at >= 0 else size + f.at
             if not 0 <= at < size:
                 raise FaultError(f"{f.describe()}: record {f.record} is {size} bytes; "
@@ -298,9 +303,6 @@ class FaultEngine:
             edits.append(_Edit(f, rec.offset, rec.offset + len(f.xor), f.record))
         else:  # inject, truncate, eof: before the record
             edits.append(_Edit(f, rec.offset, rec.offset, f.record))
-
-    def _plain(self, rec: RecordHeader) -> bool:
-        return rec.index < len(self.watcher.plain) and self.watcher.plain[rec.index]
 
     def _apply(self, edits: list[_Edit], limit: int) -> tuple[bytes, list[Applied], int | None]:
         base = self.ledger.released
@@ -341,17 +343,17 @@ class FaultEngine:
                     self.eof = True
                 return bytes(out), applied, e.start
             elif f.kind == "split":
-                body = seg[records.HEADER_LEN:]
-                new = records.fragment(e.headers[0], body, f.size)
+                body = seg[HEADER_LEN:]
+                new = framing.fragment(e.headers[0], body, f.size)
                 out += new
                 detail = (f"re-framed a {len(body)}-byte record as "
                           f"{-(-len(body) // f.size) or 1} records of at most {f.size} bytes")
             else:  # coalesce
                 bodies = b""
                 for r in e.headers:
-                    at = r.offset - e.start + records.HEADER_LEN
+                    at = r.offset - e.start + HEADER_LEN
                     bodies += seg[at:at + r.length]
-                out += records.make_record(e.headers[0].content_type, bodies,
+                out += framing.make_record(e.headers[0].content_type, bodies,
                                            e.headers[0].version)
                 detail = f"merged {len(e.headers)} records into one of {len(bodies)} bytes"
             applied.append(Applied(f, e.start, e.record, detail))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from biopair.tls import wire
+from biopair.tls.vocab import MESSAGE_NAMES, ContentType
 
 
 class Counts(Protocol):
@@ -79,8 +79,7 @@ class Condition:
 
 
 #: Names a sent/received condition may count.
-COUNTABLE = ("records", *wire.CONTENT_TYPES.values(), *wire.HANDSHAKE_TYPES.values(),
-             "HelloRetryRequest")
+COUNTABLE = ("records", *(t.name for t in ContentType), *MESSAGE_NAMES)
 
 
 def parse_condition(text: str) -> Condition:

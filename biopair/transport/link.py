@@ -15,10 +15,11 @@ docs/socket-link.md.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from biopair.tls.records import Framer, StreamWatcher
+from biopair.tls.framing import Framer
+from biopair.tls.parser import Parser, Session
 from biopair.transport.faults import Applied, Fault, FaultEngine
 from biopair.transport.holds import Condition
 from biopair.transport.ledger import Ledger
@@ -31,6 +32,20 @@ def parse_direction(text: str) -> tuple[str, str]:
     """Split ``"client>server"`` into sender and receiver."""
     sender, _, receiver = text.partition(">")
     return sender, receiver
+
+
+def share_sessions(links: Iterable[Link]) -> None:
+    """Let the links of one pair learn the TLS version together.
+
+    The version is read from the server's ServerHello but decides what is plaintext in
+    both directions (after a HelloRetryRequest the client's second ClientHello follows
+    its change_cipher_spec in the clear), so the sender views of both links share one
+    :class:`~biopair.tls.parser.Session`, and so do their receiver views.
+    """
+    sent, received = Session(), Session()
+    for link in links:
+        sent.join(link.sent)
+        received.join(link.rx_watcher)
 
 
 class Link(abc.ABC):
@@ -96,8 +111,8 @@ class Link(abc.ABC):
         self.ledger = Ledger()
         self.engine = FaultEngine(self.ledger)
         self._rx = Framer()
-        self._rx_watcher = StreamWatcher()
         self._rx_backlog = bytearray()
+        self._rx_watcher = Parser()
         self.fault_log: list[Applied] = []
         self.on_pull: Callable[[bytes], None] | None = None
         # A transport may offer C-level shortcuts for its hooks (a memory link does: partial
@@ -120,7 +135,7 @@ class Link(abc.ABC):
         return self.ledger.pulled
 
     @property
-    def sent(self) -> StreamWatcher:
+    def sent(self) -> Parser:
         """Records and plaintext handshake messages the sender wrote (the ledger's)."""
         return self.ledger.watcher
 
@@ -168,7 +183,6 @@ class Link(abc.ABC):
     def _rx_sync(self) -> None:
         if self._rx_backlog:
             self._rx.feed(self._rx_backlog)
-            self._rx_watcher.feed(self._rx_backlog)
             self._rx_backlog.clear()
 
     @property
@@ -178,9 +192,8 @@ class Link(abc.ABC):
         return self._rx
 
     @property
-    def rx_watcher(self) -> StreamWatcher:
+    def rx_watcher(self) -> Parser:
         """Records and plaintext handshake messages handed to the receiver so far."""
-        self._rx_sync()
         return self._rx_watcher
 
     def _enqueue(self, out: bytes, discarded: int, applied: list[Applied]) -> None:
@@ -227,8 +240,10 @@ class Link(abc.ABC):
             if given < 0:  # pragma: no cover - a memory BIO only fails when out of memory
                 raise MemoryError(f"{self.name}: the receiver refused {n} bytes ({given})")
             if given:
-                # Parsed when asked: see rx, rx_watcher.
-                self._rx_backlog += chunk if given == n else chunk[:given]
+                # Framed and parsed when asked: see rx, rx_watcher.
+                part = chunk if given == n else chunk[:given]
+                self._rx_backlog += part
+                self._rx_watcher.defer(part)
                 del queue[:given]
                 self.delivered += given
         if self.eof and not queue and not self.closed and self._end():
