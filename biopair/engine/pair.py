@@ -31,7 +31,7 @@ from typing import Any
 
 from OpenSSL import SSL
 
-from biopair.endpoints.config import EndpointConfig
+from biopair.endpoints.config import READ_OPS, EndpointConfig
 from biopair.endpoints.protocol import Endpoint
 from biopair.engine import builder, recorder, runloop
 from biopair.engine.builder import LINK_KINDS
@@ -49,8 +49,9 @@ __all__ = ["DEFAULT_MAX_CALLS", "DELIVER_NAMES", "LINK_KINDS", "TURNS", "Deliver
            "Pair", "RunEntry", "RunResult", "Schedule", "Sides"]
 
 DEFAULT_MAX_CALLS = 100_000
-#: Ops whose call record keeps the bytes read rather than the bytes offered.
-_READ_OPS = frozenset({"read", "peek", "read_early_data"})
+#: Ops whose call record keeps the bytes read rather than the bytes offered (the rule
+#: is config.READ_OPS; a frozenset because every call asks).
+_READ_OPS = frozenset(READ_OPS)
 #: Builds a NamedTuple record from all its fields at once, skipping the generated
 #: ``__new__`` (a Python frame per call and per move).
 _new_tuple: Any = tuple.__new__

@@ -28,12 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from biopair.endpoints.config import WRITE_OPS
 from biopair.engine.schedule import NO_MOVE, LinkState, Schedule, Size
 from biopair.engine.trace import Call
 from biopair.outcome import DEADLOCK, LIMIT, Outcome, wants
 
 #: Ops whose retry passes the same buffer again (and whose partial success goes on).
-_WRITE_OPS = frozenset({"write", "write_early_data"})
+_WRITE_OPS = frozenset(WRITE_OPS)
 
 
 @dataclass(frozen=True)
