@@ -128,7 +128,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _run(args.paths, as_json=args.json, quiet=args.quiet,
                     options=_RunOptions(ladder=args.trace, full=args.full, pcap=args.pcap,
                                         keylog=args.keylog, update=args.update,
-                                        golden=args.golden, no_golden=args.no_golden))
+                                        golden=args.golden, no_golden=args.no_golden,
+                                        require_peers=_peers_required()))
     if args.command == "explain":
         return _explain(args.paths)
     if args.command == "index":
@@ -150,6 +151,8 @@ class _RunOptions:
     update: bool = False
     golden: bool = False
     no_golden: bool = False
+    #: a missing external TLS program is an error, not a skip (see _peers_required).
+    require_peers: bool = False
 
 
 def _files(paths: list[str]) -> tuple[list[Path], int]:
@@ -176,7 +179,9 @@ def _golden(verdict: Verdict, options: _RunOptions) -> golden.GoldenResult:
         reason = golden.unstable_reason(sc)
         if reason is not None:
             return golden.GoldenResult("skipped", f"{sc.path}: no golden trace ({reason})")
-        again = golden.render(run_scenario(load_scenario(sc.path)).trace, Path(sc.path).name)
+        again = golden.render(run_scenario(load_scenario(sc.path),
+                                           require_peers=options.require_peers).trace,
+                              Path(sc.path).name)
         return golden.check(sc.path, text, update=True, rerun=again)
     return golden.check(sc.path, text, require=options.golden)
 
@@ -189,7 +194,7 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     failed = 0
     colour = render.use_colour(sys.stdout.isatty(), os.environ)
     for file in files:
-        verdict = _load_and_run(file)
+        verdict = _load_and_run(file, options.require_peers)
         if verdict is None:
             errors += 1
             continue
@@ -281,10 +286,17 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def _load_and_run(file: Path) -> Verdict | None:
+def _peers_required() -> bool:
+    # What the environment means is the front end's decision, not the runner's: CI
+    # (CI=true) installs the external TLS programs, so there a missing one must surface
+    # as the peer's own error; elsewhere the scenario is skipped, naming the package.
+    return os.environ.get("CI") == "true"
+
+
+def _load_and_run(file: Path, require_peers: bool) -> Verdict | None:
     """Run one scenario file; a bad one is one line on stderr and None."""
     try:
-        return run_scenario(load_scenario(file))
+        return run_scenario(load_scenario(file), require_peers=require_peers)
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         return None
@@ -294,7 +306,7 @@ def _explain(paths: list[str]) -> int:
     files, errors = _files(paths)
     failed = 0
     for file in files:
-        verdict = _load_and_run(file)
+        verdict = _load_and_run(file, _peers_required())
         if verdict is None:
             errors += 1
             continue
