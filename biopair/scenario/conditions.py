@@ -20,8 +20,10 @@ numerically, truncated to the precision the condition names: with OpenSSL 3.5.6,
 ``openssl == 3.5`` and ``openssl <= 3.5`` hold and ``openssl < 3.5`` does not.
 
 In a table of conditions the first condition that holds wins (TOML keeps the order of
-the file); ``else`` holds always.  A table in which no condition holds for the running
-stack is a bad scenario (exit 2), never a silent pass.
+the file); ``else`` holds always.  The loader validates every branch and chooses none
+(:class:`~biopair.scenario.model.Versioned`); a run chooses, for the stack it runs on
+(:mod:`biopair.scenario.resolve`).  A table in which no condition holds for that stack is
+a bad scenario (exit 2), never a silent pass.
 """
 
 from __future__ import annotations
