@@ -19,7 +19,9 @@ from biopair.endpoints import _openssl, pki
 from biopair.endpoints.config import (
     DEFAULT_READ_SIZE,
     OPS,
+    READ_OPS,
     VERSIONS,
+    WRITE_OPS,
     ConfigError,
     EndpointConfig,
     pattern_bytes,
@@ -224,11 +226,11 @@ class Endpoint:
             The raw result; the caller records it as a :class:`Call`.
         """
         raw_op = OPS[op]
-        if raw_op in ("read", "peek", "read_early_data"):
+        if raw_op in READ_OPS:
             result = _openssl.call(self.conn, raw_op, size or DEFAULT_READ_SIZE)
             if raw_op != "peek":
                 self.received += result.data
-        elif raw_op in ("write", "write_early_data"):
+        elif raw_op in WRITE_OPS:
             result = _openssl.call(self.conn, raw_op, self._write_buffer(size, data, buffer))
             if result.error != "WANT_WRITE" and result.error != "WANT_READ":
                 self._retired.clear()  # no write pending: old addresses may be reused

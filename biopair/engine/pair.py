@@ -43,7 +43,7 @@ from typing import Any
 from OpenSSL import SSL
 
 from biopair.endpoints import registry
-from biopair.endpoints.config import EndpointConfig
+from biopair.endpoints.config import READ_OPS, EndpointConfig
 from biopair.endpoints.pyopenssl import Endpoint
 from biopair.engine import builder, recorder
 from biopair.engine.trace import Call, FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, Trace
@@ -308,7 +308,7 @@ class Pair:
             raw.error,
             raw.reasons,
             raw.pyopenssl,
-            raw.data if op in ("read", "peek", "read_early_data") else (data or b""),
+            raw.data if op in READ_OPS else (data or b""),
             sent,
             consumed,
             self.step,
