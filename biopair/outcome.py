@@ -32,7 +32,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-#: Error names a pattern may use.
+#: SSL_get_error() names, in the order the man page lists them: the one vocabulary of
+#: error names.  Patterns may use them; each stack maps its own codes to them
+#: (``SSL_ERROR_<name>``: ``_openssl.ERROR_NAMES`` for C codes, the stdlib endpoint's
+#: table for ``SSLError.errno``).
 ERROR_NAMES: tuple[str, ...] = (
     "NONE",
     "ZERO_RETURN",

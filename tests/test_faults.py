@@ -12,7 +12,7 @@ from biopair.engine.trace import FaultEvent
 from biopair.outcome import summarize
 from biopair.scenario.conditions import choose
 from biopair.scenario.loader import ScenarioError, load_scenario
-from biopair.tls.records import make_record, split_records
+from biopair.tls.framing import make_record, split_records
 from biopair.transport.faults import Fault, FaultEngine, FaultError
 from biopair.transport.holds import parse_condition
 

@@ -9,9 +9,11 @@ import pytest
 from OpenSSL import SSL
 
 from biopair.cli import main
+from biopair.endpoints import versions as endpoint_versions
+from biopair.endpoints.versions import stack_versions
 from biopair.outcome import Pattern
 from biopair.scenario import conditions
-from biopair.scenario.conditions import Versions, stack_versions
+from biopair.scenario.conditions import Versions
 from biopair.scenario.loader import find_scenarios, load_scenario
 from biopair.scenario.model import CallStep, RunStep, ScenarioError, Versioned
 from biopair.scenario.resolve import for_stack, unmet_requires
@@ -88,7 +90,9 @@ def test_loading_never_asks_which_openssl_is_installed(monkeypatch: pytest.Monke
     def refuse() -> Versions:
         raise AssertionError("the loader asked for the stack's versions")
 
-    # Both doors: the module's function, and the OpenSSL query behind its cache.
+    # Every door: the function where it lives and where conditions imported it, and the
+    # OpenSSL query behind its cache.
+    monkeypatch.setattr(endpoint_versions, "stack_versions", refuse)
     monkeypatch.setattr(conditions, "stack_versions", refuse)
     monkeypatch.setattr(SSL, "OpenSSL_version", refuse)
     stack_versions.cache_clear()

@@ -13,7 +13,7 @@ from biopair.endpoints.config import EndpointConfig
 from biopair.engine.pair import Pair
 from biopair.engine.trace import AlertEvent, Call, MessageEvent, RecordEvent, StateEvent
 from biopair.scenario.conditions import choose
-from biopair.tls.wire import RecordParser, WireState
+from biopair.tls.parser import Parser
 from biopair.views import golden
 
 
@@ -108,8 +108,8 @@ def test_record_parser_keeps_state_across_arbitrary_splits() -> None:
     with Pair() as pair:
         pair.handshake()
         stream = bytes(pair.trace.wire["server>client"])
-    whole = RecordParser(WireState()).feed(stream)
-    split = RecordParser(WireState())
+    whole = Parser().feed(stream)
+    split = Parser()
     pieces = [split.feed(stream[i:i + 7]) for i in range(0, len(stream), 7)]
     assert [r for chunk in pieces for r in chunk] == whole
     # The offsets depend on the release's record sizes: each record starts where the
@@ -123,14 +123,14 @@ def test_record_parser_keeps_state_across_arbitrary_splits() -> None:
 def test_a_handshake_message_spread_over_records_is_reassembled() -> None:
     message = b"\x0b\x00\x00\x0a" + bytes(10)  # a 14-byte Certificate
     stream = b"\x16\x03\x03\x00\x06" + message[:6] + b"\x16\x03\x03\x00\x08" + message[6:]
-    records = RecordParser(WireState()).feed(stream)
+    records = Parser().feed(stream)
     assert [r.messages for r in records] == [("Certificate (start)",),
                                              ("Certificate (end)",)]
 
 
 def test_bytes_that_are_not_tls_are_reported_once() -> None:
-    records = RecordParser(WireState()).feed(b"GET / HTTP/1.1\r\n\r\n")
-    assert [(r.content_type, r.offset) for r in records] == [("not-tls", 0)]
+    records = Parser().feed(b"GET / HTTP/1.1\r\n\r\n")
+    assert [(r.name, r.offset) for r in records] == [("not-tls", 0)]
 
 
 def test_keylog_lines_are_collected_but_never_serialised() -> None:

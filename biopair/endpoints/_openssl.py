@@ -21,16 +21,12 @@ from OpenSSL._util import ffi as _ffi
 from OpenSSL._util import lib as _lib
 
 from biopair.endpoints.protocol import RawResult
+from biopair.outcome import ERROR_NAMES as _VOCABULARY
 
-#: SSL_get_error() codes by name, in the order the man page lists them.
+#: SSL_get_error() names by C code, built from the one vocabulary
+#: (:data:`biopair.outcome.ERROR_NAMES`): ``SSL_ERROR_<name>``.
 ERROR_NAMES: dict[int, str] = {
-    _lib.SSL_ERROR_NONE: "NONE",
-    _lib.SSL_ERROR_ZERO_RETURN: "ZERO_RETURN",
-    _lib.SSL_ERROR_WANT_READ: "WANT_READ",
-    _lib.SSL_ERROR_WANT_WRITE: "WANT_WRITE",
-    _lib.SSL_ERROR_WANT_X509_LOOKUP: "WANT_X509_LOOKUP",
-    _lib.SSL_ERROR_SYSCALL: "SYSCALL",
-    _lib.SSL_ERROR_SSL: "SSL",
+    int(getattr(_lib, f"SSL_ERROR_{name}")): name for name in _VOCABULARY
 }
 
 #: Names of the SSL_MODE_* flags, without the prefix.  cryptography < 42 does not bind
@@ -257,6 +253,23 @@ def take_output(conn: SSL.Connection) -> bytes:
             break
         chunks.append(_ffi.buffer(_READ_BUF, n)[:])
     return b"".join(chunks)
+
+
+def read_output(conn: SSL.Connection, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a memory-BIO connection's output BIO (b"": none, or the
+    connection sits on a socket); ``Connection.bio_read`` without its exception."""
+    bio = conn._from_ssl
+    if bio is None or not _lib.BIO_get_mem_data(bio, _MEM_PTR):
+        return b""
+    size = min(limit, _READ_BUF_SIZE)
+    n = _lib.BIO_read(bio, _READ_BUF, size)
+    return _ffi.buffer(_READ_BUF, n)[:] if n > 0 else b""
+
+
+def input_eof(conn: SSL.Connection) -> None:
+    """Make a memory-BIO connection's input report EOF once drained (``bio_shutdown``)."""
+    if conn._into_ssl is not None:
+        _lib.BIO_set_mem_eof_return(conn._into_ssl, 0)
 
 
 def give_input(conn: SSL.Connection, data: bytes) -> None:

@@ -46,12 +46,36 @@ from typing import Any
 
 from biopair.endpoints import pki
 from biopair.endpoints.config import EndpointConfig
+from biopair.endpoints.protocol import Capabilities, RawResult
 
+
+def _peer_capabilities(stack: str, package: str) -> Capabilities:
+    # A peer cannot be called and its state cannot be seen: no ops, no results.  Its
+    # bytes travel over TCP (a PeerLink) on the default memory schedule.
+    return Capabilities(
+        stack=stack,
+        ops=frozenset(),
+        settings=frozenset({"stack", "version", "server_name", "verify", "trust", "cert",
+                            "cert_host", "cert_issuer", "cert_validity"}),
+        results=frozenset(),
+        links=frozenset({"memory"}),
+        versions=frozenset({"1.2", "1.3"}),
+        raw_returns=False,
+        external=True,
+        package=package,
+    )
+
+
+#: What each external program supports, by stack name.
+CAPABILITIES: dict[str, Capabilities] = {
+    "openssl-cli": _peer_capabilities("openssl-cli", "Debian: openssl"),
+    "gnutls-cli": _peer_capabilities("gnutls-cli", "Debian: gnutls-bin"),
+}
 #: Stack names of external peers.
-PEER_STACKS: tuple[str, ...] = ("openssl-cli", "gnutls-cli")
-#: Endpoint keys a peer honours.
-PEER_KEYS: tuple[str, ...] = ("stack", "version", "server_name", "verify", "trust", "cert",
-                              "cert_host", "cert_issuer", "cert_validity")
+PEER_STACKS: tuple[str, ...] = tuple(CAPABILITIES)
+#: Endpoint keys a peer honours (derived; kept for the loader until it reads
+#: :func:`biopair.endpoints.registry.capabilities`).
+PEER_KEYS: tuple[str, ...] = tuple(sorted(CAPABILITIES["openssl-cli"].settings))
 #: Seconds a peer may take to listen / connect.
 START_TIMEOUT = 10.0
 #: Seconds to wait for a peer's first byte before a stall is a DEADLOCK.
@@ -160,6 +184,8 @@ def _kill(proc: subprocess.Popen[bytes], tmp: tempfile.TemporaryDirectory[str],
 class PeerEndpoint:
     """A TLS program in another process; the in-process side talks to it over TCP.
 
+    Implements :class:`biopair.endpoints.protocol.Endpoint`; its wire is the TCP socket.
+
     Args:
         cfg: its settings (``stack`` is one of :data:`PEER_STACKS`).
 
@@ -167,16 +193,17 @@ class PeerEndpoint:
         PeerError: when the program is missing, exits, or does not listen/connect in time.
     """
 
-    kind = "peer"
-
     def __init__(self, cfg: EndpointConfig) -> None:
         self.cfg = cfg
         self.name = cfg.role
-        self.last = None
+        self.stack = cfg.stack
+        self.capabilities = CAPABILITIES[cfg.stack]
+        self.write_data = b""  # a peer is never called: it has no write buffer
         program = program_for(cfg.stack, cfg.role)
         if shutil.which(program) is None:
-            hint = " (Debian: apt-get install gnutls-bin)" if "gnutls" in program else ""
-            raise PeerError(f"{cfg.role}: {program} is not installed{hint}")
+            package = self.capabilities.package.removeprefix("Debian: ")
+            raise PeerError(f"{cfg.role}: {program} is not installed "
+                            f"(Debian: apt-get install {package})")
         self._tmp = tempfile.TemporaryDirectory(prefix="biopair-peer-")
         listener: socket.socket | None = None
         try:
@@ -223,15 +250,12 @@ class PeerEndpoint:
             with contextlib.suppress(OSError):
                 self.proc.stdin.write(CLIENT_MESSAGE)
                 self.proc.stdin.flush()
-        self.conn = self  # the identity links use as sender/receiver
 
     def _write_pki(self, tmp: Path) -> dict[str, Path]:
         cfg = self.cfg
         files: dict[str, Path] = {}
-        cert = cfg.cert if cfg.cert is not None else ("ed25519" if cfg.role == "server"
-                                                      else "none")
-        if cert != "none":
-            creds = pki.leaf(cfg.cert_host or f"{cfg.role}.test", cert, cfg.cert_issuer,
+        if cfg.certificate != "none":
+            creds = pki.leaf(cfg.certificate_host, cfg.certificate, cfg.cert_issuer,
                              cfg.cert_validity)
             files["cert"] = tmp / "cert.pem"
             files["cert"].write_bytes(pki.pem(creds.cert))
@@ -302,8 +326,12 @@ class PeerEndpoint:
             return None
         return data if data else None
 
-    def wire_give(self, data: bytes) -> None:
+    def wire_give(self, data: bytes) -> int:
         """Send bytes to the peer (waiting at most START_TIMEOUT for buffer space).
+
+        Returns:
+            ``len(data)``: all were sent, or the peer is gone (its EOF shows on the
+            other link).
 
         Raises:
             PeerError: when the peer does not take the bytes in time.
@@ -316,13 +344,14 @@ class PeerEndpoint:
             except BlockingIOError:
                 sent = 0
             except OSError:
-                return  # the peer is gone; its EOF shows on the other link
+                return len(data)  # the peer is gone; its EOF shows on the other link
             view = view[sent:]
             if view:
                 if time.monotonic() > deadline:
                     raise PeerError(f"{self.name}: the peer took no bytes for "
                                     f"{START_TIMEOUT}s")
                 select.select([], [self.sock], [], 0.05)
+        return len(data)
 
     def wire_eof(self) -> None:
         """Close our sending side (the peer reads EOF)."""
@@ -339,7 +368,8 @@ class PeerEndpoint:
         return bool(ready)
 
     # -- endpoint interface -------------------------------------------------------------
-    def call(self, op: str, **_: Any) -> Any:
+    def call(self, op: str, *, size: int | None = None, data: bytes | None = None,
+             buffer: str = "auto") -> RawResult:
         """A peer cannot be called (the loader rejects such steps).
 
         Raises:
@@ -350,6 +380,10 @@ class PeerEndpoint:
 
     def state(self) -> None:
         """A peer's state cannot be seen: None (result checks skip it)."""
+        return None
+
+    def state_string(self) -> None:
+        """A peer's state cannot be seen: None."""
         return None
 
     def session(self) -> None:

@@ -20,13 +20,25 @@ from biopair.endpoints.config import (
     DEFAULT_READ_SIZE,
     OPS,
     READ_OPS,
+    RESULTS,
+    SETTINGS,
     VERSIONS,
     WRITE_OPS,
     ConfigError,
     EndpointConfig,
     pattern_bytes,
 )
-from biopair.endpoints.protocol import RawResult
+from biopair.endpoints.protocol import Capabilities, RawResult
+
+#: pyOpenSSL takes every op, setting and result, on memory BIOs or a socket.
+CAPABILITIES = Capabilities(
+    stack="pyopenssl",
+    ops=frozenset(OPS),
+    settings=frozenset(SETTINGS),
+    results=frozenset(RESULTS),
+    links=frozenset({"memory", "socket"}),
+    versions=frozenset(VERSIONS),
+)
 
 
 @functools.cache
@@ -76,10 +88,9 @@ def build_context(cfg: EndpointConfig, trace_hooks: bool = False) -> SSL.Context
     if lo and hi and VERSIONS[lo] > VERSIONS[hi]:
         raise ConfigError(f"{role}.min_version", f"{lo} is above max_version {hi}")
 
-    cert = cfg.cert if cfg.cert is not None else ("ed25519" if role == "server" else "none")
-    if cert != "none":
-        host = cfg.cert_host or f"{role}.test"
-        creds = pki.leaf(host, cert, cfg.cert_issuer, cfg.cert_validity, cfg.cert_padding)
+    if cfg.certificate != "none":
+        creds = pki.leaf(cfg.certificate_host, cfg.certificate, cfg.cert_issuer,
+                         cfg.cert_validity, cfg.cert_padding)
         _compat(ctx.use_certificate, creds.cert, _x509)
         _compat(ctx.use_privatekey, creds.key, _pkey)
         for extra in creds.chain:
@@ -153,6 +164,11 @@ def _alpn_selector(server_protos: list[bytes]) -> Any:
 class Endpoint:
     """One side's Connection, and the single place SSL calls are made and recorded.
 
+    Implements :class:`biopair.endpoints.protocol.Endpoint`.  Its wire methods work on the
+    connection's memory BIOs with raw calls (no exceptions); on a socket link the
+    connection has no BIOs of its own and the socket link moves the bytes itself, so they
+    are not used there (they then take and give nothing).
+
     Args:
         cfg: the endpoint's settings.
         sock: None for a memory-BIO connection, or the socket for a socket link.
@@ -168,6 +184,8 @@ class Endpoint:
     ) -> None:
         self.cfg = cfg
         self.name = cfg.role
+        self.stack = "pyopenssl"
+        self.capabilities = CAPABILITIES
         self.context = context if context is not None else build_context(cfg)
         if trace_hooks:
             # Before the first Connection: pyOpenSSL freezes a Context once it is used.
@@ -200,7 +218,6 @@ class Endpoint:
         self.received = bytearray()
         self._write: _openssl.WriteBuffer | None = None
         self._retired: list[_openssl.WriteBuffer] = []
-        self.last: RawResult | None = None
 
     def call(
         self,
@@ -236,7 +253,6 @@ class Endpoint:
                 self._retired.clear()  # no write pending: old addresses may be reused
         else:
             result = _openssl.call(self.conn, raw_op)
-        self.last = result
         return result
 
     def _write_buffer(
@@ -266,9 +282,39 @@ class Endpoint:
         """The payload of the endpoint's current write buffer (b"" before any write)."""
         return self._write.data if self._write is not None else b""
 
+    # -- the wire (memory BIOs only: see the class docstring) ---------------------------
+    def wire_take(self, limit: int) -> bytes:
+        """Up to ``limit`` bytes the connection wrote into its output BIO (b"": none)."""
+        return _openssl.read_output(self.conn, limit)
+
+    def wire_give(self, data: bytes) -> int:
+        """Append bytes to the connection's input BIO; a memory BIO takes them all."""
+        _openssl.give_input(self.conn, data)
+        return len(data)
+
+    def wire_eof(self) -> None:
+        """Make the input BIO report EOF once drained."""
+        _openssl.input_eof(self.conn)
+
+    def wire_pending(self) -> int:
+        """Bytes in the input BIO not yet read by OpenSSL."""
+        return _openssl.input_pending(self.conn)
+
+    def state_string(self) -> str:
+        """SSL_state_string_long() of the connection."""
+        return _openssl.state_string(self.conn)
+
     def session(self) -> Any:
         """The connection's SSL session, to resume in a later pair."""
         return self.conn.get_session()
+
+    def close(self) -> None:
+        """Drop the write buffers kept for retries; idempotent.
+
+        The Connection itself needs no closing (its socket, on a socket link, belongs to
+        the pair), and stays readable for :meth:`state` after a run.
+        """
+        self._retired.clear()
 
     def state(self) -> dict[str, Any]:
         """What the handshake settled, for a scenario's ``[result]`` checks."""

@@ -1,4 +1,4 @@
-"""TLS stacks an endpoint can run on, and the links between endpoints of different stacks.
+"""TLS stacks an endpoint can run on: what each supports, and building its endpoints.
 
 ``stack`` in a scenario's ``[client]`` / ``[server]`` picks the kind of endpoint:
 
@@ -9,11 +9,13 @@
 * ``openssl-cli`` / ``gnutls-cli``: :class:`biopair.endpoints.peers.PeerEndpoint`, a real TLS
   program in another process over loopback TCP.
 
-Two pyOpenSSL endpoints keep the plain :class:`biopair.transport.link.MemoryLink`.  Any other
-combination uses a :class:`WireLink`, which does the same job on the *wire* interface
-every endpoint kind offers (``wire_take``, ``wire_give``, ``wire_eof``,
-``wire_pending``); towards a peer it is a :class:`PeerLink`, which can also wait for the
-peer's asynchronous answer before the scheduler declares a DEADLOCK.
+Each stack declares what it supports in a
+:class:`~biopair.endpoints.protocol.Capabilities` value; :func:`capabilities` looks one up
+(the scenario loader refuses an undeclared op, setting or result with it), and
+:func:`make_endpoint` builds an :class:`~biopair.endpoints.protocol.Endpoint`.  Adding a
+stack means one module with its endpoint class and ``CAPABILITIES``, one entry in
+``_CAPABILITIES`` and one branch in :func:`make_endpoint`; ``tests/conformance/`` then runs
+against it.
 """
 
 from __future__ import annotations
@@ -21,54 +23,74 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from biopair.endpoints import peers, pyopenssl, stdlib
 from biopair.endpoints.config import EndpointConfig
-from biopair.endpoints.peers import (
-    PEER_STACKS,
-    PeerEndpoint,
-)
-from biopair.endpoints.pyopenssl import Endpoint
+from biopair.endpoints.peers import PeerEndpoint
+from biopair.endpoints.protocol import Capabilities, Endpoint
 from biopair.endpoints.stdlib import StdlibEndpoint
 
+# Every stack's declaration, in the order scenarios and messages list them.
+_CAPABILITIES: dict[str, Capabilities] = {
+    caps.stack: caps
+    for caps in (pyopenssl.CAPABILITIES, stdlib.CAPABILITIES, *peers.CAPABILITIES.values())
+}
 #: Every stack a scenario may name.
-STACKS: tuple[str, ...] = ("pyopenssl", "stdlib", *PEER_STACKS)
-_CHUNK = 1 << 16
+STACKS: tuple[str, ...] = tuple(_CAPABILITIES)
+
+
+def capabilities(stack: str) -> Capabilities:
+    """What ``stack`` supports (its ops, settings, results, links and versions).
+
+    Raises:
+        ValueError: for a name not in :data:`STACKS`.
+    """
+    try:
+        return _CAPABILITIES[stack]
+    except KeyError:
+        raise ValueError(f"unknown stack {stack!r} (known: {', '.join(STACKS)})") from None
 
 
 def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None,
-                  trace_hooks: bool = True) -> Any:
+                  trace_hooks: bool = True) -> Endpoint:
     """Build the endpoint for ``cfg.stack``.
 
+    Args:
+        cfg: the endpoint's settings.
+        context: a prepared Context for a pyOpenSSL endpoint (others ignore it).
+        sock: the socket of a pyOpenSSL endpoint on a socket link (others ignore it).
+        trace_hooks: install the protocol-trace hooks on a pyOpenSSL Context.
+
     Raises:
-        biopair.endpoints.pyopenssl.ConfigError: for settings the stack refuses.
+        ValueError: for an unknown stack.
+        biopair.endpoints.config.ConfigError: for settings the stack refuses.
         biopair.endpoints.peers.PeerError: when an external peer cannot be started.
     """
-    if cfg.stack == "stdlib":
+    caps = capabilities(cfg.stack)
+    if caps.stack == "stdlib":
         return StdlibEndpoint(cfg)
-    if cfg.stack in PEER_STACKS:
+    if caps.external:
         return PeerEndpoint(cfg)
-    return Endpoint(cfg, sock=sock, context=context, trace_hooks=trace_hooks)
+    return pyopenssl.Endpoint(cfg, sock=sock, context=context, trace_hooks=trace_hooks)
 
 
 def make_endpoints(client: EndpointConfig, server: EndpointConfig,
                    contexts: Mapping[str, Any],
                    socks: Mapping[str, Any] | None = None,
-                   trace_hooks: bool = True) -> dict[str, Any]:
+                   trace_hooks: bool = True) -> dict[str, Endpoint]:
     """Both endpoints; in-process ones first, so a refused setting starts no process.
 
     Raises:
-        ConfigError, PeerError: as :func:`make_endpoint`.
+        ConfigError, PeerError: as :func:`make_endpoint` (whatever was built is closed).
     """
     cfgs = {"client": client, "server": server}
-    order = sorted(cfgs, key=lambda name: cfgs[name].stack in PEER_STACKS)
-    made: dict[str, Any] = {}
+    order = sorted(cfgs, key=lambda name: capabilities(cfgs[name].stack).external)
+    made: dict[str, Endpoint] = {}
     try:
         for name in order:
             made[name] = make_endpoint(cfgs[name], contexts.get(name),
                                        (socks or {}).get(name), trace_hooks)
     except BaseException:
         for ep in made.values():
-            close = getattr(ep, "close", None)
-            if close is not None:
-                close()
+            ep.close()
         raise
     return {"client": made["client"], "server": made["server"]}

@@ -44,30 +44,41 @@ from cryptography.x509.oid import NameOID
 
 from biopair.endpoints import pki
 from biopair.endpoints.config import OPS, ConfigError, EndpointConfig, pattern_bytes
+from biopair.endpoints.protocol import Capabilities, RawResult
+from biopair.outcome import ERROR_NAMES
 
-#: Endpoint keys a stdlib endpoint honours (all others are rejected at load time).
-STDLIB_KEYS: tuple[str, ...] = (
-    "stack", "version", "min_version", "max_version", "server_name", "verify", "trust",
-    "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding", "verify_client",
-    "alpn", "ciphers", "options", "post_handshake_auth",
+#: What the ``ssl`` module can do: no peek, renegotiate or early data (SSLObject has no
+#: such methods), no sigalgs, TLS 1.3 ciphersuites, groups or modes (SSLContext cannot set
+#: them), no resumption across pairs; no group, shutdown state or state string to report.
+CAPABILITIES = Capabilities(
+    stack="stdlib",
+    ops=frozenset({"connect", "accept", "handshake", "read", "write", "shutdown",
+                   "verify_client_post_handshake"}),
+    settings=frozenset({
+        "stack", "version", "min_version", "max_version", "server_name", "verify", "trust",
+        "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding", "verify_client",
+        "alpn", "ciphers", "options", "post_handshake_auth",
+    }),
+    results=frozenset({"version", "cipher", "alpn", "server_name", "peer_certificate",
+                       "session_reused", "received"}),
+    raw_returns=False,
 )
-#: Ops a stdlib endpoint can make (SSLObject has no peek and no renegotiate).
-STDLIB_OPS: tuple[str, ...] = ("connect", "accept", "handshake", "read", "write", "shutdown",
-                               "verify_client_post_handshake")
+#: Endpoint keys a stdlib endpoint honours (derived; kept for the loader until it reads
+#: :data:`CAPABILITIES` through :func:`biopair.endpoints.registry.capabilities`).
+STDLIB_KEYS: tuple[str, ...] = tuple(sorted(CAPABILITIES.settings))
+#: Ops a stdlib endpoint can make (derived, as STDLIB_KEYS).
+STDLIB_OPS: tuple[str, ...] = tuple(op for op in OPS if op in CAPABILITIES.ops)
 _TLS_VERSIONS = {
     "1.0": ssl.TLSVersion.TLSv1,
     "1.1": ssl.TLSVersion.TLSv1_1,
     "1.2": ssl.TLSVersion.TLSv1_2,
     "1.3": ssl.TLSVersion.TLSv1_3,
 }
-#: ``SSLError.errno`` values (CPython's PY_SSL_ERROR_*) by SSL_get_error() name.
+#: SSL_get_error() names by ``SSLError.errno`` value (CPython's PY_SSL_ERROR_*), built
+#: from the one vocabulary (NONE never comes with an exception, so ssl has no name for it).
 _ERRNO_NAMES: dict[int, str] = {
-    ssl.SSL_ERROR_SSL: "SSL",
-    ssl.SSL_ERROR_WANT_READ: "WANT_READ",
-    ssl.SSL_ERROR_WANT_WRITE: "WANT_WRITE",
-    ssl.SSL_ERROR_WANT_X509_LOOKUP: "WANT_X509_LOOKUP",
-    ssl.SSL_ERROR_SYSCALL: "SYSCALL",
-    ssl.SSL_ERROR_ZERO_RETURN: "ZERO_RETURN",
+    int(getattr(ssl, f"SSL_ERROR_{name}")): name
+    for name in ERROR_NAMES if hasattr(ssl, f"SSL_ERROR_{name}")
 }
 _SSL_C_LINE = re.compile(r"\s*\(_ssl\.c:\d+\)")
 
@@ -103,9 +114,8 @@ def build_stdlib_context(cfg: EndpointConfig) -> ssl.SSLContext:
         ctx.post_handshake_auth = True
     if cfg.trust != "none":
         ctx.load_verify_locations(cadata=pki.pem(pki.ca(cfg.trust)[0]).decode("ascii"))
-    cert = cfg.cert if cfg.cert is not None else ("ed25519" if role == "server" else "none")
-    if cert != "none":
-        creds = pki.leaf(cfg.cert_host or f"{role}.test", cert, cfg.cert_issuer,
+    if cfg.certificate != "none":
+        creds = pki.leaf(cfg.certificate_host, cfg.certificate, cfg.cert_issuer,
                          cfg.cert_validity, cfg.cert_padding)
         # load_cert_chain reads files only: write the PEM to a private temp dir.
         with tempfile.TemporaryDirectory(prefix="biopair-stdlib-") as tmp:
@@ -161,7 +171,7 @@ def classify(exc: ssl.SSLError) -> tuple[str, tuple[str, ...]]:
 
 
 class StdlibEndpoint:
-    """One side on ``ssl.SSLObject``; the same interface as the pyOpenSSL endpoint.
+    """One side on ``ssl.SSLObject``; implements :class:`biopair.endpoints.protocol.Endpoint`.
 
     Args:
         cfg: the endpoint's settings (``stack = "stdlib"``).
@@ -172,13 +182,11 @@ class StdlibEndpoint:
         incoming, outgoing: the two ``ssl.MemoryBIO`` the links read and write.
     """
 
-    kind = "stdlib"
-
     def __init__(self, cfg: EndpointConfig, context: ssl.SSLContext | None = None) -> None:
-        from biopair.outcome import Outcome
-
         self.cfg = cfg
         self.name = cfg.role
+        self.stack = "stdlib"
+        self.capabilities = CAPABILITIES
         self.context = context if context is not None else build_stdlib_context(cfg)
         self._sni: str | None = None
         if cfg.role == "server":
@@ -190,7 +198,11 @@ class StdlibEndpoint:
             server_hostname=cfg.server_name if cfg.role == "client" else None)
         self.received = bytearray()
         self._payload = b""
-        self.last: Outcome | None = None
+
+    @property
+    def write_data(self) -> bytes:
+        """The payload of the pending write (b"" before any write)."""
+        return self._payload
 
     def _remember_sni(self, obj: Any, name: str | None, ctx: ssl.SSLContext) -> None:
         self._sni = name
@@ -200,9 +212,9 @@ class StdlibEndpoint:
         """Bytes the endpoint wrote and no link has taken yet."""
         return self.outgoing.read(limit)
 
-    def wire_give(self, data: bytes) -> None:
-        """Hand bytes to the endpoint's input."""
-        self.incoming.write(data)
+    def wire_give(self, data: bytes) -> int:
+        """Hand bytes to the endpoint's input (a MemoryBIO takes them all)."""
+        return self.incoming.write(data)
 
     def wire_eof(self) -> None:
         """Make the endpoint's input report EOF once drained."""
@@ -214,16 +226,16 @@ class StdlibEndpoint:
 
     # -- calls --------------------------------------------------------------------------
     def call(self, op: str, *, size: int | None = None, data: bytes | None = None,
-             buffer: str = "auto") -> Any:
+             buffer: str = "auto") -> RawResult:
         """Make one call through the ``ssl`` module.
 
         Returns:
             A :class:`~biopair.endpoints.protocol.RawResult`; ``ret=None`` where the module hides
             the return value, and the module's exception or value in ``pyopenssl``.
-        """
-        from biopair.endpoints.protocol import RawResult
-        from biopair.outcome import Outcome
 
+        Raises:
+            ValueError: for an op the stack does not declare (the loader refuses those).
+        """
         raw_op = OPS[op]
         ret: int | None
         read = b""
@@ -237,10 +249,8 @@ class StdlibEndpoint:
                 ret, shown = len(read), f"return {read!r}"
                 if not read:
                     # CPython returns b'' only for SSL_ERROR_ZERO_RETURN (close_notify).
-                    result = RawResult(ret=None, error="ZERO_RETURN", reasons=(), errno=0,
-                                       data=b"", pyopenssl=shown)
-                    self.last = Outcome(None, "ZERO_RETURN", ())
-                    return result
+                    return RawResult(ret=None, error="ZERO_RETURN", reasons=(), errno=0,
+                                     data=b"", pyopenssl=shown)
             elif raw_op == "write":
                 if data is not None or size is not None:
                     self._payload = data if data is not None else pattern_bytes(size or 0)
@@ -252,7 +262,7 @@ class StdlibEndpoint:
             elif raw_op == "verify_client_post_handshake":
                 self.conn.verify_client_post_handshake()
                 ret, shown = 1, "return None"
-            else:  # pragma: no cover - the loader rejects peek and renegotiate
+            else:  # the loader rejects peek, renegotiate and early data
                 raise ValueError(f"the stdlib stack cannot {op}")
         except ssl.SSLError as exc:
             error, reasons = classify(exc)
@@ -261,17 +271,25 @@ class StdlibEndpoint:
         else:
             result = RawResult(ret=ret, error=None if ret is None else "NONE", reasons=(),
                                errno=0, data=read, pyopenssl=shown)
-        self.last = Outcome(result.ret, result.error, result.reasons)
         return result
+
+    def state_string(self) -> None:
+        """None: the ``ssl`` module does not expose SSL_state_string_long()."""
+        return None
 
     def session(self) -> Any:
         """The SSLSession (not usable by a pyOpenSSL endpoint)."""
         return self.conn.session
 
+    def close(self) -> None:
+        """Nothing to release (two memory BIOs and an SSLObject); idempotent."""
+
     def state(self) -> dict[str, Any]:
         """What the handshake settled, as far as the ``ssl`` module tells.
 
-        ``group`` and ``state`` are None (not exposed); ``shutdown`` is None (unknown).
+        Only the keys of ``CAPABILITIES.results``: the module exposes no group, no
+        shutdown state and no state string, so those are not reported (and a check of
+        them is refused at load).
         """
         obj = self.conn
         cipher = obj.cipher()
@@ -282,11 +300,8 @@ class StdlibEndpoint:
             "version": obj.version(),
             "cipher": cipher[0] if cipher else None,
             "alpn": obj.selected_alpn_protocol(),
-            "group": None,
             "server_name": (self.cfg.server_name if self.cfg.role == "client" else self._sni),
             "peer_certificate": peer,
             "session_reused": obj.session_reused,
-            "shutdown": None,
             "received": self.received.decode("utf-8", "backslashreplace"),
-            "state": None,
         }

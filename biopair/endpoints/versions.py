@@ -1,11 +1,20 @@
-"""Versions of biopair and of the TLS stack under it, for reports and trace headers."""
+"""Versions of biopair and of the TLS stacks under it, in one place.
+
+:func:`versions` is what reports and trace headers print (``biopair version``);
+:func:`stack_versions` is the same information as numbers, by the library names version
+conditions use (:mod:`biopair.scenario.conditions`).
+"""
 
 from __future__ import annotations
 
 import functools
+import re
+import ssl
 from importlib import metadata
 
 from OpenSSL import SSL
+
+_NUMBER = re.compile(r"(\d+(?:\.\d+)*)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -18,4 +27,32 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[dist] = "not installed"
     out["OpenSSL"] = SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()
+    return out
+
+
+def version_numbers(text: str) -> tuple[int, ...]:
+    """The leading dotted number of ``text`` as a tuple (``"OpenSSL 3.1.4 24 Oct"`` -> (3, 1, 4)).
+
+    Raises:
+        ValueError: when ``text`` holds no version number.
+    """
+    m = _NUMBER.search(text)
+    if m is None:
+        raise ValueError(f"no version number in {text!r}")
+    return tuple(int(part) for part in m.group(1).split("."))
+
+
+@functools.cache
+def stack_versions() -> dict[str, tuple[int, ...]]:
+    """The running stacks' versions, by the library names version conditions use.
+
+    ``openssl``: the OpenSSL pyOpenSSL is linked against; ``stdlib-openssl``: the one
+    Python's ``ssl`` module uses; ``pyopenssl`` and ``cryptography``: the bindings.
+    """
+    out = {
+        "openssl": version_numbers(SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()),
+        "stdlib-openssl": tuple(ssl.OPENSSL_VERSION_INFO[:3]),
+    }
+    for name, dist in (("pyopenssl", "pyOpenSSL"), ("cryptography", "cryptography")):
+        out[name] = version_numbers(metadata.version(dist))
     return out

@@ -44,13 +44,14 @@ from OpenSSL import SSL
 
 from biopair.endpoints import registry
 from biopair.endpoints.config import READ_OPS, EndpointConfig
-from biopair.endpoints.pyopenssl import Endpoint
+from biopair.endpoints.protocol import Endpoint
+from biopair.endpoints.pyopenssl import Endpoint as PyOpenSSLEndpoint
 from biopair.engine import builder, recorder
 from biopair.engine.trace import Call, FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, Trace
 from biopair.outcome import DEADLOCK, LIMIT, Outcome
 from biopair.transport.faults import Fault
 from biopair.transport.holds import Condition
-from biopair.transport.link import DIRECTIONS, parse_direction
+from biopair.transport.link import DIRECTIONS, parse_direction, share_sessions
 from biopair.transport.memory import MemoryLink
 from biopair.transport.socket import SocketEnds, SocketLink
 from biopair.transport.wire import PeerLink
@@ -199,6 +200,7 @@ class Pair:
         except BaseException:
             self.close()
             raise
+        share_sessions(self.links.values())
         if builder.mixed(self.endpoints):
             self.link_kind = builder.link_kind(self.endpoints)
         self._out_link = {parse_direction(d)[0]: link for d, link in self.links.items()}
@@ -230,7 +232,11 @@ class Pair:
         links: dict[str, Any] = {}
         for direction in DIRECTIONS:
             sender, receiver = parse_direction(direction)
-            conns = (self.endpoints[sender].conn, self.endpoints[receiver].conn)
+            ends = (self.endpoints[sender], self.endpoints[receiver])
+            # Only two pyOpenSSL endpoints get here (see builder.mixed).
+            assert isinstance(ends[0], PyOpenSSLEndpoint)
+            assert isinstance(ends[1], PyOpenSSLEndpoint)
+            conns = (ends[0].conn, ends[1].conn)
             if self.link_kind == "socket":
                 links[direction] = SocketLink(
                     direction, *conns, source=self._ends[sender], sink=self._ends[receiver]
@@ -322,7 +328,7 @@ class Pair:
     def move(self, direction: str, nbytes: int | str | None = None) -> int:
         """Hand up to ``nbytes`` (all if None) queued bytes on ``direction`` to the receiver.
 
-        ``nbytes`` may also name a stop point (:data:`biopair.tls.records.STOPS`): ``"record"``,
+        ``nbytes`` may also name a stop point (:data:`biopair.tls.framing.STOPS`): ``"record"``,
         ``"record-1"``, ``"header"`` or ``"header-1"``.
 
         Returns:

@@ -4,7 +4,8 @@
 events.  From then on:
 
 * every chunk a link queues is kept (``Trace.wire``) and fed to that link's
-  :class:`~biopair.tls.wire.RecordParser`; each completed record becomes a
+  :class:`~biopair.tls.parser.Parser` (one :class:`~biopair.tls.parser.Session` for both
+  directions); each completed record becomes a
   :class:`~biopair.engine.trace.RecordEvent`;
 * OpenSSL's message callback becomes :class:`~biopair.engine.trace.MessageEvent` and
   :class:`~biopair.engine.trace.AlertEvent`, its info callback
@@ -20,61 +21,52 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from OpenSSL import SSL
-
 from biopair.endpoints import _openssl
+from biopair.endpoints.pyopenssl import Endpoint as PyOpenSSLEndpoint
 from biopair.engine.trace import AlertEvent, MessageEvent, RecordEvent, StateEvent
-from biopair.tls.wire import RecordParser, WireState, alert_text, content_type_name
-from biopair.tls.wire import handshake_name as _hs_name
+from biopair.tls.parser import Parser, Session
+from biopair.tls.vocab import CHANGE_CIPHER_SPEC, ContentType, alert_text, message_name
 
 if TYPE_CHECKING:
     from biopair.engine.pair import Pair
-
-_HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 
 
 def _current_call(pair: Pair) -> int | None:
     return len(pair.trace.calls) if pair.in_call else None
 
 
-def _message_name(buf: bytes) -> str:
-    if buf[0] == 2 and buf[6:38] == _HRR_RANDOM:
-        return "HelloRetryRequest"
-    return _hs_name(buf[0])
-
-
 def attach(pair: Pair) -> None:
     """Record the pair's records, messages, states and secrets into ``pair.trace``."""
     trace = pair.trace
-    shared = WireState()
+    shared = Session()
     for direction, link in pair.links.items():
         if not hasattr(link, "on_pull"):
             continue
-        parser = RecordParser(shared)
+        parser = Parser(shared)
         wire = trace.wire.setdefault(direction, bytearray())
 
-        def on_pull(chunk: bytes, direction: str = direction, parser: RecordParser = parser,
+        def on_pull(chunk: bytes, direction: str = direction, parser: Parser = parser,
                     wire: bytearray = wire) -> None:
             wire.extend(chunk)
             for r in parser.feed(chunk):
-                trace.add(RecordEvent(direction, r.offset, r.content_type, r.length,
+                trace.add(RecordEvent(direction, r.offset, r.name, r.length,
                                       r.messages, r.encrypted, _current_call(pair), pair.step))
 
         link.on_pull = on_pull
 
     for name, ep in pair.endpoints.items():
-        if not isinstance(ep.conn, SSL.Connection):
+        if not isinstance(ep, PyOpenSSLEndpoint):
             continue  # the stdlib and external peers report no messages to us
 
         def on_msg(sent: bool, version: int, ctype: int, buf: bytes, name: str = name) -> None:
             call, step = _current_call(pair), pair.step
-            if ctype == 22 and buf:
-                trace.add(MessageEvent(name, sent, "handshake", _message_name(buf), len(buf),
-                                       call, step))
-            elif ctype == 20:
-                trace.add(MessageEvent(name, sent, content_type_name(ctype),
-                                       "ChangeCipherSpec", len(buf), call, step))
-            elif ctype == 21 and len(buf) >= 2:
+            if ctype == ContentType.handshake and buf:
+                trace.add(MessageEvent(name, sent, ContentType.handshake.name,
+                                       message_name(buf), len(buf), call, step))
+            elif ctype == ContentType.change_cipher_spec:
+                trace.add(MessageEvent(name, sent, ContentType.change_cipher_spec.name,
+                                       CHANGE_CIPHER_SPEC, len(buf), call, step))
+            elif ctype == ContentType.alert and len(buf) >= 2:
                 level, desc = alert_text(buf[0], buf[1])
                 trace.add(AlertEvent(name, sent, level, desc, call, step))
             # 256 (record header) and 257 (TLS 1.3 inner content type) are not messages;

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from biopair.endpoints.config import READ_OPS
 from biopair.outcome import Outcome
-from biopair.tls.wire import RecordView
+from biopair.tls.parser import RecordView
 
 
 class Call(NamedTuple):

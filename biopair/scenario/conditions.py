@@ -28,16 +28,13 @@ a bad scenario (exit 2), never a silent pass.
 
 from __future__ import annotations
 
-import functools
 import operator
 import re
-import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from typing import TypeVar
 
-from OpenSSL import SSL
+from biopair.endpoints.versions import stack_versions, version_numbers
 
 #: Libraries a condition may name.
 LIBRARIES: tuple[str, ...] = ("openssl", "pyopenssl", "cryptography", "stdlib-openssl")
@@ -68,22 +65,10 @@ def parse_version(text: str) -> tuple[int, ...]:
     Raises:
         ConditionError: when ``text`` holds no version number.
     """
-    m = re.search(r"(\d+(?:\.\d+)*)", text)
-    if m is None:
-        raise ConditionError(f"no version number in {text!r}")
-    return tuple(int(part) for part in m.group(1).split("."))
-
-
-@functools.cache
-def stack_versions() -> dict[str, tuple[int, ...]]:
-    """The running stack's versions, by the library names conditions use."""
-    out = {
-        "openssl": parse_version(SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()),
-        "stdlib-openssl": tuple(ssl.OPENSSL_VERSION_INFO[:3]),
-    }
-    for name, dist in (("pyopenssl", "pyOpenSSL"), ("cryptography", "cryptography")):
-        out[name] = parse_version(metadata.version(dist))
-    return out
+    try:
+        return version_numbers(text)
+    except ValueError as exc:
+        raise ConditionError(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,9 @@ from biopair.endpoints import _openssl, pki
 from biopair.endpoints.config import (
     OPS,
     READ_OPS,
+    RESULTS,
     ROLE_OPS,
+    SETTINGS,
     VERIFY_CLIENT,
     VERSIONS,
     WRITE_OPS,
@@ -61,7 +63,7 @@ from biopair.scenario.model import (
     Versioned,
 )
 from biopair.scenario.readers import Reader, describe, suggest
-from biopair.tls.records import STOPS
+from biopair.tls.framing import STOPS
 from biopair.transport.faults import Fault
 from biopair.transport.holds import parse_condition
 from biopair.transport.link import DIRECTIONS
@@ -78,12 +80,8 @@ T = TypeVar("T")
 # -- the schema -----------------------------------------------------------------------------
 _TOP_KEYS = ("title", "about", "tags", "requires", "client", "server", "schedule", "steps",
              "result", "sweep")
-_ENDPOINT_KEYS = (
-    "version", "min_version", "max_version", "server_name", "verify", "verify_host",
-    "trust", "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding",
-    "verify_client", "alpn", "groups", "sigalgs", "ciphers", "ciphersuites", "options",
-    "modes", "clear_modes", "post_handshake_auth", "resume", "max_early_data", "stack",
-)
+#: The endpoint-table keys and [result] keys: one table each, kept with EndpointConfig.
+_ENDPOINT_KEYS = SETTINGS
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
 _SERVER_ONLY = ("verify_client", "max_early_data")
 _SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer")
@@ -112,8 +110,7 @@ _STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
 _SWEEP_KEYS = ("fault", "link", "unit", "start", "stop", "stride", "xor", "forbid")
 #: Faults a sweep can apply at each position.
 SWEEP_FAULTS = ("corrupt", "truncate", "eof", "drop", "duplicate")
-_RESULT_KEYS = ("version", "cipher", "alpn", "group", "server_name", "peer_certificate",
-                "session_reused", "shutdown", "received", "state", "renegotiate_pending")
+_RESULT_KEYS = RESULTS
 _RUN_ENTRY_KEYS = ("call", "size", "data")
 BUFFERS = ("auto", "same", "copy")
 #: The largest read, peek or write a step may ask for (64 MiB).

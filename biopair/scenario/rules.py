@@ -4,7 +4,9 @@ each TLS stack can do.
 The loader reads each key with a typed reader and builds the model; these rules then
 refuse combinations that no single key shows to be wrong -- ``version`` with
 ``min_version``, a socket size on a memory link, an op the stdlib ``ssl`` module cannot
-make, a ``[result]`` check of an external program.  Each raises a
+make, a ``[result]`` check of an external program.  What a stack supports is its own
+declaration (:func:`biopair.endpoints.registry.capabilities`), never a list kept here.
+Each raises a
 :class:`~biopair.scenario.model.ScenarioError` naming the key to change.  Rules that
 decide how one step table is read (``offset`` or ``record``; ``data`` or ``size``) stay
 with that step's reader in the loader.
@@ -15,8 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 
 from biopair.endpoints.config import VERSIONS, EndpointConfig
-from biopair.endpoints.peers import PEER_KEYS, PEER_STACKS
-from biopair.endpoints.stdlib import STDLIB_KEYS, STDLIB_OPS
+from biopair.endpoints.registry import capabilities
 from biopair.scenario.model import CallStep, ResultSpec, RunStep, Step
 from biopair.scenario.readers import Reader
 
@@ -44,16 +45,15 @@ def check_endpoint(reader: Reader, role: str, given: Collection[str],
     both = set(cfg.modes) & set(cfg.clear_modes)
     if both:
         raise reader.fail(f"{role}.clear_modes", f"{sorted(both)} also in modes")
-    if cfg.stack == "pyopenssl":
-        return
-    # Other stacks honour fewer keys: name the first one they cannot take.
-    allowed = STDLIB_KEYS if cfg.stack == "stdlib" else PEER_KEYS
+    # A stack honours the keys its capabilities declare: name the first it cannot take.
+    caps = capabilities(cfg.stack)
     for key in given:
-        if key not in allowed:
+        if key not in caps.settings:
             raise reader.fail(f"{role}.{key}", f"not available with stack = {cfg.stack!r} "
-                                               f"(it takes {', '.join(allowed)})")
-    if cfg.stack in PEER_STACKS and cfg.version not in (None, "1.2", "1.3"):
-        raise reader.fail(f"{role}.version", "an external peer takes version 1.2 or 1.3")
+                                               f"(it takes {', '.join(sorted(caps.settings))})")
+    if cfg.version is not None and cfg.version not in caps.versions:
+        raise reader.fail(f"{role}.version", f"stack = {cfg.stack!r} takes version "
+                                             f"{' or '.join(sorted(caps.versions))}")
 
 
 def check_schedule(reader: Reader, link: str, socket_buffer: int | None) -> None:
@@ -83,27 +83,42 @@ def check_stacks(reader: Reader, endpoints: Mapping[str, EndpointConfig], link: 
     Raises:
         ScenarioError: naming the key to change.
     """
-    peers = [name for name, cfg in endpoints.items() if cfg.stack in PEER_STACKS]
+    caps = {name: capabilities(cfg.stack) for name, cfg in endpoints.items()}
+    peers = [name for name in endpoints if caps[name].external]
     if len(peers) == 2:
         raise reader.fail("server.stack", "both endpoints are external programs; one side "
                                           "must be in-process")
-    if link != "memory" and any(c.stack != "pyopenssl" for c in endpoints.values()):
-        raise reader.fail("schedule.link", f"link = {link!r} needs two pyOpenSSL endpoints")
+    for name, cfg in endpoints.items():
+        if link not in caps[name].links:
+            raise reader.fail("schedule.link", f"link = {link!r} is not available with "
+                                               f"{name}.stack = {cfg.stack!r}")
     for name in peers:
         if name in result.per_endpoint:
             raise reader.fail(f"result.{name}", f"the {name} is an external program "
                                                 f"({endpoints[name].stack}); its state is "
                                                 f"not visible")
+    for name, cfg in endpoints.items():
+        if name in peers:
+            continue  # [result] checks of both endpoints skip a peer: its state is not visible
+        own = result.per_endpoint.get(name, {})
+        for key in (*result.both, *own):
+            if key not in caps[name].results:
+                where = f"result.{name}.{key}" if key in own else f"result.{key}"
+                raise reader.fail(where, f"{name}.stack = {cfg.stack!r} cannot report {key}")
     for endpoint, op, key in _calls(steps):
         stack = endpoints[endpoint].stack
-        if stack in PEER_STACKS:
+        if caps[endpoint].external:
             raise reader.fail(key, f"the {endpoint} is an external program ({stack}); "
                                    f"only the in-process side can be called")
-        if stack == "stdlib" and op not in STDLIB_OPS:
-            raise reader.fail(key, f"the stdlib ssl module cannot {op} (it can: "
-                                   f"{', '.join(STDLIB_OPS)})")
-    if resume and any(c.stack != "pyopenssl" for c in endpoints.values()):
-        raise reader.fail("client.resume", "resumption needs two pyOpenSSL endpoints")
+        if op not in caps[endpoint].ops:
+            raise reader.fail(key, f"{endpoint}.stack = {stack!r} cannot {op} (it can: "
+                                   f"{', '.join(sorted(caps[endpoint].ops))})")
+    # The client's resume key is judged with its settings; the priming handshake shares
+    # the server's context too, so the server's stack must declare resume as well.
+    server = endpoints["server"]
+    if resume and "resume" not in caps["server"].settings:
+        raise reader.fail("client.resume", f"resumption needs a server that can resume "
+                                           f"(server.stack = {server.stack!r} cannot)")
 
 
 def _calls(steps: tuple[Step, ...]) -> Iterator[tuple[str, str, str]]:

@@ -20,10 +20,11 @@ from biopair.endpoints.config import ConfigError
 from biopair.endpoints.peers import PEER_STACKS, PeerError, peer_available
 from biopair.endpoints.peers import program_for as peer_program
 from biopair.endpoints.pyopenssl import build_context
+from biopair.endpoints.versions import stack_versions
 from biopair.engine.pair import Pair
 from biopair.engine.trace import Trace
 from biopair.outcome import Outcome, Pattern, summarize
-from biopair.scenario.conditions import Versions, stack_versions
+from biopair.scenario.conditions import Versions
 from biopair.scenario.model import (
     CallStep,
     FaultStep,
@@ -213,7 +214,7 @@ def run_scenario(
         faults: faults armed before the first step (what a sweep adds).
         versions: the stack's versions that ``requires`` and version tables are judged
             against (default: the running stack's,
-            :func:`~biopair.scenario.conditions.stack_versions`).
+            :func:`~biopair.endpoints.versions.stack_versions`).
         require_peers: True: an external TLS program that is not installed is an error
             (the peer's own, as a ScenarioError), as where the programs are meant to be
             installed (CI); False: the scenario is skipped, naming the package.

@@ -41,8 +41,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from biopair.tls import records
-from biopair.tls.records import RecordHeader, StreamWatcher
+from biopair.tls import framing
+from biopair.tls.parser import Parser, Record
+from biopair.tls.vocab import HEADER_LEN
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -126,14 +127,15 @@ class _Edit:
     start: int
     end: int
     record: int | None = None
-    headers: list[RecordHeader] = field(default_factory=list)
+    headers: list[Record] = field(default_factory=list)
 
 
 class FaultEngine:
     """The faults armed on one link, and the sender-side stream bookkeeping.
 
     Attributes:
-        watcher: records and plaintext handshake messages the sender wrote.
+        watcher: the :class:`~biopair.tls.parser.Parser` of what the sender wrote:
+            records and plaintext handshake messages.
         pulled: bytes taken from the sender so far (the next byte's stream offset).
         released: sender bytes already edited into the queue (``pulled`` minus held).
         cut: True once a truncate or eof applied: later bytes are discarded.
@@ -141,10 +143,9 @@ class FaultEngine:
     """
 
     def __init__(self) -> None:
-        self._watcher = StreamWatcher()
-        # Bytes that passed while no fault was armed, not yet shown to the watcher: record
-        # bookkeeping costs a parse per pull, so it waits until someone asks.
-        self._backlog = bytearray()
+        # Bytes that pass while no fault is armed are only queued on the parser (defer):
+        # record bookkeeping costs a parse per pull, so it waits until someone asks.
+        self.watcher = Parser()
         self.pulled = 0
         self.released = 0
         self.cut = False
@@ -153,14 +154,6 @@ class FaultEngine:
         self._pending: list[Fault] = []
         self._split_all: int | None = None
         self._seq = 0
-
-    @property
-    def watcher(self) -> StreamWatcher:
-        """The sender stream's records and plaintext handshake messages so far."""
-        if self._backlog:
-            self._watcher.feed(self._backlog)
-            self._backlog.clear()
-        return self._watcher
 
     @property
     def armed(self) -> tuple[Fault, ...]:
@@ -206,7 +199,7 @@ class FaultEngine:
             # Nothing armed: the bytes pass untouched (the hot path of every run).
             self.pulled += len(data)
             self.released += len(data)
-            self._backlog += data
+            self.watcher.defer(data)
             return data, 0, []
         self.pulled += len(data)
         if self.cut:
@@ -255,13 +248,14 @@ class FaultEngine:
                 refused.append(Applied(f, f.offset or 0, f.record, f"not applied: {exc}"))
         if self._split_all is not None:
             for r in recs:
-                if r.offset >= self.released and self._plain(r) and r.length > self._split_all:
+                if r.offset >= self.released and r.plaintext_handshake \
+                        and r.length > self._split_all:
                     split = Fault("split", "", record=r.index, size=self._split_all)
                     edits.append(_Edit(split, r.offset, r.end, r.index, [r]))
         edits.sort(key=lambda e: (e.start, e.end))
         return edits, limit, refused
 
-    def _resolve_one(self, f: Fault, recs: list[RecordHeader], edits: list[_Edit]) -> None:
+    def _resolve_one(self, f: Fault, recs: list[Record], edits: list[_Edit]) -> None:
         if f.offset is not None:
             start = f.offset
             n = f.length if f.length is not None else 1
@@ -276,21 +270,25 @@ class FaultEngine:
         assert f.record is not None
         last = f.record + (f.count - 1 if f.kind == "coalesce" else 0)
         if last >= len(recs):
+            junk = self.watcher.not_tls
+            if junk is not None:  # no record will ever come: refuse rather than wait
+                raise FaultError(f"{f.describe()}: the stream is not TLS from offset "
+                                 f"{junk.offset} on (after {len(recs)} records)")
             # Not written yet: nothing past the last complete record may leave.
             raise _NotYet
         rec = recs[f.record]
         if f.kind in ("split", "coalesce"):
             group = recs[f.record:last + 1]
             for r in group:
-                if not self._plain(r):
-                    raise FaultError(f"{f.describe()}: record {r.index} is a "
-                                     f"{r.type_name} record after change_cipher_spec "
-                                     f"or not a handshake record; only plaintext "
+                if not r.plaintext_handshake:
+                    what = "an encrypted" if r.encrypted else "not a"
+                    raise FaultError(f"{f.describe()}: record {r.index} is {what} "
+                                     f"handshake record ({r.name}); only plaintext "
                                      f"handshake records can be re-framed")
             edits.append(_Edit(f, rec.offset, group[-1].end, f.record, list(group)))
             return
         if f.at is not None:
-            size = records.HEADER_LEN + rec.length
+            size = HEADER_LEN + rec.length
             at = f.at if f.at >= 0 else size + f.at
             if not 0 <= at < size:
                 raise FaultError(f"{f.describe()}: record {f.record} is {size} bytes; "
@@ -307,9 +305,6 @@ class FaultEngine:
             edits.append(_Edit(f, rec.offset, rec.offset + len(f.xor), f.record))
         else:  # inject, truncate, eof: before the record
             edits.append(_Edit(f, rec.offset, rec.offset, f.record))
-
-    def _plain(self, rec: RecordHeader) -> bool:
-        return rec.index < len(self.watcher.plain) and self.watcher.plain[rec.index]
 
     def _apply(self, edits: list[_Edit], limit: int) -> tuple[bytes, list[Applied], int | None]:
         base = self.released
@@ -350,17 +345,17 @@ class FaultEngine:
                     self.eof = True
                 return bytes(out), applied, e.start
             elif f.kind == "split":
-                body = seg[records.HEADER_LEN:]
-                new = records.fragment(e.headers[0], body, f.size)
+                body = seg[HEADER_LEN:]
+                new = framing.fragment(e.headers[0], body, f.size)
                 out += new
                 detail = (f"re-framed a {len(body)}-byte record as "
                           f"{-(-len(body) // f.size) or 1} records of at most {f.size} bytes")
             else:  # coalesce
                 bodies = b""
                 for r in e.headers:
-                    at = r.offset - e.start + records.HEADER_LEN
+                    at = r.offset - e.start + HEADER_LEN
                     bodies += seg[at:at + r.length]
-                out += records.make_record(e.headers[0].content_type, bodies,
+                out += framing.make_record(e.headers[0].content_type, bodies,
                                            e.headers[0].version)
                 detail = f"merged {len(e.headers)} records into one of {len(bodies)} bytes"
             applied.append(Applied(f, e.start, e.record, detail))

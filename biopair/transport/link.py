@@ -14,11 +14,12 @@ docs/socket-link.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from OpenSSL import SSL
 
-from biopair.tls.records import Framer, StreamWatcher
+from biopair.tls.framing import Framer
+from biopair.tls.parser import Parser, Session
 from biopair.transport.faults import Applied, Fault, FaultEngine
 
 #: Bytes read from a relay socket at a time.
@@ -31,6 +32,20 @@ def parse_direction(text: str) -> tuple[str, str]:
     """Split ``"client>server"`` into sender and receiver."""
     sender, _, receiver = text.partition(">")
     return sender, receiver
+
+
+def share_sessions(links: Iterable[Link]) -> None:
+    """Let the links of one pair learn the TLS version together.
+
+    The version is read from the server's ServerHello but decides what is plaintext in
+    both directions (after a HelloRetryRequest the client's second ClientHello follows
+    its change_cipher_spec in the clear), so the sender views of both links share one
+    :class:`~biopair.tls.parser.Session`, and so do their receiver views.
+    """
+    sent, received = Session(), Session()
+    for link in links:
+        sent.join(link.engine.watcher)
+        received.join(link.rx_watcher)
 
 
 class Link:
@@ -83,8 +98,8 @@ class Link:
         self.discarded = 0
         self.engine = FaultEngine()
         self._rx = Framer()
-        self._rx_watcher = StreamWatcher()
         self._rx_backlog = bytearray()
+        self._rx_watcher = Parser()
         self.fault_log: list[Applied] = []
         self.on_pull: Callable[[bytes], None] | None = None
 
@@ -130,7 +145,6 @@ class Link:
     def _rx_sync(self) -> None:
         if self._rx_backlog:
             self._rx.feed(self._rx_backlog)
-            self._rx_watcher.feed(self._rx_backlog)
             self._rx_backlog.clear()
 
     @property
@@ -140,9 +154,8 @@ class Link:
         return self._rx
 
     @property
-    def rx_watcher(self) -> StreamWatcher:
+    def rx_watcher(self) -> Parser:
         """Records and plaintext handshake messages handed to the receiver so far."""
-        self._rx_sync()
         return self._rx_watcher
 
     def _enqueue(self, out: bytes, discarded: int, applied: list[Applied]) -> None:
@@ -184,7 +197,10 @@ class Link:
             chunk = bytes(self.queue[:n])
             given = self._give(chunk)
             if given:
-                self._rx_backlog += chunk[:given]  # parsed when asked: see rx, rx_watcher
+                # Framed and parsed when asked: see rx, rx_watcher.
+                part = chunk if given == n else chunk[:given]
+                self._rx_backlog += part
+                self._rx_watcher.defer(part)
                 del self.queue[:given]
                 self.delivered += given
         if self.eof and not self.queue and not self.closed and self._end():

@@ -3,49 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
-from OpenSSL import SSL
-
-from biopair.endpoints import _openssl
-from biopair.endpoints.peers import FIRST_BYTE_WAIT, QUIET, START_TIMEOUT
-from biopair.endpoints.pyopenssl import Endpoint
+from biopair.endpoints.peers import FIRST_BYTE_WAIT, QUIET, START_TIMEOUT, PeerEndpoint
+from biopair.endpoints.protocol import Endpoint
 from biopair.transport.link import Link
 
 _CHUNK = 1 << 16
-
-
-class PyOpenSSLWire:
-    """The wire interface of a pyOpenSSL memory-BIO endpoint."""
-
-    def __init__(self, conn: SSL.Connection) -> None:
-        self.conn = conn
-
-    def wire_take(self, limit: int) -> bytes:
-        """Bytes the connection wrote into its output BIO."""
-        try:
-            return bytes(self.conn.bio_read(limit))
-        except SSL.WantReadError:
-            return b""
-
-    def wire_give(self, data: bytes) -> None:
-        """Write into the connection's input BIO."""
-        self.conn.bio_write(data)
-
-    def wire_eof(self) -> None:
-        """The input BIO reports EOF once drained."""
-        self.conn.bio_shutdown()
-
-    def wire_pending(self) -> int:
-        """Bytes in the input BIO not yet read by OpenSSL."""
-        return _openssl.input_pending(self.conn)
-
-
-def wire_of(endpoint: Any) -> Any:
-    """The object with the wire interface for an endpoint of any kind."""
-    if isinstance(endpoint, Endpoint):
-        return PyOpenSSLWire(endpoint.conn)
-    return endpoint
 
 
 class WireLink(Link):
@@ -53,16 +17,18 @@ class WireLink(Link):
 
     Everything else (queue, faults, record stops, holds, EOF, the trace's view of the
     bytes) is the shared :class:`~biopair.transport.link.Link` behaviour.  ``sender`` and
-    ``receiver`` are the endpoints' ``conn`` objects (the scheduler uses them to know
-    which link a call wrote to); the bytes go through their wires.
+    ``receiver`` are the endpoints themselves; the bytes go through their wire methods
+    (:class:`~biopair.endpoints.protocol.Endpoint`).
     """
 
     kind = "memory"
 
-    def __init__(self, name: str, sender: Any, receiver: Any) -> None:
-        super().__init__(name, sender.conn, receiver.conn)
-        self._from = wire_of(sender)
-        self._to = wire_of(receiver)
+    def __init__(self, name: str, sender: Endpoint, receiver: Endpoint) -> None:
+        # Link's sender and receiver are the Connections that memory and socket links move
+        # bytes on; a wire link moves them through the endpoints, which stand in for them.
+        super().__init__(name, cast(Any, sender), cast(Any, receiver))
+        self._from = sender
+        self._to = receiver
         self._sender_closed = False
 
     def _take(self) -> bytes:
@@ -87,8 +53,7 @@ class WireLink(Link):
         return taken
 
     def _give(self, data: bytes) -> int:
-        self._to.wire_give(data)
-        return len(data)
+        return self._to.wire_give(data)
 
     def _end(self) -> bool:
         self._to.wire_eof()
@@ -96,7 +61,7 @@ class WireLink(Link):
 
     def receiver_pending(self) -> int:
         """Bytes delivered but not yet read by the receiver (0 for a peer: unknown)."""
-        return int(self._to.wire_pending())
+        return self._to.wire_pending()
 
     def sender_pending(self) -> int:
         """Bytes the sender wrote that the link has not taken (unknown: 0)."""
@@ -129,6 +94,7 @@ class PeerLink(WireLink):
         if self.eof:
             return WireLink.pull(self)
         peer = self._from
+        assert isinstance(peer, PeerEndpoint)  # builder.make_links: a PeerLink's sender
         total = 0
         timeout = first
         # A peer that never falls quiet for ``quiet`` seconds must not keep the scheduler

@@ -107,8 +107,7 @@ def unstable_reason(scenario: Any) -> str | None:
         return ("link = 'socket': how many bytes a write gets into a socket depends on the "
                 "kernel's buffer accounting, so call counts differ between machines")
     for cfg in (scenario.client, scenario.server):
-        cert = cfg.cert if cfg.cert is not None else ("ed25519" if cfg.role == "server"
-                                                      else "none")
+        cert = cfg.certificate
         if cert.startswith("ecdsa"):
             return (f"{cfg.role}.cert = {cert!r}: ECDSA signatures vary in length from run "
                     f"to run, so record lengths are not stable")

@@ -1,11 +1,12 @@
-"""The record splitter: headers, boundaries, re-framing, plaintext messages, stop points."""
+"""Record framing: headers, boundaries, re-framing, the receiver's stop points."""
 
 from __future__ import annotations
 
 import pytest
 
-from biopair.tls import records
-from biopair.tls.records import Framer, StreamWatcher, make_record, parse_header, split_records
+from biopair.tls import framing
+from biopair.tls.framing import Framer, make_record, split_records
+from biopair.tls.parser import parse_header
 
 
 def handshake(mtype: int, body: bytes) -> bytes:
@@ -15,7 +16,7 @@ def handshake(mtype: int, body: bytes) -> bytes:
 def test_parse_header_reads_type_version_length() -> None:
     h = parse_header(bytes.fromhex("1603030010"), index=2, offset=7)
     assert (h.content_type, h.version, h.length, h.end) == (22, 0x0303, 16, 7 + 5 + 16)
-    assert h.type_name == "handshake"
+    assert h.name == "handshake"
 
 
 def test_parse_header_needs_five_bytes() -> None:
@@ -33,30 +34,11 @@ def test_split_records_keeps_incomplete_tail() -> None:
 
 def test_fragment_makes_one_byte_records_of_the_same_type() -> None:
     header = parse_header(make_record(22, b"hello"))
-    out = records.fragment(header, b"hello", 2)
+    out = framing.fragment(header, b"hello", 2)
     done, rest = split_records(out)
     assert rest == b""
     assert [body for _, body in done] == [b"he", b"ll", b"o"]
     assert {h.content_type for h, _ in done} == {22}
-
-
-def test_watcher_reassembles_messages_across_records_and_stops_at_ccs() -> None:
-    msgs = handshake(2, b"\x03\x03" + bytes(32)) + handshake(11, b"cert")
-    stream = b"".join(make_record(22, msgs[i:i + 3]) for i in range(0, len(msgs), 3))
-    stream += make_record(20, b"\x01") + make_record(22, handshake(20, b"x" * 12))
-    w = StreamWatcher()
-    for i in range(0, len(stream), 7):  # fed in odd-sized pieces
-        w.feed(stream[i:i + 7])
-    assert w.messages == ["ServerHello", "Certificate"]  # Finished is encrypted
-    assert w.count("change_cipher_spec") == 1
-    assert w.plain[-1] is False and w.plain[0] is True
-    assert w.count("records") == len(w.records)
-
-
-def test_watcher_names_hello_retry_request() -> None:
-    w = StreamWatcher()
-    w.feed(make_record(22, handshake(2, b"\x03\x03" + records.HRR_RANDOM + b"\x00")))
-    assert w.messages == ["HelloRetryRequest"]
 
 
 @pytest.mark.parametrize(

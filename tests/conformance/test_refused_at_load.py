@@ -1,0 +1,99 @@
+"""What a stack does not declare is refused when a scenario is loaded, in one line that
+names the stack; what it declares loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from biopair.endpoints.config import OPS, RESULTS, ROLE_OPS, SETTINGS
+from biopair.scenario.loader import ScenarioError, load_scenario
+from tests.conformance.drive import handshake_op
+from tests.conformance.stacks import Case
+
+_CLIENT_ONLY = {"post_handshake_auth", "resume", "verify_host"}
+_SERVER_ONLY = {"verify_client", "max_early_data"}
+#: A valid value for every endpoint setting.
+SAMPLES: dict[str, str] = {
+    "version": '"1.3"', "min_version": '"1.2"', "max_version": '"1.3"',
+    "server_name": '"server.test"', "verify": "true", "verify_host": '"server.test"',
+    "trust": '"ca"', "cert": '"ed25519"', "cert_host": '"x.test"', "cert_issuer": '"ca"',
+    "cert_validity": '"valid"', "cert_padding": "0", "verify_client": '"none"',
+    "alpn": '["h2"]', "groups": '["X25519"]', "sigalgs": '["ed25519"]',
+    "ciphers": '"DEFAULT"', "ciphersuites": '"TLS_AES_128_GCM_SHA256"',
+    "options": '["NO_TICKET"]', "modes": '["AUTO_RETRY"]', "clear_modes": '["RELEASE_BUFFERS"]',
+    "post_handshake_auth": "true", "resume": "true", "max_early_data": "0",
+}
+_RESULT_SAMPLES = {"shutdown": '["sent"]', "session_reused": "false",
+                   "renegotiate_pending": "false"}
+
+
+def _scenario(tmp_path: Path, case: Case, extra: str = "", step: str | None = None,
+              tail: str = "") -> Path:
+    step = step or f"{case.other} {handshake_op(case.other)}"
+    path = tmp_path / "s.toml"
+    path.write_text(f'title = "t"\n[{case.role}]\nstack = "{case.stack}"\n{extra}'
+                    f'[[steps]]\ncall = "{step}"\n{tail}')
+    return path
+
+
+def _refused(path: Path, case: Case) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    text = str(info.value)
+    assert case.stack in text, text
+    assert "\n" not in text
+    return info.value
+
+
+def test_declared_settings_load(tmp_path: Path, case: Case) -> None:
+    # All declared settings at once (the versions one by one: version excludes min/max).
+    wrong = _SERVER_ONLY if case.role == "client" else _CLIENT_ONLY
+    keys = sorted(case.capabilities.settings - {"stack", "resume", "version", "min_version",
+                                                "max_version"} - wrong)
+    load_scenario(_scenario(tmp_path, case, "".join(f"{k} = {SAMPLES[k]}\n" for k in keys)))
+    for version in sorted(case.capabilities.versions):
+        load_scenario(_scenario(tmp_path, case, f'version = "{version}"\n'))
+
+
+def test_undeclared_settings_are_refused(tmp_path: Path, case: Case) -> None:
+    wrong = _SERVER_ONLY if case.role == "client" else _CLIENT_ONLY
+    keys = sorted(set(SETTINGS) - case.capabilities.settings - wrong)
+    if not keys:
+        pytest.skip(f"{case.stack} honours every setting")
+    for key in keys:
+        error = _refused(_scenario(tmp_path, case, f"{key} = {SAMPLES[key]}\n"), case)
+        assert error.key == f"{case.role}.{key}"
+
+
+def test_undeclared_versions_are_refused(tmp_path: Path, case: Case) -> None:
+    versions = sorted({"1.0", "1.1", "1.2", "1.3"} - case.capabilities.versions)
+    if not versions:
+        pytest.skip(f"{case.stack} pins every version")
+    for version in versions:
+        error = _refused(_scenario(tmp_path, case, f'version = "{version}"\n'), case)
+        assert error.key == f"{case.role}.version"
+
+
+def test_undeclared_ops_are_refused(tmp_path: Path, case: Case) -> None:
+    ops = [op for op in OPS if ROLE_OPS.get(op, case.role) == case.role
+           and op not in case.capabilities.ops]
+    if not ops:
+        pytest.skip(f"{case.stack} makes every op")
+    for op in ops:
+        error = _refused(_scenario(tmp_path, case, step=f"{case.role} {op}"), case)
+        assert error.key == "steps[1].call"
+
+
+def test_undeclared_results_are_refused(tmp_path: Path, case: Case) -> None:
+    keys = sorted(set(RESULTS) - case.capabilities.results)
+    if not keys:
+        pytest.skip(f"{case.stack} reports every result")
+    for key in keys:
+        value = _RESULT_SAMPLES.get(key, '"x"')
+        error = _refused(_scenario(tmp_path, case, tail=f"[result.{case.role}]\n{key} = "
+                                                          f"{value}\n"), case)
+        assert error.key.startswith(f"result.{case.role}")
+        if not case.capabilities.external:  # a shared check skips an external program
+            _refused(_scenario(tmp_path, case, tail=f"[result]\n{key} = {value}\n"), case)
