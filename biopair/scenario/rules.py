@@ -6,10 +6,9 @@ refuse combinations that no single key shows to be wrong -- ``version`` with
 ``min_version``, a socket size on a memory link, an op the stdlib ``ssl`` module cannot
 make, a ``[result]`` check of an external program.  What a stack supports is its own
 declaration (:func:`biopair.endpoints.registry.capabilities`), never a list kept here.
-Each raises a
-:class:`~biopair.scenario.model.ScenarioError` naming the key to change.  Rules that
-decide how one step table is read (``offset`` or ``record``; ``data`` or ``size``) stay
-with that step's reader in the loader.
+Each rule raises a :class:`~biopair.scenario.model.ScenarioError` naming the key to
+change.  Rules that decide how one step table is read (``offset`` or ``record``; ``data``
+or ``size``) stay with that step's reader in the loader.
 """
 
 from __future__ import annotations
