@@ -3,31 +3,62 @@
 Exit codes: 0 every scenario passed; 1 some expectation failed; 2 bad input (a scenario
 that cannot be run as written, a bad option).  A bad scenario is one line on stderr naming
 the file, the key path and the problem; the other scenarios still run.
+
+Each command imports what it needs when it runs: ``biopair --help`` and ``biopair diff``
+never load OpenSSL or cryptography.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from biopair.endpoints import versions
-from biopair.scenario.loader import (
-    SWEEP_FAULTS,
-    ScenarioError,
-    SweepSpec,
-    find_scenarios,
-    load_scenario,
-)
-from biopair.scenario.runner import Verdict, run_scenario
-from biopair.transport.link import DIRECTIONS
-from biopair.views import explain, golden, pcap
-from biopair.views import ladder as render
+if TYPE_CHECKING:
+    from biopair.scenario.runner import Verdict
+    from biopair.views import golden
+
+
+class _Choices:
+    """An option's choices, read from the module that defines them when first asked for.
+
+    argparse tests choices when that subcommand's arguments are parsed and lists them when
+    its help is shown, so building the parser for ``biopair diff`` or ``biopair --help``
+    imports nothing heavy (the scenario loader brings in OpenSSL).  The option needs a
+    ``metavar``: without one, ``add_argument`` iterates the choices to draw the usage.
+    """
+
+    def __init__(self, load: Callable[[], Sequence[str]]) -> None:
+        self._load = load
+
+    @functools.cached_property
+    def _values(self) -> tuple[str, ...]:
+        return tuple(self._load())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+
+def _sweep_faults() -> Sequence[str]:
+    from biopair.scenario.loader import SWEEP_FAULTS
+
+    return SWEEP_FAULTS
+
+
+def _directions() -> Sequence[str]:
+    from biopair.transport.link import DIRECTIONS
+
+    return DIRECTIONS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,9 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="run a scenario once per byte/record of a link with a "
                                       "fault there (see docs/faults.md)")
     sw.add_argument("file", help="the scenario file")
-    sw.add_argument("--fault", choices=SWEEP_FAULTS, help="fault kind (default: the file's "
-                                                          "[sweep] fault, else corrupt)")
-    sw.add_argument("--link", choices=DIRECTIONS, help="the swept direction")
+    sw.add_argument("--fault", choices=_Choices(_sweep_faults), metavar="KIND",
+                    help="fault kind: %(choices)s (default: the file's [sweep] fault, else "
+                         "corrupt)")
+    sw.add_argument("--link", choices=_Choices(_directions), metavar="DIRECTION",
+                    help="the swept direction: %(choices)s")
     sw.add_argument("--records", action="store_true", help="one run per record, not per byte")
     sw.add_argument("--start", type=int, help="first offset/record")
     sw.add_argument("--stop", type=int, help="end offset/record (exclusive)")
@@ -111,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.version or args.command == "version":
+        from biopair.endpoints import versions
+
         for name, value in versions.versions().items():
             print(f"{name} {value}")
         return 0
@@ -156,6 +191,8 @@ class _RunOptions:
 
 
 def _files(paths: list[str]) -> tuple[list[Path], int]:
+    from biopair.scenario.loader import find_scenarios
+
     files: list[Path] = []
     errors = 0
     for path in paths:
@@ -168,26 +205,24 @@ def _files(paths: list[str]) -> tuple[list[Path], int]:
 
 
 def _golden(verdict: Verdict, options: _RunOptions) -> golden.GoldenResult:
+    from biopair.scenario.loader import load_scenario
+    from biopair.scenario.runner import run_scenario
+    from biopair.views import golden
+
     if options.no_golden and not options.update:
         return golden.GoldenResult("skipped", "")
-    sc = verdict.scenario
-    text = golden.render(verdict.trace, Path(sc.path).name)
-    if options.update:
-        if not verdict.passed:
-            return golden.GoldenResult("skipped", f"{sc.path}: failed; golden trace not "
-                                                  "written")
-        reason = golden.unstable_reason(sc)
-        if reason is not None:
-            return golden.GoldenResult("skipped", f"{sc.path}: no golden trace ({reason})")
-        again = golden.render(run_scenario(load_scenario(sc.path),
-                                           require_peers=options.require_peers).trace,
-                              Path(sc.path).name)
-        return golden.check(sc.path, text, update=True, rerun=again)
-    return golden.check(sc.path, text, require=options.golden)
+    path = verdict.scenario.path
+    return golden.check_run(verdict, update=options.update, require=options.golden,
+                            rerun=lambda: run_scenario(load_scenario(path),
+                                                       require_peers=options.require_peers))
 
 
 def _run(paths: list[str], *, as_json: bool, quiet: bool,
          options: _RunOptions | None = None) -> int:
+    from biopair.endpoints import versions
+    from biopair.views import golden, pcap
+    from biopair.views import ladder as render
+
     options = options or _RunOptions()
     files, errors = _files(paths)
     verdicts: list[Verdict] = []
@@ -243,6 +278,7 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from biopair.scenario.loader import ScenarioError, SweepSpec, load_scenario
     from biopair.search.sweep import sweep
 
     try:
@@ -295,6 +331,9 @@ def _peers_required() -> bool:
 
 def _load_and_run(file: Path, require_peers: bool) -> Verdict | None:
     """Run one scenario file; a bad one is one line on stderr and None."""
+    from biopair.scenario.loader import ScenarioError, load_scenario
+    from biopair.scenario.runner import run_scenario
+
     try:
         return run_scenario(load_scenario(file), require_peers=require_peers)
     except ScenarioError as exc:
@@ -303,6 +342,8 @@ def _load_and_run(file: Path, require_peers: bool) -> Verdict | None:
 
 
 def _explain(paths: list[str]) -> int:
+    from biopair.views import explain
+
     files, errors = _files(paths)
     failed = 0
     for file in files:

@@ -28,6 +28,7 @@ quantifiers have their usual (greedy, backtracking) meaning.
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -75,14 +76,7 @@ class Outcome:
 
     def token(self) -> str:
         """This outcome written in the pattern language (what a scenario would assert)."""
-        if self.terminal:
-            return str(self.error)
-        if self.error in (None, "NONE"):
-            return "HIDDEN" if self.ret is None else str(self.ret)
-        text = str(self.error) if self.ret in (-1, None) else f"{self.ret} {self.error}"
-        if self.reasons:
-            text += f' "{self.reasons[0]}"'
-        return text
+        return format_outcome(self, Style.TOKEN)
 
     def encode(self) -> str:
         """The string :class:`Pattern` regular expressions run over."""
@@ -95,6 +89,63 @@ class Outcome:
 
 DEADLOCK = Outcome(0, "DEADLOCK")
 LIMIT = Outcome(0, "LIMIT")
+
+
+# One outcome formatter.  Every place that writes an outcome -- the pattern tokens of a
+# failure report, the ladder, the call trace, explain, diff -- goes through these three
+# functions, so a hidden return value or an unasked SSL_get_error() reads the same
+# everywhere.  They live here, at the bottom layer, because the engine's trace uses them.
+
+#: How a return value the stack hid is written.  Python's ``ssl`` raises instead of
+#: returning it, so there is no number to show, and biopair never makes one up.
+HIDDEN_RET = "?"
+#: The same in a sentence (explain mode), where a bare ``?`` would read as a typo.
+HIDDEN_RET_PROSE = "? (hidden by the stdlib)"
+
+
+class Style(enum.Enum):
+    """The forms :func:`format_outcome` writes an outcome in."""
+
+    #: The pattern language, what a scenario would assert: ``WANT_READ`` (-1 implied),
+    #: ``0 SSL "bad record mac"`` (the first reason only), ``1``, ``HIDDEN``, ``DEADLOCK``.
+    TOKEN = "token"
+    #: For people: ``-1 WANT_READ``, ``? WANT_READ`` (a hidden return value), ``1``,
+    #: ``0 (SSL_get_error not asked)``, ``-1 SSL "reason; reason"`` (every reason).
+    TEXT = "text"
+
+
+def format_ret(ret: int | None, *, prose: bool = False, grouped: bool = False) -> str:
+    """A raw return value: ``-1``, or ``16,384`` with ``grouped``.
+
+    A value the stack hid is :data:`HIDDEN_RET`, or :data:`HIDDEN_RET_PROSE` with ``prose``.
+    """
+    if ret is None:
+        return HIDDEN_RET_PROSE if prose else HIDDEN_RET
+    return f"{ret:,}" if grouped else str(ret)
+
+
+def format_reasons(reasons: Sequence[str]) -> str:
+    """The error queue as one quoted string, oldest first: ``"a; b"`` (``""``: empty)."""
+    return f'"{"; ".join(reasons)}"' if reasons else ""
+
+
+def format_outcome(outcome: Outcome, style: Style = Style.TEXT) -> str:
+    """One outcome as text in ``style`` (see :class:`Style` for each form)."""
+    if outcome.terminal:
+        return str(outcome.error)
+    ret, error, reasons = outcome.ret, outcome.error, outcome.reasons
+    if style is Style.TOKEN:
+        if error in (None, "NONE"):
+            return "HIDDEN" if ret is None else str(ret)
+        text = str(error) if ret in (-1, None) else f"{ret} {error}"
+        # A pattern's REASON is a substring of one reason: the first is the one to quote.
+        return f'{text} "{reasons[0]}"' if reasons else text
+    if error is None:
+        return f"{format_ret(ret)} (SSL_get_error not asked)"
+    if error == "NONE":
+        return format_ret(ret)
+    text = f"{format_ret(ret)} {error}"
+    return f"{text} {format_reasons(reasons)}" if reasons else text
 
 
 def summarize(outcomes: Iterable[Outcome]) -> str:

@@ -10,6 +10,11 @@ its ``name.trace`` only when that file exists, so new scenarios without one stil
 
 A file that cannot be run as written is one failing item with a one-line message; it never
 stops the collection of the others.
+
+Every pytest session of every project that has biopair installed loads this module, so it
+imports nothing heavy at start-up: OpenSSL and cryptography (through the loader, the
+engine and the golden traces) are imported only when a scenario item runs or the
+``biopair_pair`` fixture is used.  Collecting a scenario file does not load it.
 """
 
 from __future__ import annotations
@@ -17,15 +22,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from biopair.endpoints.config import EndpointConfig
-from biopair.engine.pair import Pair
-from biopair.scenario.loader import ScenarioError, load_scenario
-from biopair.scenario.runner import Verdict, run_scenario
-from biopair.views import golden
+if TYPE_CHECKING:
+    from biopair.endpoints.config import EndpointConfig
+    from biopair.engine.pair import Pair
+    from biopair.scenario.runner import Verdict
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -97,6 +101,9 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         """Load, run and judge the scenario."""
         __tracebackhide__ = True
+        from biopair.scenario.loader import load_scenario
+        from biopair.scenario.runner import run_scenario
+
         verdict = run_scenario(load_scenario(self.path), require_peers=_peers_required())
         if verdict.skipped is not None:
             pytest.skip(f"{self.path.name}: {verdict.skipped}")
@@ -109,18 +116,16 @@ class ScenarioItem(pytest.Item):
         config = self.config
         if config.getoption("biopair_no_golden"):
             return
-        name = self.path.name
-        text = golden.render(verdict.trace, name)
-        if config.getoption("biopair_update"):
-            reason = golden.unstable_reason(verdict.scenario)
-            if reason is not None:
-                pytest.skip(f"no golden trace: {reason}")
-            again = golden.render(run_scenario(load_scenario(self.path),
-                                               require_peers=_peers_required()).trace, name)
-            result = golden.check(self.path, text, update=True, rerun=again)
-        else:
-            result = golden.check(self.path, text,
-                                  require=config.getoption("biopair_golden"))
+        from biopair.scenario.loader import load_scenario
+        from biopair.scenario.runner import run_scenario
+        from biopair.views import golden
+
+        result = golden.check_run(verdict, update=config.getoption("biopair_update"),
+                                  require=config.getoption("biopair_golden"),
+                                  rerun=lambda: run_scenario(load_scenario(self.path),
+                                                             require_peers=_peers_required()))
+        if result.unstable is not None:
+            pytest.skip(f"no golden trace: {result.unstable}")
         if result.failed:
             raise GoldenFailed(result.message)
 
@@ -130,6 +135,8 @@ class ScenarioItem(pytest.Item):
         style: Any = None,
     ) -> str | Any:
         """Our failures as plain text; anything else (a harness bug) as a traceback."""
+        from biopair.scenario.loader import ScenarioError  # loaded by runtest already
+
         if isinstance(excinfo.value, ScenarioError):
             return str(excinfo.value)
         if isinstance(excinfo.value, ScenarioFailed):
@@ -153,6 +160,9 @@ def biopair_pair() -> Iterator[Callable[..., Pair]]:
             pair = biopair_pair(deliver="bytewise")
             assert pair.handshake().terminal is None
     """
+    from biopair.endpoints.config import EndpointConfig
+    from biopair.engine.pair import Pair
+
     made: list[Pair] = []
 
     def make(

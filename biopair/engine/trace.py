@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from biopair.endpoints.config import READ_OPS
-from biopair.outcome import Outcome
+from biopair.outcome import Outcome, format_outcome, format_reasons, format_ret
 from biopair.tls.parser import RecordView
 
 
@@ -344,13 +344,13 @@ def _quiet(call: Call) -> bool:
 
 def _call_line(c: Call) -> str:
     step = f"step {c.step + 1}" if c.step is not None else ""
-    err = c.error if c.error is not None else "(not asked)"
-    reasons = f' "{"; ".join(c.reasons)}"' if c.reasons else ""
+    err = c.error if c.error is not None else "(not asked)"  # a column: short form
+    reasons = f" {format_reasons(c.reasons)}" if c.reasons else ""
     io = "".join(
         f" {label} {n}" for label, n in (("took", c.consumed), ("sent", c.sent)) if n
     )
     view = c.pyopenssl if len(c.pyopenssl) <= 100 else c.pyopenssl[:96] + " ..."
-    ret = "?" if c.ret is None else c.ret  # ? = hidden by the stack (stdlib ssl)
+    ret = format_ret(c.ret)
     return (f"  #{c.seq:<5} {step:>8} {c.endpoint:>6} {c.op:<11} ret={ret:<6} "
             f"{err}{reasons}{io}  [pyOpenSSL: {view}]")
 
@@ -359,7 +359,7 @@ def _summary_line(block: list[Call]) -> str:
     parts = []
     for endpoint in dict.fromkeys(c.endpoint for c in block):
         mine = [c for c in block if c.endpoint == endpoint]
-        kinds = ", ".join(dict.fromkeys(f"{c.op} {c.ret} {c.error}" for c in mine))
+        kinds = ", ".join(dict.fromkeys(f"{c.op} {format_outcome(c.outcome)}" for c in mine))
         took = sum(c.consumed for c in mine)
         parts.append(f"{endpoint} {kinds} x{len(mine)} (took {took} bytes)")
     return f"  #{block[0].seq}-#{block[-1].seq}: {len(block)} calls, nothing sent: " + \

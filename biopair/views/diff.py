@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from biopair.outcome import Outcome, format_outcome
+
 #: Calls of context shown before a divergence.
 CONTEXT = 3
 _WIDTH = 44
@@ -50,17 +52,11 @@ def load_run(path: str | Path) -> dict[str, Any]:
 def call_text(call: Mapping[str, Any]) -> str:
     """One call as the diff compares it: ``client connect -1 WANT_READ``.
 
-    A return value the stack hid (``ret`` null) is written ``?``.
+    The outcome is written as everywhere else (:data:`~biopair.outcome.Style.TEXT`): a
+    return value the stack hid is ``?``, an SSL_get_error() not asked says so.
     """
-    ret = "?" if call.get("ret") is None else str(call.get("ret"))
-    error = call.get("error")
-    text = f"{call.get('endpoint')} {call.get('op')} {ret}"
-    if error not in (None, "NONE"):
-        text += f" {error}"
-    reasons = call.get("reasons") or []
-    if reasons:
-        text += f' "{"; ".join(reasons)}"'
-    return text
+    outcome = Outcome(call.get("ret"), call.get("error"), tuple(call.get("reasons") or ()))
+    return f"{call.get('endpoint')} {call.get('op')} {format_outcome(outcome)}"
 
 
 @dataclass

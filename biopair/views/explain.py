@@ -21,9 +21,10 @@ from biopair.engine.trace import (
     RunEnd,
     StateEvent,
 )
+from biopair.outcome import format_outcome, format_ret
 from biopair.scenario.loader import Scenario
 from biopair.scenario.runner import Verdict, describe_step
-from biopair.views.ladder import Turn, collapse, n, outcome_text, turns
+from biopair.views.ladder import Turn, collapse, n, turns
 
 _FUNCTIONS = {
     # biopair makes connect and accept with SSL_do_handshake (docs/scenario-format.md)
@@ -36,18 +37,12 @@ _FUNCTIONS = {
 _WIDTH = 79
 
 
-def _r(ret: int | None) -> str:
-    # The stdlib's ssl module does not expose the raw return value: say so, never guess.
-    return "? (hidden by the stdlib)" if ret is None else str(ret)
-
-
-def _n(ret: int | None) -> str:
-    return "? (hidden by the stdlib)" if ret is None else n(ret)
-
-
 def why(call: Call) -> str:
     """Why OpenSSL returned what it did, in the words of its manual pages."""
     fn = _FUNCTIONS.get(call.op, call.op)
+    # The stdlib's ssl module does not expose the raw return value: the prose style says
+    # so ("? (hidden by the stdlib)"), never guesses.
+    ret = format_ret(call.ret, prose=True)
     if call.error is None:
         if call.op == "shutdown":
             if call.ret is None:
@@ -57,42 +52,43 @@ def why(call: Call) -> str:
             if call.ret == 1:
                 return ("SSL_shutdown returned 1: close_notify has been sent and the peer's "
                         "has been received; the shutdown is complete.")
-            return (f"SSL_shutdown returned {_r(call.ret)}: this side's close_notify is sent, "
+            return (f"SSL_shutdown returned {ret}: this side's close_notify is sent, "
                     "the peer's "
                     "has not arrived yet. Call SSL_shutdown again (or SSL_read) once it "
                     "arrives. SSL_shutdown(3) says not to ask SSL_get_error() after a 0.")
-        return (f"{fn} returned {_r(call.ret)}; it is not an I/O call, so SSL_get_error() "
+        return (f"{fn} returned {ret}; it is not an I/O call, so SSL_get_error() "
                 "is not asked.")
     if call.error == "NONE":
         if call.op in ("connect", "accept", "handshake"):
             return f"{fn} returned 1: the handshake is complete on this side."
+        size = format_ret(call.ret, prose=True, grouped=True)
         if call.op in ("read", "peek"):
-            return f"{fn} returned {_n(call.ret)} bytes of application data."
+            return f"{fn} returned {size} bytes of application data."
         if call.op == "write":
-            return f"{fn} returned {_n(call.ret)}: all of it is written into records."
-        return f"{fn} returned {_r(call.ret)}."
+            return f"{fn} returned {size}: all of it is written into records."
+        return f"{fn} returned {ret}."
     if call.error == "WANT_READ":
-        return (f"{fn} returned {_r(call.ret)} and SSL_get_error() said SSL_ERROR_WANT_READ: "
+        return (f"{fn} returned {ret} and SSL_get_error() said SSL_ERROR_WANT_READ: "
                 "OpenSSL needed to read a record and the BIO could not supply the bytes. "
                 "Nothing is wrong; retry the same call after more bytes arrive.")
     if call.error == "WANT_WRITE":
-        return (f"{fn} returned {_r(call.ret)} and SSL_get_error() said SSL_ERROR_WANT_WRITE: "
+        return (f"{fn} returned {ret} and SSL_get_error() said SSL_ERROR_WANT_WRITE: "
                 "the BIO would not take all the bytes OpenSSL had to write. Retry the same "
                 "call (with the same buffer) once the link drains.")
     if call.error == "ZERO_RETURN":
-        return (f"{fn} returned {_r(call.ret)} and SSL_get_error() said "
+        return (f"{fn} returned {ret} and SSL_get_error() said "
                 "SSL_ERROR_ZERO_RETURN: the peer sent close_notify; no more application data "
                 "will come from it.")
     if call.error == "SYSCALL":
-        return (f"{fn} returned {_r(call.ret)} and SSL_get_error() said SSL_ERROR_SYSCALL: a "
+        return (f"{fn} returned {ret} and SSL_get_error() said SSL_ERROR_SYSCALL: a "
                 "non-recoverable I/O error (with memory BIOs: the input ended without "
                 "close_notify). Do not call SSL_shutdown afterwards.")
     if call.error == "SSL":
         reasons = "; ".join(call.reasons) or "(empty error queue)"
-        return (f"{fn} returned {_r(call.ret)} and SSL_get_error() said SSL_ERROR_SSL: a "
+        return (f"{fn} returned {ret} and SSL_get_error() said SSL_ERROR_SSL: a "
                 f"protocol error, and the error queue says: {reasons}. The connection is "
                 "unusable; do not retry and do not call SSL_shutdown.")
-    return f"{fn} returned {_r(call.ret)} and SSL_get_error() said SSL_ERROR_{call.error}."
+    return f"{fn} returned {ret} and SSL_get_error() said SSL_ERROR_{call.error}."
 
 
 def _names(events: Sequence[object], endpoint: str, sent: bool) -> list[str]:
@@ -137,7 +133,8 @@ def tell_turn(turn: Turn, steps: _Steps | None = None) -> list[str]:
             # Tell the full reason once per (function, error); later just name it.
             key = f"{c.op} {c.error}"
             if key in steps.told:
-                reason = f"Again {_FUNCTIONS.get(c.op, c.op)} -> {_r(c.ret)} SSL_ERROR_{c.error}."
+                ret = format_ret(c.ret, prose=True)
+                reason = f"Again {_FUNCTIONS.get(c.op, c.op)} -> {ret} SSL_ERROR_{c.error}."
             steps.told.add(key)
         story.append(reason)
         if turn.waiting:
@@ -172,7 +169,7 @@ def _wrap(text: str, indent: str = "") -> str:
 
 def _summary(hidden: Sequence[Turn], period: int, reps: int) -> str:
     calls = [t.call for t in hidden if t.call is not None]
-    who = sorted({f"{c.endpoint} {c.op} -> {outcome_text(c)}" for c in calls})
+    who = sorted({f"{c.endpoint} {c.op} -> {format_outcome(c.outcome)}" for c in calls})
     moved = sum(e.nbytes for t in hidden for e in t.after if isinstance(e, MoveEvent))
     span = f"calls #{calls[0].seq} to #{calls[-1].seq}" if calls else "these turns"
     return _wrap(f"  ... and the same again {n(reps)} more times ({span}): "

@@ -30,13 +30,17 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from biopair.endpoints import versions
 from biopair.engine.trace import Trace
 from biopair.views.ladder import collapse
+
+if TYPE_CHECKING:
+    from biopair.scenario.runner import Verdict
 
 FORMAT = "biopair golden trace 1"
 SUFFIX = ".trace"
@@ -120,12 +124,16 @@ class GoldenResult:
 
     Attributes:
         status: ``match``, ``created``, ``updated``, ``mismatch``, ``missing``,
-            ``unstable`` or ``skipped`` (no golden file and none required).
-        message: a report for the user ("" on match/skipped).
+            ``unstable`` or ``skipped`` (no golden file and none required, or nothing
+            written on update).
+        message: a report for the user ("" on match and on a plain skip).
+        unstable: on a skipped update, :func:`unstable_reason` when that is why nothing
+            was written (the plugin words its skip around it).
     """
 
     status: str
     message: str = ""
+    unstable: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -192,6 +200,44 @@ def check(
     lines.append(_diff(expected, obtained, str(path), str(stale)))
     lines.append(f"If the new trace is right, {how_to_update(scenario_path)}")
     return GoldenResult("mismatch", "\n".join(lines))
+
+
+def check_run(
+    verdict: Verdict,
+    *,
+    rerun: Callable[[], Verdict],
+    update: bool = False,
+    require: bool = False,
+) -> GoldenResult:
+    """The golden workflow of a scenario's run, shared by ``biopair run`` and the plugin.
+
+    Renders the run's trace and compares it with the stored golden (:func:`check`).  With
+    ``update`` it writes the golden instead, but only for a run that passed, of a scenario
+    whose trace is stable (:func:`unstable_reason`), and only when a second run, made by
+    ``rerun``, renders the same text.
+
+    Args:
+        verdict: the judged run.
+        rerun: runs the same scenario again (the front end decides how: it owns the
+            environment the run depends on); called only on ``update``.
+        update: write the golden instead of comparing.
+        require: a missing golden is a failure.
+
+    Returns:
+        The :class:`GoldenResult`; ``skipped`` with a message when an update wrote nothing.
+    """
+    sc = verdict.scenario
+    name = Path(sc.path).name
+    text = render(verdict.trace, name)
+    if not update:
+        return check(sc.path, text, require=require)
+    if not verdict.passed:
+        return GoldenResult("skipped", f"{sc.path}: failed; golden trace not written")
+    reason = unstable_reason(sc)
+    if reason is not None:
+        return GoldenResult("skipped", f"{sc.path}: no golden trace ({reason})",
+                            unstable=reason)
+    return check(sc.path, text, update=True, rerun=render(rerun().trace, name))
 
 
 def _diff(a: str, b: str, name_a: str, name_b: str) -> str:

@@ -37,6 +37,7 @@ from biopair.engine.trace import (
     StateEvent,
     Trace,
 )
+from biopair.outcome import format_outcome
 from biopair.transport.link import DIRECTIONS, parse_direction
 
 WIDTH = 79
@@ -49,19 +50,6 @@ _RESET = "\x1b[0m"
 def n(value: int) -> str:
     """An integer with thousands separators (``1,436``)."""
     return f"{value:,}"
-
-
-def outcome_text(call: Call) -> str:
-    """``-1 WANT_READ``, ``1``, ``0 (SSL_get_error not asked)``, ``-1 SSL "reason"``."""
-    ret = "?" if call.ret is None else call.ret  # ?: the stack hides it (stdlib ssl)
-    if call.error is None:
-        return f"{ret} (SSL_get_error not asked)"
-    if call.error == "NONE":
-        return str(ret)
-    text = f"{ret} {call.error}"
-    if call.reasons:
-        text += f' "{"; ".join(call.reasons)}"'
-    return text
 
 
 def incoming(endpoint: str) -> str:
@@ -293,7 +281,7 @@ class Ladder:
         if c is not None:
             kind = "want" if c.outcome.wants else ("ok" if (c.ret or 0) > 0 or c.error is None
                                                    else "bad")
-            result = f"= {outcome_text(c)}"
+            result = f"= {format_outcome(c.outcome)}"
             if c.op in ("read", "peek") and (c.ret or 0) > 0:
                 result += f" ({n(c.ret or 0)} bytes read)"
             if turn.waiting:
