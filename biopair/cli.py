@@ -163,7 +163,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _run(args.paths, as_json=args.json, quiet=args.quiet,
                     options=_RunOptions(ladder=args.trace, full=args.full, pcap=args.pcap,
                                         keylog=args.keylog, update=args.update,
-                                        golden=args.golden, no_golden=args.no_golden))
+                                        golden=args.golden, no_golden=args.no_golden,
+                                        require_peers=_peers_required()))
     if args.command == "explain":
         return _explain(args.paths)
     if args.command == "index":
@@ -185,6 +186,8 @@ class _RunOptions:
     update: bool = False
     golden: bool = False
     no_golden: bool = False
+    #: a missing external TLS program is an error, not a skip (see _peers_required).
+    require_peers: bool = False
 
 
 def _files(paths: list[str]) -> tuple[list[Path], int]:
@@ -210,7 +213,8 @@ def _golden(verdict: Verdict, options: _RunOptions) -> golden.GoldenResult:
         return golden.GoldenResult("skipped", "")
     path = verdict.scenario.path
     return golden.check_run(verdict, update=options.update, require=options.golden,
-                            rerun=lambda: run_scenario(load_scenario(path)))
+                            rerun=lambda: run_scenario(load_scenario(path),
+                                                       require_peers=options.require_peers))
 
 
 def _run(paths: list[str], *, as_json: bool, quiet: bool,
@@ -225,7 +229,7 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     failed = 0
     colour = render.use_colour(sys.stdout.isatty(), os.environ)
     for file in files:
-        verdict = _load_and_run(file)
+        verdict = _load_and_run(file, options.require_peers)
         if verdict is None:
             errors += 1
             continue
@@ -318,13 +322,20 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def _load_and_run(file: Path) -> Verdict | None:
+def _peers_required() -> bool:
+    # What the environment means is the front end's decision, not the runner's: CI
+    # (CI=true) installs the external TLS programs, so there a missing one must surface
+    # as the peer's own error; elsewhere the scenario is skipped, naming the package.
+    return os.environ.get("CI") == "true"
+
+
+def _load_and_run(file: Path, require_peers: bool) -> Verdict | None:
     """Run one scenario file; a bad one is one line on stderr and None."""
     from biopair.scenario.loader import ScenarioError, load_scenario
     from biopair.scenario.runner import run_scenario
 
     try:
-        return run_scenario(load_scenario(file))
+        return run_scenario(load_scenario(file), require_peers=require_peers)
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         return None
@@ -336,7 +347,7 @@ def _explain(paths: list[str]) -> int:
     files, errors = _files(paths)
     failed = 0
     for file in files:
-        verdict = _load_and_run(file)
+        verdict = _load_and_run(file, _peers_required())
         if verdict is None:
             errors += 1
             continue

@@ -8,6 +8,7 @@ import pytest
 
 from biopair.scenario.conditions import ConditionError, choose, parse_condition, stack_versions
 from biopair.scenario.loader import ScenarioError, load_scenario
+from biopair.scenario.resolve import for_stack
 from biopair.scenario.runner import run_scenario
 
 V31 = {"openssl": (3, 1, 4), "pyopenssl": (23, 2, 0), "cryptography": (41, 0, 7),
@@ -79,7 +80,6 @@ expect = {{ "openssl != {running}" = "1", "openssl == {running}" = "-1 WANT_READ
 
 
 @pytest.mark.parametrize(("expect", "key", "message"), [
-    ('{ "openssl >= 99" = "1" }', 'steps[1].expect', "no condition holds"),
     ('{ "openssl >= 1" = "WANT_REED" }', 'steps[1].expect."openssl >= 1"', "unknown outcome"),
     ('{ "nss >= 1" = "1" }', 'steps[1].expect."nss >= 1"', "unknown library"),
     ('{ "else" = { a = "1" } }', 'steps[1].expect."else"', "conditions do not nest"),
@@ -129,8 +129,9 @@ calls = {{ "openssl != {running}" = 7, "openssl == {running}" = 1 }}
 cipher = {{ "openssl >= 99" = "TLS_AES_256_GCM_SHA384", "else" = false }}
 ''')
     scenario = load_scenario(path)
-    assert scenario.result.calls == 1
-    assert scenario.result.when == {"calls": f"openssl == {running}", "client.cipher": "else"}
+    fitted = for_stack(scenario, stack_versions())
+    assert fitted.result.calls == 1
+    assert fitted.result.when == {"calls": f"openssl == {running}", "client.cipher": "else"}
     assert run_scenario(scenario).passed
 
 
@@ -147,7 +148,6 @@ calls = { "openssl >= 0.1" = 2 }
 
 
 @pytest.mark.parametrize(("body", "key", "message"), [
-    ('calls = { "openssl >= 99" = 1 }', "result.calls", "no condition holds"),
     ('calls = { "else" = 0 }', 'result.calls."else"', "must be >= 1"),
     ('group = { "nss >= 1" = "x" }', 'result.group."nss >= 1"', "unknown library"),
     ('group = { "else" = { a = "x" } }', 'result.group."else"', "conditions do not nest"),

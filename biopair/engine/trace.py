@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from biopair.endpoints.config import READ_OPS
 from biopair.outcome import Outcome, format_outcome, format_reasons, format_ret, wants
 from biopair.tls.parser import RecordView
 
@@ -71,7 +72,7 @@ class Call(NamedTuple):
             "sent": self.sent,
             "consumed": self.consumed,
             "data": self.data.decode("latin-1")
-            if self.op in ("read", "peek", "read_early_data") else None,
+            if self.op in READ_OPS else None,
         }
 
 

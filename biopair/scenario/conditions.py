@@ -20,16 +20,19 @@ numerically, truncated to the precision the condition names: with OpenSSL 3.5.6,
 ``openssl == 3.5`` and ``openssl <= 3.5`` hold and ``openssl < 3.5`` does not.
 
 In a table of conditions the first condition that holds wins (TOML keeps the order of
-the file); ``else`` holds always.  A table in which no condition holds for the running
-stack is a bad scenario (exit 2), never a silent pass.
+the file); ``else`` holds always.  The loader validates every branch and chooses none
+(:class:`~biopair.scenario.model.Versioned`); a run chooses, for the stack it runs on
+(:mod:`biopair.scenario.resolve`).  A table in which no condition holds for that stack is
+a bad scenario (exit 2), never a silent pass.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from biopair.endpoints.versions import stack_versions, version_numbers
 
@@ -45,6 +48,11 @@ _OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
 }
 _COMPARISON = re.compile(r"^\s*([a-z-]+)\s*(>=|<=|==|!=|>|<)\s*(\d+(?:\.\d+)*)\s*$")
 ELSE = "else"
+T = TypeVar("T")
+#: A stack's versions by library name (``{"openssl": (3, 5, 4), ...}``): what conditions
+#: are judged against.  The runner passes the running stack's (:func:`stack_versions`);
+#: tests pass made-up ones.
+Versions = Mapping[str, tuple[int, ...]]
 
 
 class ConditionError(ValueError):
@@ -123,8 +131,25 @@ def parse_condition(text: str) -> Condition:
     return Condition(text, tuple(comparisons))
 
 
+def first_holding(branches: Sequence[tuple[Condition, T]], versions: Versions
+                  ) -> tuple[Condition, T]:
+    """The first ``(condition, value)`` branch whose condition holds for ``versions``.
+
+    Returns:
+        That branch.
+
+    Raises:
+        ConditionError: when none holds (the message names the versions).
+    """
+    for cond, value in branches:
+        if cond.holds(versions):
+            return cond, value
+    have = ", ".join(f"{lib} {'.'.join(map(str, v))}" for lib, v in versions.items())
+    raise ConditionError(f"no condition holds for this stack ({have}); add one, or \"else\"")
+
+
 def choose(options: Mapping[str, object],
-           versions: Mapping[str, tuple[int, ...]] | None = None) -> tuple[str, object]:
+           versions: Versions | None = None) -> tuple[str, object]:
     """Pick the value of the first condition that holds.
 
     Returns:
@@ -137,8 +162,5 @@ def choose(options: Mapping[str, object],
     parsed = [(parse_condition(text), value) for text, value in options.items()]
     if not parsed:
         raise ConditionError("an empty table of conditions")
-    for cond, value in parsed:
-        if cond.holds(vs):
-            return cond.text, value
-    have = ", ".join(f"{lib} {'.'.join(map(str, v))}" for lib, v in vs.items())
-    raise ConditionError(f"no condition holds for this stack ({have}); add one, or \"else\"")
+    cond, value = first_holding(parsed, vs)
+    return cond.text, value

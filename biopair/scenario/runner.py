@@ -1,15 +1,17 @@
 """Running a validated scenario: steps in order, then the ``[result]`` checks, a verdict.
 
-Data flows one way: :class:`~biopair.scenario.loader.Scenario` -> :class:`~biopair.engine.pair.Pair`
--> :class:`~biopair.engine.trace.Trace` -> :class:`Verdict`.  The first failing expectation stops
-the run (later steps would act on a state the scenario did not expect); the verdict keeps
-the whole trace up to that point.
+Data flows one way: :class:`~biopair.scenario.model.Scenario` -> the scenario fitted to the
+stack in use (:mod:`biopair.scenario.resolve`) -> :class:`~biopair.engine.pair.Pair` ->
+:class:`~biopair.engine.trace.Trace` -> :class:`Verdict`.  The runner reads no environment
+variable: what depends on where it runs (the stack's versions, whether a missing external
+TLS program is a skip or an error) is passed in by the front ends.  The first failing
+expectation stops the run (later steps would act on a state the scenario did not expect);
+the verdict keeps the whole trace up to that point.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +20,12 @@ from biopair.endpoints.config import ConfigError
 from biopair.endpoints.peers import PEER_STACKS, PeerError, peer_available
 from biopair.endpoints.peers import program_for as peer_program
 from biopair.endpoints.pyopenssl import build_context
+from biopair.endpoints.versions import stack_versions
 from biopair.engine.pair import Pair
 from biopair.engine.trace import Trace
 from biopair.outcome import Outcome, Pattern, summarize
-from biopair.scenario.loader import (
+from biopair.scenario.conditions import Versions
+from biopair.scenario.model import (
     CallStep,
     FaultStep,
     HoldStep,
@@ -31,7 +35,9 @@ from biopair.scenario.loader import (
     Scenario,
     ScenarioError,
     Step,
+    Versioned,
 )
+from biopair.scenario.resolve import for_stack, unmet_requires
 from biopair.transport.faults import Fault, FaultError
 
 
@@ -179,12 +185,8 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
         raise ScenarioError(scenario.path, "", f"external peer: {exc}") from None
 
 
-def _missing_peers(scenario: Scenario) -> str | None:
-    # An external TLS program that is not installed makes the scenario skipped, with the
-    # package to install -- except in CI (CI=true), which installs them: there the peer's
-    # own "not installed" error must surface.
-    if os.environ.get("CI") == "true":
-        return None
+def _missing_peer(scenario: Scenario) -> str | None:
+    # Why an external TLS program the scenario needs is not installed, with the package.
     for cfg in (scenario.client, scenario.server):
         if cfg.stack in PEER_STACKS and not peer_available(cfg.stack, cfg.role):
             return (f"{cfg.role}.stack = {cfg.stack!r} needs {peer_program(cfg.stack, cfg.role)},"
@@ -199,24 +201,39 @@ def run_scenario(
     record: bool = True,
     judge: bool = True,
     faults: Sequence[Fault] = (),
+    versions: Versions | None = None,
+    require_peers: bool = False,
 ) -> Verdict:
-    """Run a scenario and judge it.
+    """Run a scenario on the stack in use and judge it.
 
     Args:
-        scenario: what to run.
+        scenario: what to run, as loaded (its version tables are chosen here, once).
         record: keep move/link/fault events in the trace.
         judge: stop at the first failed expectation (False: run every step anyway, as
             sweeps do, whose faults make most expectations fail).
         faults: faults armed before the first step (what a sweep adds).
+        versions: the stack's versions that ``requires`` and version tables are judged
+            against (default: the running stack's,
+            :func:`~biopair.endpoints.versions.stack_versions`).
+        require_peers: True: an external TLS program that is not installed is an error
+            (the peer's own, as a ScenarioError), as where the programs are meant to be
+            installed (CI); False: the scenario is skipped, naming the package.
+
+    Returns:
+        The :class:`Verdict` (``skipped`` set when ``requires`` is not met or a peer
+        program is missing); its scenario is the one that ran, version tables chosen.
 
     Raises:
-        ScenarioError: when a setting is impossible (OpenSSL refused it).
+        ScenarioError: when a setting is impossible (OpenSSL refused it), or a version
+            table has no branch for this stack.
     """
     failures: list[Failure] = []
-    unmet = [cond.unmet() for cond in scenario.requires if not cond.holds()]
-    if unmet:
-        return Verdict(scenario, failures, Trace(), skipped="requires " + "; ".join(unmet))
-    missing = _missing_peers(scenario)
+    vs = stack_versions() if versions is None else versions
+    unmet = unmet_requires(scenario, vs)
+    if unmet is not None:
+        return Verdict(scenario, failures, Trace(), skipped=unmet)
+    scenario = for_stack(scenario, vs)
+    missing = None if require_peers else _missing_peer(scenario)
     if missing:
         return Verdict(scenario, failures, Trace(), skipped=missing)
     with _make_pair(scenario, record) as pair:
@@ -253,7 +270,8 @@ def _run_step(pair: Pair, step: Step, failures: list[Failure]) -> None:
         call = pair.call(step.endpoint, step.op, size=step.size, data=step.data,
                          buffer=step.buffer)
         if step.expect is not None:
-            _check(failures, f"{where}.expect", step.expect, [call.outcome], step.index)
+            _check(failures, f"{where}.expect", _fitted(step.expect), [call.outcome],
+                   step.index)
         if step.expect_data is not None and call.data != step.expect_data:
             failures.append(Failure(f"{where}.data", show_data(step.expect_data),
                                     show_data(call.data), step.index))
@@ -275,13 +293,19 @@ def _run_step(pair: Pair, step: Step, failures: list[Failure]) -> None:
             outcomes = result.outcomes[entry.endpoint]
             pattern = step.expect.get(entry.endpoint)
             if pattern is not None:
-                _check(failures, f"{where}.expect.{entry.endpoint}", pattern, outcomes,
-                       step.index)
+                _check(failures, f"{where}.expect.{entry.endpoint}", _fitted(pattern),
+                       outcomes, step.index)
             elif outcomes and outcomes[-1].terminal:
                 failures.append(Failure(
                     f"{where}.expect.{entry.endpoint}",
                     "(no expectation: the run must not end in DEADLOCK or LIMIT)",
                     summarize(outcomes), step.index))
+
+
+def _fitted(pattern: Pattern | Versioned[Pattern]) -> Pattern:
+    # run_scenario ran for_stack() first, which replaces every table: one left is a bug.
+    assert not isinstance(pattern, Versioned), "a version table was not resolved"
+    return pattern
 
 
 def _check_result(

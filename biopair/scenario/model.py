@@ -1,0 +1,208 @@
+"""The scenario model: what a validated scenario file says, as frozen data.
+
+The loader (:mod:`biopair.scenario.loader`) builds these values from TOML and the runner
+(:mod:`biopair.scenario.runner`) acts on them; nothing here reads a file, asks the TLS
+stack anything or runs a step.
+
+A value that differs between OpenSSL releases is written in a scenario as a table of
+version conditions (``expect = { "openssl >= 4.0" = "SSL", "else" = "SYSCALL" }``).  The
+model keeps such a table as a :class:`Versioned` value -- every branch validated, none
+chosen -- so one loaded scenario fits every environment; a run picks the branch for the
+stack it runs on (:func:`biopair.scenario.resolve.for_stack`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from biopair.endpoints.config import EndpointConfig
+from biopair.engine.pair import DEFAULT_MAX_CALLS, Deliver, RunEntry
+from biopair.outcome import Pattern
+from biopair.scenario.conditions import Condition, Versions, first_holding
+from biopair.transport.faults import Fault
+from biopair.transport.holds import Condition as HoldCondition
+
+#: The two endpoints, by the names scenarios use.
+ENDPOINTS = ("client", "server")
+
+T = TypeVar("T")
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be run as written.
+
+    Attributes:
+        path: the file.
+        key: the key path (``steps[2].call``), or "" for the whole file.
+        message: what is wrong.
+    """
+
+    def __init__(self, path: str | Path, key: str, message: str) -> None:
+        self.path = str(path)
+        self.key = key
+        self.message = message
+        where = f"{self.path}: {key}: " if key else f"{self.path}: "
+        super().__init__(where + message)
+
+
+@dataclass(frozen=True)
+class Versioned(Generic[T]):
+    """A value chosen by version conditions when a run starts, not when the file loads.
+
+    Attributes:
+        branches: ``(condition, value)`` in the file's order; the first whose condition
+            holds wins (``else`` holds always).  Every value is validated at load, so a
+            typo in a branch for another OpenSSL fails everywhere.
+    """
+
+    branches: tuple[tuple[Condition, T], ...]
+
+    def choose(self, versions: Versions) -> tuple[Condition, T]:
+        """The branch for a stack with ``versions``.
+
+        Returns:
+            ``(condition, value)`` of the first branch that holds.
+
+        Raises:
+            biopair.scenario.conditions.ConditionError: when no branch holds.
+        """
+        return first_holding(self.branches, versions)
+
+
+@dataclass(frozen=True)
+class CallStep:
+    """``call = "endpoint op"``: one SSL call, optionally asserted."""
+
+    index: int
+    endpoint: str
+    op: str
+    expect: Pattern | Versioned[Pattern] | None = None
+    size: int | None = None
+    data: bytes | None = None
+    buffer: str = "auto"
+    expect_data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class MoveStep:
+    """``move = "client>server"``: hand queued bytes to the receiver."""
+
+    index: int
+    direction: str
+    nbytes: int | str | None = None
+
+
+@dataclass(frozen=True)
+class LinkStep:
+    """``eof``, ``pause`` or ``resume`` on one direction."""
+
+    index: int
+    action: str
+    direction: str
+
+
+@dataclass(frozen=True)
+class RunStep:
+    """``run = [...]``: interleave calls and moves until no entry says WANT_*."""
+
+    index: int
+    entries: tuple[RunEntry, ...]
+    expect: Mapping[str, Pattern | Versioned[Pattern]] = field(default_factory=dict)
+    deliver: Deliver | None = None
+    max_calls: int | None = None
+
+
+@dataclass(frozen=True)
+class FaultStep:
+    """``corrupt``/``truncate``/``drop``/``duplicate``/``inject``/``split``/``coalesce``
+    (and ``eof`` with an address): arm a fault on one link (see :mod:`biopair.transport.faults`)."""
+
+    index: int
+    fault: Fault
+
+
+@dataclass(frozen=True)
+class HoldStep:
+    """``hold = "server>client"`` with ``until``: deliver nothing until the condition."""
+
+    index: int
+    direction: str
+    until: HoldCondition
+
+
+Step = CallStep | MoveStep | LinkStep | RunStep | FaultStep | HoldStep
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """``[sweep]``: how ``biopair sweep`` runs this scenario once per fault position.
+
+    Attributes:
+        fault: the fault kind applied at each position.
+        link: the direction whose stream is swept.
+        unit: ``"bytes"`` (one run per stream offset) or ``"records"`` (per record).
+        start, stop, stride: the positions (stop None: the end of the unfaulted stream).
+        xor: for corrupt, the bytes XORed in.
+        forbid: outcome classes that make the sweep fail (e.g. ``"client ok"``).
+    """
+
+    fault: str = "corrupt"
+    link: str = "server>client"
+    unit: str = "bytes"
+    start: int = 0
+    stop: int | None = None
+    stride: int = 1
+    xor: bytes = b"\xff"
+    forbid: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResultSpec:
+    """``[result]``: checks after the last step.
+
+    Values may be :class:`Versioned` until a run resolves them.
+
+    Attributes:
+        both: keys that must hold for each endpoint (e.g. ``version``).
+        per_endpoint: ``[result.client]`` / ``[result.server]`` checks.
+        calls: the total number of SSL calls the scenario must make.
+        when: once resolved, for each value chosen from a table of version conditions,
+            the condition that held, by key (``calls``, ``group``, ``client.group``), for
+            failure reports; empty before.
+    """
+
+    both: Mapping[str, Any] = field(default_factory=dict)
+    per_endpoint: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    calls: int | Versioned[int] | None = None
+    when: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario, ready to run."""
+
+    path: str
+    title: str
+    about: str
+    tags: tuple[str, ...]
+    client: EndpointConfig
+    server: EndpointConfig
+    steps: tuple[Step, ...]
+    result: ResultSpec
+    deliver: Deliver = "all"
+    max_calls: int = DEFAULT_MAX_CALLS
+    turns: str = "alternate"
+    link: str = "memory"
+    socket_buffer: int | None = None
+    resume: bool = False
+    sweep: SweepSpec | None = None
+    #: conditions the running stack must meet, else the scenario is reported as skipped.
+    requires: tuple[Condition, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The file's stem."""
+        return Path(self.path).stem
