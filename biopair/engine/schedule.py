@@ -29,7 +29,10 @@ varies split points, turn order and when a link moves -- drives the very same lo
 bytes itself.
 
 :class:`Schedule` is the default implementation and the base class: subclass it and
-override one method to change one kind of choice.
+override one method to change one kind of choice.  A pair keeps one schedule for its
+life (``Pair.schedule``, built from its ``deliver`` and ``turns``; a list policy's
+position carries over from run to run); ``Pair.run(schedule=...)`` drives one run with
+another, and ``Pair.run(deliver=...)`` with a fresh copy of the pair's turn rule.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ TURNS = ("alternate", "drain")
 Deliver = str | int | Sequence[int]
 #: How many bytes one move hands over: None (everything queued), a count (0: none, but an
 #: EOF may reach the receiver), or a stop point (``"record"``: up to the end of the current
-#: record; see :data:`biopair.tls.records.STOPS`).
+#: record; see :data:`biopair.tls.framing.STOPS`).
 Size = int | str | None
 
 
