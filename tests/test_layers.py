@@ -32,8 +32,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     found: set[str] = set()
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module is not None or (
-                isinstance(node, ast.ImportFrom) and node.level):
+        if isinstance(node, ast.ImportFrom) and (node.module is not None or node.level):
             if node.level:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*parts, *([node.module] if node.module else [])])
@@ -70,7 +69,7 @@ def test_no_module_imports_a_higher_layer() -> None:
 def test_no_import_cycle() -> None:
     modules = _modules()
     graph = {m: _imports(m, p, modules) for m, p in modules.items()
-             if not p.name == "__init__.py"}
+             if p.name != "__init__.py"}
     for m in graph:
         graph[m] = {t for t in graph[m] if t in graph}
 
