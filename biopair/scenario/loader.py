@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 from biopair.endpoints import _openssl, pki
 from biopair.endpoints.config import (
+    EARLY_DATA_STATUSES,
+    MAX_SEND_FRAGMENT,
     OPS,
     READ_OPS,
     RESULTS,
@@ -84,15 +86,17 @@ _TOP_KEYS = ("title", "about", "tags", "requires", "client", "server", "schedule
 _ENDPOINT_KEYS = SETTINGS
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
 _SERVER_ONLY = ("verify_client", "max_early_data")
-_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer")
+_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer", "bio_pair_size")
+#: The largest BIO pair a scenario may ask for (each way).
+MAX_BIO_PAIR = 1 << 24
 _FAULT_ACTIONS = ("corrupt", "truncate", "drop", "duplicate", "inject", "split", "coalesce")
 _ACTIONS = ("call", "move", "eof", "run", "pause", "resume", *_FAULT_ACTIONS, "hold")
 _STEP_KEYS = (*_ACTIONS, "expect", "bytes", "size", "data", "buffer", "deliver",
               "max_calls", "note", "offset", "record", "at", "length", "xor", "hex", "count",
-              "until", "repeat")
+              "until", "repeat", "request")
 _ADDRESS = ("offset", "record", "at")
 _STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
-    "call": ("expect", "size", "data", "buffer", "note", "repeat"),
+    "call": ("expect", "size", "data", "buffer", "note", "repeat", "request"),
     "move": ("bytes", "note"),
     "eof": (*_ADDRESS, "note"),
     "pause": ("note",),
@@ -172,6 +176,13 @@ class _Loader:
             rules.check_schedule(read, link, socket_buffer)
             if socket_buffer > 1 << 24:
                 raise self.fail("schedule.socket_buffer", "must be at most 16 MiB")
+        bio_pair_size = None
+        if "bio_pair_size" in schedule:
+            bio_pair_size = read.at_most(schedule["bio_pair_size"], "schedule.bio_pair_size",
+                                         MAX_BIO_PAIR, "bytes")
+            if link != "bio-pair":
+                raise self.fail("schedule.bio_pair_size", 'sizes a BIO pair: it needs '
+                                                          'link = "bio-pair"')
         if "steps" not in doc:
             raise self.fail("steps", "missing (a scenario needs at least one [[steps]])")
         raw_steps = doc["steps"]
@@ -187,7 +198,7 @@ class _Loader:
             path=self.path, title=title, about=about, tags=tags, client=client,
             server=server, steps=steps, result=result, deliver=deliver,
             max_calls=max_calls, turns=turns, link=link, resume=resume, sweep=sweep,
-            socket_buffer=socket_buffer,
+            socket_buffer=socket_buffer, bio_pair_size=bio_pair_size,
             requires=requires,
         )
 
@@ -211,7 +222,7 @@ class _Loader:
                 read.ascii(kw[key], f"{role}.{key}")
         if "server_name" in table and table["server_name"] == "":
             kw["server_name"] = None
-        for key in ("verify", "post_handshake_auth"):
+        for key in ("verify", "post_handshake_auth", "quiet_shutdown"):
             if key in table:
                 kw[key] = read.boolean(table[key], f"{role}.{key}")
         if "trust" in table:
@@ -250,6 +261,13 @@ class _Loader:
         if "max_early_data" in table:
             kw["max_early_data"] = read.positive(table["max_early_data"],
                                                  f"{role}.max_early_data", zero=True)
+        if "max_send_fragment" in table:
+            lo, hi = MAX_SEND_FRAGMENT
+            kw["max_send_fragment"] = read.at_most(table["max_send_fragment"],
+                                                   f"{role}.max_send_fragment", hi, "bytes")
+            if kw["max_send_fragment"] < lo:
+                raise self.fail(f"{role}.max_send_fragment", f"must be {lo} to {hi} "
+                                                             f"(SSL_set_max_send_fragment)")
         resume = False
         if "resume" in table:
             resume = read.boolean(table["resume"], f"{role}.resume")
@@ -380,6 +398,12 @@ class _Loader:
             raise self.fail(f"{where}.size", "give a write either data or size, not both")
         if op not in _SIZED_OPS and size is not None:
             raise self.fail(f"{where}.size", f"{op} takes no size")
+        if op == "key_update":
+            # SSL_key_update()'s type reaches the endpoint as size (config.OPS); without
+            # request, SSL_KEY_UPDATE_NOT_REQUESTED.
+            size = int(read.boolean(raw.get("request", False), f"{where}.request"))
+        elif "request" in raw:
+            raise self.fail(f"{where}.request", "only key_update takes request")
         buffer = "auto"
         if "buffer" in raw:
             if op not in WRITE_OPS:
@@ -417,6 +441,9 @@ class _Loader:
                     data = read.string(item["data"], f"{ekey}.data").encode()
             else:
                 endpoint, op, size = self.call_words(item, ekey)
+            if op == "key_update":
+                raise self.fail(ekey, "key_update is a call step (with request = true or "
+                                      "false), not a run entry")
             # A bare write in a run retries the endpoint's pending write buffer.
             if any(e.endpoint == endpoint for e in entries):
                 raise self.fail(ekey, f"{endpoint} appears twice; a run calls each endpoint "
@@ -553,6 +580,8 @@ class _Loader:
             return read.boolean(value, path)
         if key == "shutdown":
             return list(read.str_list(value, path, self._shutdown_flag))
+        if key == "early_data_status":
+            return read.choice(value, EARLY_DATA_STATUSES, path)
         if value is False:
             return None
         return read.typed(value, str, path, 'a string (or false for "none")')

@@ -197,6 +197,8 @@ class Scenario:
     turns: str = "alternate"
     link: str = "memory"
     socket_buffer: int | None = None
+    #: ``link = "bio-pair"``: bytes each way of every libssl endpoint's BIO pair.
+    bio_pair_size: int | None = None
     resume: bool = False
     sweep: SweepSpec | None = None
     #: conditions the running stack must meet, else the scenario is reported as skipped.

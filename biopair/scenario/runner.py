@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from biopair.endpoints import registry
 from biopair.endpoints.config import ConfigError
 from biopair.endpoints.peers import PEER_STACKS, PeerError, peer_available
 from biopair.endpoints.peers import program_for as peer_program
@@ -178,6 +179,7 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
             contexts=contexts,
             link=scenario.link,
             socket_buffer=scenario.socket_buffer,
+            bio_pair_size=scenario.bio_pair_size,
         )
     except ConfigError as exc:
         raise ScenarioError(scenario.path, exc.key, exc.message) from None
@@ -186,8 +188,12 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
 
 
 def _missing_peer(scenario: Scenario) -> str | None:
-    # Why an external TLS program the scenario needs is not installed, with the package.
+    # Why an external TLS program or a library the scenario needs is not installed, with
+    # the package.
     for cfg in (scenario.client, scenario.server):
+        why = registry.missing(cfg.stack)
+        if why is not None:
+            return f"{cfg.role}.stack = {cfg.stack!r}: {why}"
         if cfg.stack in PEER_STACKS and not peer_available(cfg.stack, cfg.role):
             return (f"{cfg.role}.stack = {cfg.stack!r} needs {peer_program(cfg.stack, cfg.role)},"
                     f" which is not installed (Debian: apt-get install "
@@ -215,7 +221,8 @@ def run_scenario(
         versions: the stack's versions that ``requires`` and version tables are judged
             against (default: the running stack's,
             :func:`~biopair.endpoints.versions.stack_versions`).
-        require_peers: True: an external TLS program that is not installed is an error
+        require_peers: True: an external TLS program (or a stack's library, such as
+            libssl.so.3) that is not installed is an error
             (the peer's own, as a ScenarioError), as where the programs are meant to be
             installed (CI); False: the scenario is skipped, naming the package.
 
