@@ -81,6 +81,12 @@ class LinkState(Protocol):
         ...
 
     @property
+    def delivered(self) -> int:
+        """Bytes handed to the receiver so far (with :attr:`queue`: where a move is in
+        the sender's stream; an explorer's split points are counted from it)."""
+        ...
+
+    @property
     def paused(self) -> bool:
         """True between ``pause`` and ``resume``."""
         ...
