@@ -42,6 +42,7 @@ from biopair.engine.pair import (
     Deliver,
     RunEntry,
 )
+from biopair.engine.schedule import LinkDeliver
 from biopair.outcome import Pattern, PatternError, compile_pattern
 from biopair.scenario import rules
 from biopair.scenario.conditions import Condition as VersionCondition
@@ -269,8 +270,24 @@ class _Loader:
 
     # -- schedule values -----------------------------------------------------------------
     def deliver(self, value: Any, key: str) -> Deliver:
-        what = ('"all", "bytewise", "records", a positive integer or a list of positive '
-                'integers')
+        if isinstance(value, dict):
+            # { "server>client" = [1, 300] }: one policy per direction (others: all).
+            if not value:
+                raise self.fail(key, "an empty table (name a direction: client>server or "
+                                     "server>client)")
+            per: dict[str, LinkDeliver] = {}
+            for direction, policy in value.items():
+                self.direction(direction, f"{key}.{direction}")
+                if isinstance(policy, dict):
+                    raise self.fail(f"{key}.{direction}", "expected one link's policy, got "
+                                                          "a table")
+                per[direction] = self.link_deliver(policy, f'{key}."{direction}"')
+            return per
+        return self.link_deliver(value, key)
+
+    def link_deliver(self, value: Any, key: str) -> LinkDeliver:
+        what = ('"all", "bytewise", "records", a positive integer, a list of positive '
+                'integers, or a table of those by direction')
         if isinstance(value, str):
             if value not in DELIVER_NAMES:
                 raise self.fail(key, f"expected {what}, got {value!r}"

@@ -51,7 +51,7 @@ import tempfile
 import time
 import tomllib
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -673,48 +673,31 @@ def shrink(scenario: Scenario, spec: ExploreSpec, found: RunReport,
 
 
 # -- the minimal counterexample as a scenario file --------------------------------------------
-def deliver_lists(schedule: ExploreSchedule) -> dict[int, list[int]] | None:
-    """Per run step, the ``deliver`` list that makes the scenario's own schedule move the
-    same bytes as ``schedule`` did (one list serves both links, so at each position every
-    link's move must be served by one number); None when no list can.
+def deliver_lists(schedule: ExploreSchedule) -> dict[int, dict[str, list[int]]] | None:
+    """Per run step and link, the ``deliver`` list that makes the scenario's own schedule
+    move the same bytes as ``schedule`` did.
 
     Returns:
-        ``{step index: sizes}`` for the steps where a move handed over less than was
-        queued, or None (a swap, a pause, or two links needing different sizes at once).
+        ``{step index: {direction: sizes}}`` for the links and steps where a move handed
+        over less than was queued (each list then delivers all), or None when the schedule
+        has a swap or a pause, which no delivery policy states.
     """
     if any(not isinstance(a, Split) for a in schedule.applied):
         return None
     per_step: dict[int, dict[str, list[tuple[int, MoveChoice]]]] = {}
-    split_steps: set[int] = set()
     for step, link, queued, size in schedule.moves:
         if step is None:
             return None
         per_step.setdefault(step, {}).setdefault(link, []).append((queued, size))
-        if isinstance(size, int) and size < queued:
-            split_steps.add(step)
-    out: dict[int, list[int]] = {}
-    for step in sorted(split_steps):
-        links = per_step[step]
-        sizes: list[int] = []
-        needed = 0
-        for i in range(max(len(m) for m in links.values())):
-            low, exact = 1, None
-            for moves in links.values():
-                if i >= len(moves):
-                    continue
-                queued, size = moves[i]
-                if size is None or (isinstance(size, int) and size >= queued):
-                    low = max(low, queued)
-                elif isinstance(size, int) and (exact is None or exact == size):
-                    exact = size
-                else:
-                    return None
-            if exact is not None:
-                if exact < low:
-                    return None
-                needed = i + 1
-            sizes.append(exact if exact is not None else low)
-        out[step] = sizes[:needed]
+    out: dict[int, dict[str, list[int]]] = {}
+    for step, links in sorted(per_step.items()):
+        for link, moves in links.items():
+            split = [i for i, (q, size) in enumerate(moves)
+                     if isinstance(size, int) and size < q]
+            if not split:
+                continue
+            sizes = [size if isinstance(size, int) and size < q else q for q, size in moves]
+            out.setdefault(step, {})[link] = sizes[:split[-1] + 1]
     return out
 
 
@@ -777,14 +760,17 @@ def counterexample_file(scenario: Scenario, schedule: ExploreSchedule, text: str
     with open(scenario.path, "rb") as fh:
         doc = tomllib.load(fh)
     doc.pop("explore", None)
-    for step, sizes in lists.items():
-        if sizes:
-            doc["steps"][step]["deliver"] = sizes
+    for step, per_link in lists.items():
+        raw = doc["steps"][step]
+        base = raw.get("deliver", doc.get("schedule", {}).get("deliver", "all"))
+        policy: dict[str, Any] = {d: base for d in DIRECTIONS if base != "all"}
+        policy.update(per_link)
+        raw["deliver"] = {d: policy[d] for d in DIRECTIONS if d in policy}
     doc["title"] = f"explore counterexample: {scenario.title}"
     doc["about"] = (f"Written by `biopair explore {scenario.path}`: the schedule {text} "
                     f"refutes the scenario ({failure}). Each listed run step delivers its "
                     f"moves in the sizes given; everything else is the original file.\n\n"
-                    + str(doc.get("about", "")))
+                    + str(doc.get("about", ""))).strip()
     return to_toml(doc)
 
 
@@ -966,11 +952,13 @@ def check_explorable(scenario: Scenario) -> None:
         ScenarioError: for a record-wise delivery policy (its sizes are stop points, not
             counts, so a split cannot cut them).
     """
-    if scenario.deliver == "records":
+    if scenario.deliver == "records" or (isinstance(scenario.deliver, Mapping)
+                                         and "records" in scenario.deliver.values()):
         raise ScenarioError(scenario.path, "schedule.deliver",
                             '"records" cannot be explored (a move\'s size is a stop point)')
     for step in scenario.steps:
-        if isinstance(step, RunStep) and step.deliver == "records":
+        if isinstance(step, RunStep) and (step.deliver == "records" or (
+                isinstance(step.deliver, Mapping) and "records" in step.deliver.values())):
             raise ScenarioError(scenario.path, f"steps[{step.index + 1}].deliver",
                                 '"records" cannot be explored (a move\'s size is a stop '
                                 'point)')
@@ -1082,6 +1070,9 @@ def write_out(report: ExploreReport, scenario: Scenario, out: str) -> bool:
     Returns:
         True if written; False (with ``report.out_note`` saying why) when the schedule
         needs a swap or a pause, which a scenario file cannot state.
+
+    A run step whose own ``deliver`` is a per-link table, or a scenario whose base policy
+    is a list, is written with the recorded sizes of the split links only.
     """
     ce = report.counterexample
     schedule = report.schedule
@@ -1090,8 +1081,8 @@ def write_out(report: ExploreReport, scenario: Scenario, out: str) -> bool:
     text = counterexample_file(scenario, schedule, ce.schedule, ce.failure or "")
     if text is None:
         report.out_note = (f"not written: {out}: the schedule {ce.schedule} needs a turn "
-                           f"swap, a pause, or different split sizes on both links at once, "
-                           f"which a scenario file's deliver list cannot state")
+                           f"swap or a pause, which a scenario file's deliver lists cannot "
+                           f"state")
         return False
     write_atomic(out, text)
     report.out = out
