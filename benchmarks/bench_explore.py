@@ -30,7 +30,8 @@ from biopair.scenario.loader import load_scenario
 from biopair.scenario.runner import run_scenario
 from biopair.search import explore as ex
 
-SCENARIO = Path(__file__).resolve().parent.parent / "scenarios/explore/false-claim-one-want-read.toml"
+SCENARIO = (Path(__file__).resolve().parent.parent
+            / "scenarios/explore/false-claim-one-want-read.toml")
 
 
 def main() -> int:
