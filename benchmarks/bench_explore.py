@@ -43,7 +43,7 @@ def main() -> int:
     spec = sc.explore or ex.ExploreSpec()
     point = ex.parse_schedule("s0.100")
     with tempfile.TemporaryDirectory() as tmp:
-        verdict, schedule = ex.run_once(sc, spec, point, full=True)
+        _, schedule = ex.run_once(sc, spec, point, full=True)
         text = ex.counterexample_file(sc, schedule, "s0.100", "bench")
         assert text is not None
         plain_path = Path(tmp) / "plain.toml"
