@@ -44,6 +44,7 @@ from biopair.engine.pair import (
     Deliver,
     RunEntry,
 )
+from biopair.engine.schedule import LinkDeliver
 from biopair.outcome import Pattern, PatternError, compile_pattern
 from biopair.scenario import rules
 from biopair.scenario.conditions import Condition as VersionCondition
@@ -51,7 +52,12 @@ from biopair.scenario.conditions import ConditionError
 from biopair.scenario.conditions import parse_condition as parse_version_condition
 from biopair.scenario.model import (
     ENDPOINTS,
+    EXPLORE_FORBID,
+    EXPLORE_MAX_PAUSES,
+    EXPLORE_MAX_SPLITS,
+    EXPLORE_MAX_TURNS,
     CallStep,
+    ExploreSpec,
     FaultStep,
     HoldStep,
     LinkStep,
@@ -81,7 +87,7 @@ T = TypeVar("T")
 
 # -- the schema -----------------------------------------------------------------------------
 _TOP_KEYS = ("title", "about", "tags", "requires", "client", "server", "schedule", "steps",
-             "result", "sweep")
+             "result", "sweep", "explore")
 #: The endpoint-table keys and [result] keys: one table each, kept with EndpointConfig.
 _ENDPOINT_KEYS = SETTINGS
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
@@ -114,6 +120,7 @@ _STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
 _SWEEP_KEYS = ("fault", "link", "unit", "start", "stop", "stride", "xor", "forbid")
 #: Faults a sweep can apply at each position.
 SWEEP_FAULTS = ("corrupt", "truncate", "eof", "drop", "duplicate")
+_EXPLORE_KEYS = ("links", "splits", "turns", "pauses", "forbid")
 _RESULT_KEYS = RESULTS
 _RUN_ENTRY_KEYS = ("call", "size", "data")
 BUFFERS = ("auto", "same", "copy")
@@ -192,12 +199,14 @@ class _Loader:
         steps = tuple(self.step(s, i) for i, s in enumerate(raw_steps))
         result = self.result(doc.get("result", {}))
         sweep = self.sweep(doc["sweep"]) if "sweep" in doc else None
+        explore = self.explore(doc["explore"]) if "explore" in doc else None
         rules.check_stacks(read, {"client": client, "server": server}, link, steps, result,
                            resume)
         return Scenario(
             path=self.path, title=title, about=about, tags=tags, client=client,
             server=server, steps=steps, result=result, deliver=deliver,
             max_calls=max_calls, turns=turns, link=link, resume=resume, sweep=sweep,
+            explore=explore,
             socket_buffer=socket_buffer, bio_pair_size=bio_pair_size,
             requires=requires,
         )
@@ -279,8 +288,24 @@ class _Loader:
 
     # -- schedule values -----------------------------------------------------------------
     def deliver(self, value: Any, key: str) -> Deliver:
-        what = ('"all", "bytewise", "records", a positive integer or a list of positive '
-                'integers')
+        if isinstance(value, dict):
+            # { "server>client" = [1, 300] }: one policy per direction (others: all).
+            if not value:
+                raise self.fail(key, "an empty table (name a direction: client>server or "
+                                     "server>client)")
+            per: dict[str, LinkDeliver] = {}
+            for direction, policy in value.items():
+                self.direction(direction, f"{key}.{direction}")
+                if isinstance(policy, dict):
+                    raise self.fail(f"{key}.{direction}", "expected one link's policy, got "
+                                                          "a table")
+                per[direction] = self.link_deliver(policy, f'{key}."{direction}"')
+            return per
+        return self.link_deliver(value, key)
+
+    def link_deliver(self, value: Any, key: str) -> LinkDeliver:
+        what = ('"all", "bytewise", "records", a positive integer, a list of positive '
+                'integers, or a table of those by direction')
         if isinstance(value, str):
             if value not in DELIVER_NAMES:
                 raise self.fail(key, f"expected {what}, got {value!r}"
@@ -613,6 +638,43 @@ class _Loader:
         if "forbid" in table:
             kw["forbid"] = read.str_list(table["forbid"], "sweep.forbid")
         return SweepSpec(**kw)
+
+    def explore(self, raw: Any) -> ExploreSpec:
+        read = self.read
+        table = read.table(raw, "explore")
+        read.keys(table, _EXPLORE_KEYS, "explore")
+        kw: dict[str, Any] = {}
+        if "links" in table:
+            links = read.str_list(table["links"], "explore.links", self._direction_item)
+            if len(set(links)) != len(links):
+                raise self.fail("explore.links", "names a direction twice")
+            kw["links"] = tuple(d for d in DIRECTIONS if d in links)
+        for key, cap in (("splits", EXPLORE_MAX_SPLITS), ("pauses", EXPLORE_MAX_PAUSES)):
+            if key in table:
+                n = read.positive(table[key], f"explore.{key}", zero=True)
+                if n > cap:
+                    raise self.fail(f"explore.{key}", f"must be at most {cap}, got {n}")
+                kw[key] = n
+        if "turns" in table:
+            value = table["turns"]
+            if isinstance(value, bool):
+                kw["turns"] = int(value)
+            else:
+                n = read.positive(value, "explore.turns", zero=True)
+                if n > EXPLORE_MAX_TURNS:
+                    raise self.fail("explore.turns", f"must be true, false or at most "
+                                                     f"{EXPLORE_MAX_TURNS}, got {n}")
+                kw["turns"] = n
+        if "forbid" in table:
+            kw["forbid"] = read.str_list(table["forbid"], "explore.forbid",
+                                         self._forbid_item)
+        return ExploreSpec(**kw)
+
+    def _direction_item(self, value: str, key: str) -> None:
+        self.direction(value, key)
+
+    def _forbid_item(self, value: str, key: str) -> None:
+        self.read.choice(value, EXPLORE_FORBID, key)
 
 
 def load_scenario(path: str | Path) -> Scenario:
