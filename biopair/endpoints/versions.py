@@ -27,6 +27,20 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[dist] = "not installed"
     out["OpenSSL"] = SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()
+    out.update(_optional_stacks("not installed"))
+    return out
+
+
+def _optional_stacks(absent: str | None) -> dict[str, str]:
+    # The in-process stacks whose library may be missing, by library name.
+    from biopair.endpoints import tlslite, wolfssl
+
+    found = {"wolfSSL": wolfssl.version(), "tlslite-ng": tlslite.version()}
+    out = {}
+    for name, text in found.items():
+        shown = text or absent
+        if shown is not None:
+            out[name] = shown
     return out
 
 
@@ -47,7 +61,8 @@ def stack_versions() -> dict[str, tuple[int, ...]]:
     """The running stacks' versions, by the library names version conditions use.
 
     ``openssl``: the OpenSSL pyOpenSSL is linked against; ``stdlib-openssl``: the one
-    Python's ``ssl`` module uses; ``pyopenssl`` and ``cryptography``: the bindings.
+    Python's ``ssl`` module uses; ``pyopenssl`` and ``cryptography``: the bindings;
+    ``wolfssl`` and ``tlslite-ng``: those stacks, only where they are installed.
     """
     out = {
         "openssl": version_numbers(SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()),
@@ -55,4 +70,6 @@ def stack_versions() -> dict[str, tuple[int, ...]]:
     }
     for name, dist in (("pyopenssl", "pyOpenSSL"), ("cryptography", "cryptography")):
         out[name] = version_numbers(metadata.version(dist))
+    for name, text in _optional_stacks(None).items():
+        out[name.lower()] = version_numbers(text)
     return out

@@ -87,7 +87,7 @@ def build(
             socks={name: ends.endpoint for name, ends in sockets.items()},
             trace_hooks=trace_hooks,
         )
-        if mixed(endpoints):
+        if mixed(endpoints) and not sockets:
             links = _wire_links(endpoints)
             kind = "tcp-peer" if any(isinstance(e, PeerEndpoint)
                                      for e in endpoints.values()) else "memory"
@@ -116,7 +116,10 @@ def _pyopenssl_links(endpoints: Mapping[str, Any],
     links: dict[str, Link] = {}
     for direction in DIRECTIONS:
         sender, receiver = parse_direction(direction)
-        conns = (endpoints[sender].conn, endpoints[receiver].conn)
+        # A socket link moves the sockets' bytes: any in-process stack on a socket works
+        # (its Connection, where it has one, is what the trace hooks read).
+        conns = (getattr(endpoints[sender], "conn", endpoints[sender]),
+                 getattr(endpoints[receiver], "conn", endpoints[receiver]))
         if sockets:
             links[direction] = SocketLink(direction, *conns, source=sockets[sender],
                                           sink=sockets[receiver])
