@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import cffi  # type: ignore[import-untyped]
+import cffi
 
 #: The shared objects loaded, in order (libssl needs libcrypto's symbols).
 LIBCRYPTO = "libcrypto.so.3"

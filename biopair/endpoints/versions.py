@@ -31,6 +31,20 @@ def versions() -> dict[str, str]:
             out[dist] = "not installed"
     out["OpenSSL"] = SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()
     out["libssl"] = _libssl.version() or f"not found ({_libssl.PACKAGE})"
+    out.update(_optional_stacks("not installed"))
+    return out
+
+
+def _optional_stacks(absent: str | None) -> dict[str, str]:
+    # The in-process stacks whose library may be missing, by library name.
+    from biopair.endpoints import tlslite, wolfssl
+
+    found = {"wolfSSL": wolfssl.version(), "tlslite-ng": tlslite.version()}
+    out = {}
+    for name, text in found.items():
+        shown = text or absent
+        if shown is not None:
+            out[name] = shown
     return out
 
 
@@ -52,7 +66,8 @@ def stack_versions() -> dict[str, tuple[int, ...]]:
 
     ``openssl``: the OpenSSL pyOpenSSL is linked against; ``stdlib-openssl``: the one
     Python's ``ssl`` module uses; ``pyopenssl`` and ``cryptography``: the bindings;
-    ``libssl``: the system's ``libssl.so.3`` the libssl stack loads (only where it loads).
+    ``libssl``: the system's ``libssl.so.3`` the libssl stack loads (only where it loads);
+    ``wolfssl`` and ``tlslite-ng``: those stacks, only where they are installed.
     """
     out = {
         "openssl": version_numbers(SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()),
@@ -63,4 +78,6 @@ def stack_versions() -> dict[str, tuple[int, ...]]:
     libssl = _libssl.version()
     if libssl is not None:  # absent where libssl.so.3 is missing: no condition holds
         out["libssl"] = version_numbers(libssl)
+    for name, text in _optional_stacks(None).items():
+        out[name.lower()] = version_numbers(text)
     return out

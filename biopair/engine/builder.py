@@ -101,7 +101,7 @@ def build(
         if link == "bio-pair":
             links = _bio_pair_links(endpoints, bio_pair_size or BIO_PAIR_SIZE)
             kind = link
-        elif mixed(endpoints):
+        elif mixed(endpoints) and not sockets:
             links = _wire_links(endpoints)
             kind = "tcp-peer" if any(isinstance(e, PeerEndpoint)
                                      for e in endpoints.values()) else "memory"
@@ -130,7 +130,10 @@ def _pyopenssl_links(endpoints: Mapping[str, Any],
     links: dict[str, Link] = {}
     for direction in DIRECTIONS:
         sender, receiver = parse_direction(direction)
-        conns = (endpoints[sender].conn, endpoints[receiver].conn)
+        # A socket link moves the sockets' bytes: any in-process stack on a socket works
+        # (its Connection, where it has one, is what the trace hooks read).
+        conns = (getattr(endpoints[sender], "conn", endpoints[sender]),
+                 getattr(endpoints[receiver], "conn", endpoints[receiver]))
         if sockets:
             links[direction] = SocketLink(direction, *conns, source=sockets[sender],
                                           sink=sockets[receiver])

@@ -21,6 +21,7 @@ from biopair.endpoints.config import ConfigError
 from biopair.endpoints.peers import PEER_STACKS, PeerError, peer_available
 from biopair.endpoints.peers import program_for as peer_program
 from biopair.endpoints.pyopenssl import build_context
+from biopair.endpoints.registry import missing as missing_library
 from biopair.endpoints.versions import stack_versions
 from biopair.engine.pair import Pair, Schedule
 from biopair.engine.trace import Trace
@@ -199,6 +200,9 @@ def _missing_peer(scenario: Scenario) -> str | None:
             return (f"{cfg.role}.stack = {cfg.stack!r} needs {peer_program(cfg.stack, cfg.role)},"
                     f" which is not installed (Debian: apt-get install "
                     f"{'gnutls-bin' if 'gnutls' in cfg.stack else 'openssl'})")
+        why = missing_library(cfg.stack)
+        if why is not None:
+            return f"{cfg.role}.stack = {cfg.stack!r}: {why}"
     return None
 
 
@@ -224,10 +228,10 @@ def run_scenario(
         versions: the stack's versions that ``requires`` and version tables are judged
             against (default: the running stack's,
             :func:`~biopair.endpoints.versions.stack_versions`).
-        require_peers: True: an external TLS program (or a stack's library, such as
-            libssl.so.3) that is not installed is an error
-            (the peer's own, as a ScenarioError), as where the programs are meant to be
-            installed (CI); False: the scenario is skipped, naming the package.
+        require_peers: True: an external TLS program or an in-process stack's library
+            (libssl.so.3, libwolfssl, tlslite-ng) that is not installed is an error (as a
+            ScenarioError), as where they are meant to be installed (CI); False: the
+            scenario is skipped, naming the package.
         schedule: builds the pair's schedule from the new pair (an explorer's; default:
             the scenario's deliver and turns), which drives every run step.
         protocol: record the protocol (records, messages, states) too; default: ``record``.
