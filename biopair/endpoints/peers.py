@@ -10,16 +10,22 @@ in-process side's calls and every move; the peer itself cannot be called.
 
 Life cycle (per scenario, always cleaned up)
 --------------------------------------------
-* a server peer: biopair picks a free loopback port, starts the program on it, and waits
-  (at most :data:`START_TIMEOUT` seconds) until the port is listening -- it reads
-  ``/proc/net/tcp``, so the health check opens no connection the peer would count; then
-  it connects.
+* a server peer: biopair starts the program on port 0, so it binds a port of its own, and
+  waits (at most :data:`START_TIMEOUT` seconds) until a listening socket appears among the
+  peer's file descriptors (``/proc/PID/fd`` against ``/proc/net/tcp``: the health check
+  opens no connection the peer would count); then it connects.
 * a client peer: biopair listens on a free loopback port, starts the program towards it,
   and accepts its connection (at most :data:`START_TIMEOUT` seconds).
+* either way the connection is proven to be with the child: the inode of the socket at
+  its other end must be among the child's file descriptors, else :class:`PeerError`.
 * a program that is missing, exits early or never listens/connects is a
   :class:`PeerError` naming the command and its stderr -- never a hang.
 * :meth:`PeerEndpoint.close` (called by ``Pair.close``, also on failure) kills the
-  process; a ``weakref.finalize`` kills it even if the pair is never closed.
+  process group (the peer leads its own session) and removes the temporary folder; a
+  ``weakref.finalize`` does it even if the pair is never closed, and ``PR_SET_PDEATHSIG``
+  has the kernel kill the peer if biopair dies.
+* caps: :data:`OUTPUT_CAP` on each output file (``RLIMIT_FSIZE``), :data:`RECEIVE_CAP`
+  on the bytes taken from the peer in one run; the environment loses :data:`SECRET_ENV`.
 
 DEADLOCK with a peer
 --------------------

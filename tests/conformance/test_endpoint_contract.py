@@ -10,6 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from biopair.endpoints import registry
 from biopair.endpoints.config import OPS, READ_OPS, RESULTS, ROLE_OPS, WRITE_OPS
 from biopair.endpoints.peers import PeerEndpoint
@@ -121,8 +123,11 @@ def _temp_dirs() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("biopair-*")}
 
 
-def test_close_twice_leaves_nothing(case: Case) -> None:
+def test_close_twice_leaves_nothing(case: Case, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     case.require_program()
+    # A private temp dir: under xdist another worker's peers come and go in the shared one.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     fds = set(os.listdir("/proc/self/fd"))
     children, temps = _children(), _temp_dirs()
     ep = case.make()
