@@ -28,6 +28,12 @@ def _peer_dirs() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("biopair-peer-*")}
 
 
+@pytest.fixture(autouse=True)
+def _private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under xdist other workers' peers come and go in the shared temp dir.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
 @pytest.fixture
 def stranger() -> Iterator[socket.socket]:
     """Another program's listening socket on loopback; it accepts every connection."""
@@ -58,12 +64,11 @@ def test_a_stranger_on_the_server_port_is_refused(monkeypatch: pytest.MonkeyPatc
     # As if another process had won the port: biopair is pointed at the stranger's.
     port = stranger.getsockname()[1]
     monkeypatch.setattr(peers, "_listening_port", lambda pid: port)
-    before = _peer_dirs()
     with pytest.raises(PeerError, match="not with the openssl process biopair started"
                        ) as info:
         PeerEndpoint(EndpointConfig(role="server", stack="openssl-cli"))
     assert f"127.0.0.1:{port}" in str(info.value)
-    assert _peer_dirs() <= before  # the peer was stopped and its key removed
+    assert _peer_dirs() == set()  # the peer was stopped and its key removed
 
 
 @needs_openssl
