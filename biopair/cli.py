@@ -1,7 +1,8 @@
 """The ``biopair`` command line.
 
 Exit codes: 0 every scenario passed; 1 some expectation failed; 2 bad input (a scenario
-that cannot be run as written, a bad option).  A bad scenario is one line on stderr naming
+that cannot be run as written, a bad option); 130 / 143 interrupted by Ctrl-C (SIGINT) /
+SIGTERM, after printing the summary of what completed.  A bad scenario is one line on stderr naming
 the file, the key path and the problem; the other scenarios still run.
 
 Each command imports what it needs when it runs: ``biopair --help`` and ``biopair diff``
@@ -152,8 +153,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``biopair`` command; returns the exit code."""
+    from biopair.search import interrupt
+
     try:
-        return _main(argv)
+        with interrupt.guard():
+            return _main(argv)
+    except interrupt.Interrupted as exc:
+        # run and sweep print what completed themselves; elsewhere there is nothing to show.
+        print(f"biopair: interrupted by {interrupt.signal_name(exc.signum)}", file=sys.stderr)
+        return exc.exit_code
     except BrokenPipeError:
         # The reader went away (``biopair explain ... | head``): stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -242,6 +250,7 @@ def _golden(verdict: Verdict, options: _RunOptions) -> golden.GoldenResult:
 def _run(paths: list[str], *, as_json: bool, quiet: bool,
          options: _RunOptions | None = None) -> int:
     from biopair.endpoints import versions
+    from biopair.search import interrupt
     from biopair.views import golden, pcap
     from biopair.views import ladder as render
 
@@ -250,37 +259,43 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     verdicts: list[Verdict] = []
     failed = 0
     colour = render.use_colour(sys.stdout.isatty(), os.environ)
-    for file in files:
-        verdict = _load_and_run(file, options.require_peers)
-        if verdict is None:
-            errors += 1
-            continue
-        verdicts.append(verdict)
-        gold = (_golden(verdict, options) if verdict.skipped is None
-                else golden.GoldenResult("skipped", ""))
-        if gold.message and (gold.failed or not as_json):
-            print(gold.message, file=sys.stderr if as_json else sys.stdout)
-        ok = verdict.passed and not gold.failed
-        failed += not ok
-        if as_json:
-            continue
-        if options.ladder and verdict.skipped is None:
-            print(render.render_ladder(verdict.trace, colour=colour, full=options.full,
-                                       title=f"{file}: {verdict.scenario.title}"))
-        if verdict.skipped is not None:
-            if not quiet:
-                print(f"SKIP {file}  {verdict.scenario.title}  ({verdict.skipped})")
-        elif ok:
-            if not quiet:
-                print(f"PASS {file}  {verdict.scenario.title}  "
-                      f"({len(verdict.trace.calls)} calls)")
-        else:
-            print(f"FAIL {file}  {verdict.scenario.title}")
-            if not verdict.passed:
-                print(verdict.report())
-    if options.pcap:
+    stopped: interrupt.Interrupted | None = None
+    try:
+        for file in files:
+            verdict = _load_and_run(file, options.require_peers)
+            if verdict is None:
+                errors += 1
+                continue
+            gold = (_golden(verdict, options) if verdict.skipped is None
+                    else golden.GoldenResult("skipped", ""))
+            verdicts.append(verdict)
+            if gold.message and (gold.failed or not as_json):
+                print(gold.message, file=sys.stderr if as_json else sys.stdout)
+            ok = verdict.passed and not gold.failed
+            failed += not ok
+            if as_json:
+                continue
+            if options.ladder and verdict.skipped is None:
+                print(render.render_ladder(verdict.trace, colour=colour, full=options.full,
+                                           title=f"{file}: {verdict.scenario.title}"))
+            if verdict.skipped is not None:
+                if not quiet:
+                    print(f"SKIP {file}  {verdict.scenario.title}  ({verdict.skipped})")
+            elif ok:
+                if not quiet:
+                    print(f"PASS {file}  {verdict.scenario.title}  "
+                          f"({len(verdict.trace.calls)} calls)")
+            else:
+                print(f"FAIL {file}  {verdict.scenario.title}")
+                if not verdict.passed:
+                    print(verdict.report())
+    except interrupt.Interrupted as exc:
+        # The scenario in progress was abandoned (its pair closed, its peer killed); what
+        # completed is summed up below, and no pcap or key log is written.
+        stopped = exc
+    if options.pcap and stopped is None:
         pcap.write_pcapng(options.pcap, [(v.scenario.name, v.trace) for v in verdicts])
-    if options.keylog:
+    if options.keylog and stopped is None:
         with open(options.keylog, "w") as fh:
             fh.writelines(line + "\n" for v in verdicts for line in v.trace.keylog)
     skipped = sum(v.skipped is not None for v in verdicts)
@@ -293,14 +308,24 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     else:
         summary = f"{passed} passed, {failed} failed" + (f", {skipped} skipped"
                                                          if skipped else "")
-        print(summary + (f", {errors} errors" if errors else ""))
+        print(summary + (f", {errors} errors" if errors else "")
+              + (f"; interrupted by {interrupt.signal_name(stopped.signum)} after "
+                 f"{len(verdicts) + errors} of {len(files)} files" if stopped else ""))
+    if stopped is not None:
+        if as_json:
+            print(f"biopair: interrupted by {interrupt.signal_name(stopped.signum)} after "
+                  f"{len(verdicts) + errors} of {len(files)} files", file=sys.stderr)
+        return stopped.exit_code
     if errors:
         return 2
     return 1 if failed else 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    import signal
+
     from biopair.scenario.loader import ScenarioError, SweepSpec, load_scenario
+    from biopair.search import interrupt
     from biopair.search.sweep import sweep
 
     try:
@@ -341,6 +366,8 @@ def _sweep(args: argparse.Namespace) -> int:
         print()
     else:
         print(report.summary())
+    if report.interrupted:
+        return interrupt.exit_code(getattr(signal, report.interrupted))
     return 0 if report.passed else 1
 
 
