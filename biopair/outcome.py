@@ -249,15 +249,20 @@ class _Atom:
 
 
 _ATOM, _SPLIT, _MATCH = 0, 1, 2
+#: How many sets of states one match remembers the moves of (then it forgets them all).
+_REMEMBERED_SETS = 128
+_REMEMBERED_MOVES = 4096
 
 
 @dataclass(frozen=True)
 class _Program:
-    # The compiled NFA, as parallel tuples indexed by state: kinds[s] is _ATOM (atoms[s]
-    # tested, then out1[s]), _SPLIT (out1[s] and out2[s], no outcome consumed) or _MATCH.
-    # start: the atom states of the start state's epsilon closure (computed once).
+    # The compiled NFA, as parallel tuples indexed by state: kinds[s] is _ATOM (the
+    # predicate tests[atom_ids[s]], then out1[s]), _SPLIT (out1[s] and out2[s], no outcome
+    # consumed) or _MATCH.  tests holds each distinct predicate once, however many copies
+    # quantifiers made.  start: the atom states of the start state's epsilon closure.
     kinds: tuple[int, ...]
-    atoms: tuple[_Atom | None, ...]
+    atom_ids: tuple[int, ...]
+    tests: tuple[_Atom, ...]
     out1: tuple[int, ...]
     out2: tuple[int, ...]
     start: tuple[int, ...]
@@ -288,18 +293,49 @@ class _Program:
         return tuple(found), accepts, len(seen)
 
     def run(self, outcomes: Iterable[Outcome]) -> tuple[bool, int]:
-        """Whether the whole sequence matches, and the work done (states visited plus
-        atoms tested): at most ``2 * size`` per outcome."""
-        states, accepts, work = self.start, self.start_accepts, 0
-        atoms, out1 = self.atoms, self.out1
+        """Whether the whole sequence matches, and the work done (predicates tested plus
+        states visited): at most ``3 * size`` per outcome.
+
+        The current set of states is numbered, and the move from it on each combination
+        of predicate verdicts is remembered (a lazily built DFA, forgotten wholesale when
+        it grows past a bound), so a long run of like outcomes costs a few predicate tests
+        each; a move not seen yet costs one epsilon closure, O(size).
+        """
+        tests, ids, out1 = self.tests, self.atom_ids, self.out1
+        numbers: dict[tuple[tuple[int, ...], bool], int] = {}
+        sets: list[tuple[tuple[int, ...], bool, tuple[int, ...]]] = []
+        moves: dict[tuple[int, tuple[bool, ...]], int] = {}
+
+        def number(states: tuple[int, ...], accepts: bool) -> int:
+            key = (states, accepts)
+            found = numbers.get(key)
+            if found is None:
+                found = numbers[key] = len(sets)
+                sets.append((states, accepts, tuple(sorted({ids[s] for s in states}))))
+            return found
+
+        current = number(self.start, self.start_accepts)
+        work = 0
         for outcome in outcomes:
+            states, accepts, used = sets[current]
             if not states:
                 return False, work
-            advanced = [out1[s] for s in states if atoms[s].accepts(outcome)]  # type: ignore[union-attr]
-            work += len(states)
-            states, accepts, visited = self.closure(advanced)
-            work += visited
-        return accepts, work
+            if len(sets) >= _REMEMBERED_SETS or len(moves) >= _REMEMBERED_MOVES:
+                numbers.clear()
+                sets.clear()
+                moves.clear()
+                current = number(states, accepts)
+            verdicts = tuple(tests[i].accepts(outcome) for i in used)
+            work += len(used)
+            nxt = moves.get((current, verdicts))
+            if nxt is None:
+                passed = {i for i, ok in zip(used, verdicts, strict=True) if ok}
+                found, found_accepts, visited = self.closure(
+                    [out1[s] for s in states if ids[s] in passed])
+                work += len(states) + visited
+                nxt = moves[(current, verdicts)] = number(found, found_accepts)
+            current = nxt
+        return sets[current][1], work
 
 
 @dataclass(frozen=True)
@@ -322,7 +358,7 @@ class Pattern:
     def match_steps(self, outcomes: Sequence[Outcome]) -> int:
         """The work :meth:`matches` does on ``outcomes`` (states visited plus atoms
         tested), for checking the linear-time bound: at most
-        ``2 * size * len(outcomes) + size``."""
+        ``3 * size * len(outcomes)``."""
         return self.program.run(outcomes)[1]
 
     @property
@@ -333,7 +369,7 @@ class Pattern:
     @property
     def allows_terminal(self) -> bool:
         """True when the pattern names DEADLOCK or LIMIT."""
-        return any(a is not None and a.kind == "terminal" for a in self.program.atoms)
+        return any(a.kind == "terminal" for a in self.program.tests)
 
 
 _SPACE = re.compile(r"\s*")
@@ -553,13 +589,14 @@ def _build(tree: _Node) -> _Program:
     # state that follows it, so no fragment needs patching.  Recursion is bounded by the
     # nesting depth the parser allows.
     kinds: list[int] = []
-    atoms: list[_Atom | None] = []
+    atom_ids: list[int] = []
+    tests: dict[_Atom, int] = {}
     out1: list[int] = []
     out2: list[int] = []
 
     def new(kind: int, atom: _Atom | None, first: int, second: int = -1) -> int:
         kinds.append(kind)
-        atoms.append(atom)
+        atom_ids.append(-1 if atom is None else tests.setdefault(atom, len(tests)))
         out1.append(first)
         out2.append(second)
         return len(kinds) - 1
@@ -594,6 +631,7 @@ def _build(tree: _Node) -> _Program:
 
     match = new(_MATCH, None, -1)
     start = build(tree, match)
-    program = _Program(tuple(kinds), tuple(atoms), tuple(out1), tuple(out2), (), False)
+    program = _Program(tuple(kinds), tuple(atom_ids), tuple(tests), tuple(out1), tuple(out2),
+                       (), False)
     first, accepts, _ = program.closure([start])
     return dataclasses.replace(program, start=first, start_accepts=accepts)
