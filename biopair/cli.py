@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,25 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--timeout", type=float, default=60.0,
                     help="seconds a single run may take before it counts as a hang")
     sw.add_argument("--json", action="store_true", help="print the report as JSON")
+    ex = sub.add_parser("explore", help="search the scenario's [explore] schedule space for "
+                                        "a schedule that refutes it; shrink and replay it "
+                                        "(see docs/explore.md)")
+    ex.add_argument("file", help="the scenario file")
+    ex.add_argument("--exhaustive", action="store_true",
+                    help="enumerate the space in its canonical order (fewest changes first)")
+    ex.add_argument("--seed", type=int, default=0, help="random search seed (default 0)")
+    ex.add_argument("--budget", type=int, help="at most this many schedules (default: the "
+                                               "space when exhaustive, else 1000)")
+    ex.add_argument("--time", type=float, metavar="S", help="stop starting schedules after "
+                                                            "S seconds")
+    ex.add_argument("--jobs", type=int, default=1, help="worker processes (default 1); the "
+                                                        "result is the same")
+    ex.add_argument("--out", metavar="FILE", help="write the shrunk counterexample as a "
+                                                  "scenario file `biopair run` replays")
+    ex.add_argument("--replay", metavar="SCHEDULE", help="run one schedule string (as a "
+                                                         "report prints it) with its full "
+                                                         "trace")
+    ex.add_argument("--json", action="store_true", help="print the report as JSON")
     diff = sub.add_parser("diff", help="compare two `biopair run --json` outputs: where do "
                                        "the call sequences diverge? (exit 0 same, 1 "
                                        "different, 2 bad input)")
@@ -173,6 +193,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return index.main([args.root, *(["--check"] if args.check else [])])
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "explore":
+        return _explore(args)
     _parser().print_help()
     return 2
 
@@ -320,6 +342,73 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         print(report.summary())
     return 0 if report.passed else 1
+
+
+def _explore(args: argparse.Namespace) -> int:
+    from biopair.scenario.loader import ScenarioError, load_scenario
+    from biopair.scenario.model import ExploreSpec
+    from biopair.search import explore as ex
+
+    def bad(message: str) -> int:
+        print(f"biopair explore: {message}", file=sys.stderr)
+        return 2
+
+    if args.budget is not None and not 1 <= args.budget <= ex.MAX_BUDGET:
+        return bad(f"--budget must be 1 to {ex.MAX_BUDGET}, got {args.budget}")
+    if args.time is not None and not 0 < args.time <= ex.MAX_SECONDS:
+        return bad(f"--time must be above 0 and at most {ex.MAX_SECONDS} s, got {args.time}")
+    if not 1 <= args.jobs <= ex.MAX_JOBS:
+        return bad(f"--jobs must be 1 to {ex.MAX_JOBS}, got {args.jobs}")
+    if args.seed < 0:
+        return bad(f"--seed must be >= 0, got {args.seed}")
+    try:
+        scenario = load_scenario(args.file)
+        ex.check_explorable(scenario)
+        spec = scenario.explore or ExploreSpec()
+        if args.replay is not None:
+            try:
+                point = ex.parse_schedule(args.replay)
+            except ValueError as exc:
+                return bad(f"--replay: {exc}")
+            verdict, schedule = ex.run_once(scenario, spec, point, full=True)
+            why = ex.refutation(verdict, spec)
+            print(f"replay {args.file} {ex.format_schedule(schedule.applied)}: "
+                  f"{ex.behaviour(verdict)}")
+            print(verdict.report() if why else "holds")
+            if why:
+                print(f"  {why[1]}")
+            return 1 if why else 0
+        progress = None
+        if sys.stderr.isatty() and not args.json:
+            started = time.monotonic()
+
+            def progress(done: int, classes: int) -> None:
+                rate = done / max(time.monotonic() - started, 1e-9)
+                print(f"\r{done} schedules, {classes} classes, {rate:.0f}/s",
+                      end="", file=sys.stderr, flush=True)
+        try:
+            report = ex.explore(scenario, spec, exhaustive=args.exhaustive, seed=args.seed,
+                                budget=args.budget, seconds=args.time, jobs=args.jobs,
+                                progress=progress)
+        finally:
+            if progress is not None:
+                print(file=sys.stderr)
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.out and report.counterexample is not None and not report.interrupted:
+        try:
+            ex.write_out(report, scenario, args.out)
+        except OSError as exc:
+            return bad(f"--out: {exc}")
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, indent=2, sort_keys=True)
+        print()
+    else:
+        print(report.summary())
+    if report.interrupted:
+        return 130
+    return 1 if report.counterexample is not None else 0
 
 
 def _peers_required() -> bool:

@@ -6,6 +6,8 @@
   pyOpenSSL's binding (the OpenSSL bundled in the cryptography wheel);
 * ``stdlib``: :class:`biopair.endpoints.stdlib.StdlibEndpoint`, Python's ``ssl`` module (the system
   OpenSSL);
+* ``libssl``: :class:`biopair.endpoints.libssl.LibsslEndpoint`, the system's OpenSSL 3
+  through its C API (cffi ABI mode), on memory BIOs or a BIO pair;
 * ``openssl-cli`` / ``gnutls-cli``: :class:`biopair.endpoints.peers.PeerEndpoint`, a real TLS
   program in another process over loopback TCP.
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from biopair.endpoints import peers, pyopenssl, stdlib
+from biopair.endpoints import libssl, peers, pyopenssl, stdlib
 from biopair.endpoints.config import EndpointConfig
 from biopair.endpoints.peers import PeerEndpoint
 from biopair.endpoints.protocol import Capabilities, Endpoint
@@ -32,7 +34,8 @@ from biopair.endpoints.stdlib import StdlibEndpoint
 # Every stack's declaration, in the order scenarios and messages list them.
 _CAPABILITIES: dict[str, Capabilities] = {
     caps.stack: caps
-    for caps in (pyopenssl.CAPABILITIES, stdlib.CAPABILITIES, *peers.CAPABILITIES.values())
+    for caps in (pyopenssl.CAPABILITIES, stdlib.CAPABILITIES, *peers.CAPABILITIES.values(),
+                 libssl.CAPABILITIES)
 }
 #: Every stack a scenario may name.
 STACKS: tuple[str, ...] = tuple(_CAPABILITIES)
@@ -48,6 +51,16 @@ def capabilities(stack: str) -> Capabilities:
         return _CAPABILITIES[stack]
     except KeyError:
         raise ValueError(f"unknown stack {stack!r} (known: {', '.join(STACKS)})") from None
+
+
+def missing(stack: str) -> str | None:
+    """Why an in-process ``stack``'s library cannot be loaded here, naming the package
+    (None: it can, or the stack needs no library of its own)."""
+    if stack == "libssl":
+        from biopair.endpoints import _libssl
+
+        return _libssl.missing()
+    return None
 
 
 def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None,
@@ -68,6 +81,8 @@ def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None,
     caps = capabilities(cfg.stack)
     if caps.stack == "stdlib":
         return StdlibEndpoint(cfg)
+    if caps.stack == "libssl":
+        return libssl.LibsslEndpoint(cfg)
     if caps.external:
         return PeerEndpoint(cfg)
     return pyopenssl.Endpoint(cfg, sock=sock, context=context, trace_hooks=trace_hooks)
