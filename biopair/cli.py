@@ -86,9 +86,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="with --trace: draw every turn, do not collapse repeated ones")
     run.add_argument("--pcap", metavar="FILE",
                      help="write the bytes that crossed each link as pcapng, with the TLS "
-                          "secrets embedded (tshark/Wireshark decrypt it without options)")
+                          "secrets embedded (tshark/Wireshark decrypt it without options); "
+                          "created 0600, an existing file is replaced atomically, a "
+                          "symbolic link is refused")
     run.add_argument("--keylog", metavar="FILE",
-                     help="write the TLS secrets as an NSS key log (SSLKEYLOGFILE format)")
+                     help="write the TLS secrets as an NSS key log (SSLKEYLOGFILE format); "
+                          "created 0600, an existing file is replaced atomically, a "
+                          "symbolic link is refused")
     run.add_argument("--update", action="store_true",
                      help="write each scenario's golden trace (name.trace) after checking "
                           "that two runs agree")
@@ -220,6 +224,22 @@ class _RunOptions:
     require_peers: bool = False
 
 
+def _output_problem(options: _RunOptions) -> str | None:
+    """Why ``--pcap`` or ``--keylog`` cannot be written, found before any scenario runs."""
+    from biopair.views import files
+
+    outputs = [(name, path) for name, path in (("--pcap", options.pcap),
+                                               ("--keylog", options.keylog)) if path]
+    if len(outputs) == 2 and (os.path.abspath(outputs[0][1])
+                              == os.path.abspath(outputs[1][1])):
+        return f"--pcap and --keylog name the same file ({options.pcap})"
+    for name, path in outputs:
+        problem = files.check_destination(path, what=f"{name} ")
+        if problem is not None:
+            return problem
+    return None
+
+
 def _files(paths: list[str]) -> tuple[list[Path], int]:
     from biopair.scenario.loader import find_scenarios
 
@@ -251,23 +271,41 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
          options: _RunOptions | None = None) -> int:
     from biopair.endpoints import versions
     from biopair.search import interrupt
+    from biopair.views import files as files_
     from biopair.views import golden, pcap
     from biopair.views import ladder as render
 
     options = options or _RunOptions()
+    problem = _output_problem(options)
+    if problem is not None:
+        print(f"biopair: {problem}", file=sys.stderr)
+        return 2
     files, errors = _files(paths)
     verdicts: list[Verdict] = []
     failed = 0
     colour = render.use_colour(sys.stdout.isatty(), os.environ)
     stopped: interrupt.Interrupted | None = None
+    uses_golden = options.update or not options.no_golden
     try:
         for file in files:
+            # A golden file that is a link, a directory or a FIFO is bad input, found
+            # before the scenario runs: it is never followed, shown or opened.
+            refused = golden.refusal(file) if uses_golden else None
+            if refused is not None:
+                print(refused, file=sys.stderr)
+                errors += 1
+                continue
             verdict = _load_and_run(file, options.require_peers)
             if verdict is None:
                 errors += 1
                 continue
-            gold = (_golden(verdict, options) if verdict.skipped is None
-                    else golden.GoldenResult("skipped", ""))
+            try:
+                gold = (_golden(verdict, options) if verdict.skipped is None
+                        else golden.GoldenResult("skipped", ""))
+            except files_.FileRefused as exc:  # changed while the scenario ran
+                print(str(exc), file=sys.stderr)
+                errors += 1
+                continue
             verdicts.append(verdict)
             if gold.message and (gold.failed or not as_json):
                 print(gold.message, file=sys.stderr if as_json else sys.stdout)
@@ -293,11 +331,20 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
         # The scenario in progress was abandoned (its pair closed, its peer killed); what
         # completed is summed up below, and no pcap or key log is written.
         stopped = exc
+    # Checked before the runs; a refusal here means the path changed while they ran.
     if options.pcap and stopped is None:
-        pcap.write_pcapng(options.pcap, [(v.scenario.name, v.trace) for v in verdicts])
+        try:
+            pcap.write_pcapng(options.pcap, [(v.scenario.name, v.trace) for v in verdicts])
+        except files_.FileRefused as exc:
+            print(f"biopair: --pcap {exc}", file=sys.stderr)
+            errors += 1
     if options.keylog and stopped is None:
-        with open(options.keylog, "w") as fh:
-            fh.writelines(line + "\n" for v in verdicts for line in v.trace.keylog)
+        try:
+            files_.write_atomic(options.keylog, "".join(
+                line + "\n" for v in verdicts for line in v.trace.keylog), secret=True)
+        except files_.FileRefused as exc:
+            print(f"biopair: --keylog {exc}", file=sys.stderr)
+            errors += 1
     skipped = sum(v.skipped is not None for v in verdicts)
     passed = len(verdicts) - failed - skipped
     if as_json:
