@@ -26,11 +26,12 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from OpenSSL import SSL
 from OpenSSL._util import ffi, lib
 
-from biopair import EndpointConfig, Pair
+from biopair import Call, EndpointConfig, Pair
 from biopair.endpoints._openssl import set_verify_host
 from biopair.endpoints.pyopenssl import build_context
 
@@ -48,48 +49,80 @@ def _connections() -> tuple[SSL.Connection, SSL.Connection]:
     return client, server
 
 
-def direct(step: int | None) -> int:
-    """The handshake as a direct cffi loop; returns the number of SSL calls.
+#: What a handshake loop reports, summed over its calls: (SSL calls, bytes the calls
+#: put on the wire, bytes the calls took from their input).  Both loops must agree.
+Totals = tuple[int, int, int]
+
+
+def direct(step: int | None) -> Totals:
+    """The handshake as a direct cffi loop (see :func:`direct_loop`)."""
+    return direct_loop(_connections(), step, lib, ffi)
+
+
+def direct_loop(conns: tuple[SSL.Connection, SSL.Connection], step: int | None,
+                lib: Any, ffi: Any) -> Totals:
+    """The handshake on ``conns`` as a direct cffi loop, every C call through ``lib``.
+
+    Per SSL call it makes exactly the C calls biopair makes to report exact values (and
+    ``tests/test_bench_parity.py`` proves the two multisets equal): the input BIO's fill
+    level before and after (what the call consumed), ERR_clear_error(), errno = 0,
+    SSL_do_handshake(), errno, SSL_get_error(), ERR_peek_error() where SSL_get_error()
+    did not already prove the queue empty, one BIO_read() of the output BIO (a memory
+    BIO hands over all it holds up to the size asked); and per move one BIO_write().
 
     Args:
+        conns: a fresh client and server connection.
         step: bytes per move (1: bytewise), or None for the whole buffer.
+        lib, ffi: the cffi binding (a test passes counting proxies).
     """
-    client, server = _connections()
+    client, server = conns
     ssls = (client._ssl, server._ssl)
     outs = (client._from_ssl, server._from_ssl)
     ins = (client._into_ssl, server._into_ssl)
     buf = ffi.new("char[]", _BUF_SIZE)
+    mem_ptr = ffi.new("char **")
+    unpack = ffi.unpack
     queues = (bytearray(), bytearray())
     done = [False, False]
+    clear, peek = lib.ERR_clear_error, lib.ERR_peek_error
     do_handshake, get_error = lib.SSL_do_handshake, lib.SSL_get_error
-    bio_read, bio_write = lib.BIO_read, lib.BIO_write
-    want_read = lib.SSL_ERROR_WANT_READ
-    calls = 0
+    bio_read, bio_write, fill = lib.BIO_read, lib.BIO_write, lib.BIO_get_mem_data
+    want_read, err_ssl, err_syscall = (lib.SSL_ERROR_WANT_READ, lib.SSL_ERROR_SSL,
+                                       lib.SSL_ERROR_SYSCALL)
+    calls = sent = consumed = 0
     while not (done[0] and done[1]):
         for side in (0, 1):
             if done[side]:
                 continue
             ssl = ssls[side]
+            into = ins[side]
+            before = fill(into, mem_ptr)
+            clear()
+            ffi.errno = 0
             ret = do_handshake(ssl)
-            calls += 1
+            err_no = ffi.errno
             error = get_error(ssl, ret)
+            if (ret > 0 or error in (err_ssl, err_syscall)) and peek():
+                raise RuntimeError(f"handshake failed: error queue not empty ({error})")
+            calls += 1
             if ret == 1:
                 done[side] = True
-            elif error != want_read:
-                raise RuntimeError(f"handshake failed: SSL_get_error {error}")
+            elif error != want_read or err_no:
+                raise RuntimeError(f"handshake failed: SSL_get_error {error}, errno {err_no}")
             queue = queues[side]
-            while True:
-                n = bio_read(outs[side], buf, _BUF_SIZE)
-                if n <= 0:
-                    break
-                queue += ffi.buffer(buf, n)[:]
+            n = bio_read(outs[side], buf, _BUF_SIZE)
+            while n > 0:
+                queue += unpack(buf, n)
+                sent += n
+                n = bio_read(outs[side], buf, _BUF_SIZE) if n == _BUF_SIZE else 0
+            consumed += before - fill(into, mem_ptr)
             for link in (0, 1):
                 queue = queues[link]
                 if queue:
                     n = len(queue) if step is None else min(step, len(queue))
                     bio_write(ins[1 - link], bytes(queue[:n]), n)
                     del queue[:n]
-    return calls
+    return calls, sent, consumed
 
 
 def pyopenssl_loop(step: int | None) -> int:
@@ -123,41 +156,55 @@ def pyopenssl_loop(step: int | None) -> int:
     return calls
 
 
-def harness(step: int | None, record: bool = True, protocol: bool = False) -> int:
-    """The same handshake through :class:`biopair.Pair`; returns the number of SSL calls."""
+def harness(step: int | None, record: bool = True, protocol: bool = False) -> list[Call]:
+    """The same handshake through :class:`biopair.Pair`; returns its calls."""
     with Pair(deliver="bytewise" if step == 1 else "all", record=record,
               protocol=protocol) as pair:
         result = pair.handshake()
         assert result.terminal is None
-        return len(result.calls)
+        return result.calls
 
 
-def measure(base: Callable[[], int], ours: Callable[[], int],
-            rounds: int) -> tuple[float, float, float, int, int]:
+def totals(calls: list[Call]) -> Totals:
+    """What biopair reported, summed as :func:`direct_loop` sums it."""
+    return len(calls), sum(c.sent for c in calls), sum(c.consumed for c in calls)
+
+
+R = TypeVar("R")
+S = TypeVar("S")
+
+
+def measure(base: Callable[[], R], ours: Callable[[], S],
+            rounds: int) -> tuple[float, float, float, R, S]:
     """Run the two interleaved ``rounds`` times; the median of the per-round ratios.
 
     Returns:
-        (median ratio, median base seconds, median our seconds, base calls, our calls)
+        (median ratio, median base seconds, median our seconds, the last base result,
+        the last of ours)
     """
     ratios, base_times, our_times = [], [], []
-    base_calls = our_calls = 0
+    base_out: Any = None
+    our_out: Any = None
     for i in range(rounds):
         # Alternate which side goes first, so neither always runs on a warm cache.
-        first, second = (base, ours) if i % 2 == 0 else (ours, base)
         t0 = time.perf_counter()
-        n_first = first()
-        t1 = time.perf_counter()
-        n_second = second()
-        t2 = time.perf_counter()
-        if first is base:
-            base_calls, our_calls, tb, to = n_first, n_second, t1 - t0, t2 - t1
+        if i % 2 == 0:
+            base_out = base()
+            t1 = time.perf_counter()
+            our_out = ours()
+            t2 = time.perf_counter()
+            tb, to = t1 - t0, t2 - t1
         else:
-            our_calls, base_calls, to, tb = n_first, n_second, t1 - t0, t2 - t1
+            our_out = ours()
+            t1 = time.perf_counter()
+            base_out = base()
+            t2 = time.perf_counter()
+            to, tb = t1 - t0, t2 - t1
         base_times.append(tb)
         our_times.append(to)
         ratios.append(to / tb)
     return (statistics.median(ratios), statistics.median(base_times),
-            statistics.median(our_times), base_calls, our_calls)
+            statistics.median(our_times), base_out, our_out)
 
 
 #: (name, bytes per move, record calls/moves, record the protocol, target or None)
@@ -179,13 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     missed = 0
     print(f"baseline: direct cffi loop; median of {args.rounds} paired rounds")
     for name, step, record, protocol, target in ROWS:
-        ratio, base, ours, base_calls, our_calls = measure(
+        ratio, base, ours, base_totals, our_calls = measure(
             lambda s=step: direct(s),
             lambda s=step, r=record, p=protocol: harness(s, r, p),
             args.rounds,
         )
-        if base_calls != our_calls:
-            print(f"{name}: the loops made different calls ({base_calls} vs {our_calls})")
+        if base_totals != totals(our_calls):
+            print(f"{name}: the loops reported different (calls, sent, consumed): "
+                  f"{base_totals} vs {totals(our_calls)}")
             missed += 1
         verdict = ""
         if target is not None:
@@ -193,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             missed += not ok
             verdict = f"  target <= {target}x  {'ok' if ok else 'MISSED'}"
         print(f"{name:<28} direct {base * 1e3:8.2f} ms  biopair {ours * 1e3:8.2f} ms  "
-              f"({our_calls} calls)  ratio {ratio:.2f}x{verdict}")
+              f"({len(our_calls)} calls)  ratio {ratio:.2f}x{verdict}")
     for step, label in ((1, "bytewise"), (None, "whole buffer")):
         ratio, base, ours, _, _ = measure(lambda s=step: direct(s),
                                           lambda s=step: pyopenssl_loop(s), args.rounds)

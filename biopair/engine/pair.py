@@ -26,13 +26,14 @@ hold conditions a :class:`Sides` view), so a closed pair is freed by reference c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from OpenSSL import SSL
 
 from biopair.endpoints.config import READ_OPS, EndpointConfig
-from biopair.endpoints.protocol import Endpoint
+from biopair.endpoints.protocol import Endpoint, RawResult
 from biopair.engine import builder, recorder, runloop
 from biopair.engine.builder import LINK_KINDS
 from biopair.engine.recorder import Clock
@@ -233,33 +234,61 @@ class Pair:
         Returns:
             The recorded :class:`~biopair.engine.trace.Call`.
         """
+        return self.caller(endpoint, op, size, data, buffer)()
+
+    def caller(self, endpoint: str, op: str, size: int | None = None,
+               data: bytes | None = None, buffer: str = "auto") -> Callable[[], Call]:
+        """A callable that makes ``call(endpoint, op, size=size, data=data,
+        buffer=buffer)`` each time it is called, with every lookup made once.
+
+        A run prepares one per entry: its calls are the hot path of every run (a bytewise
+        handshake makes thousands).  The callable refers to the pair; the pair does not
+        keep it (that would be a reference cycle).
+
+        Returns:
+            A callable returning the recorded :class:`~biopair.engine.trace.Call`.
+        """
         ep, outbound, pending_of = self._wiring[endpoint]
-        pending = pending_of()
-        # A paused socket link does not drain its sender: bytes the call wrote then wait in
-        # the sender's socket, and only its fill level shows that the call made progress.
-        paused = outbound.paused
-        stalled = outbound.sender_pending() if paused else 0
+        prepare = getattr(ep, "caller", None)
+        raw_call: Callable[[], RawResult] = (
+            prepare(op, size, data, buffer) if prepare is not None
+            else functools.partial(ep.call, op, size=size, data=data, buffer=buffer))
+        pull = outbound.pull
         trace = self.trace
         calls = trace.calls
+        events = trace.events
         clock = self._clock
-        seq = clock.call = len(calls)
-        try:
-            raw = ep.call(op, size=size, data=data, buffer=buffer)
-            sent = outbound.pull()
-        finally:
-            clock.call = None
-        consumed = pending - pending_of()
-        if sent or consumed or (paused and outbound.sender_pending() != stalled):
-            self.progress += 1
-        # Positional: this runs once per SSL call, thousands of times in a bytewise run.
-        record: Call = _new_tuple(Call, (
-            seq, endpoint, op, raw.ret, raw.error, raw.reasons, raw.pyopenssl,
-            raw.data if op in _READ_OPS else (data or b""), sent, consumed, clock.step))
-        calls.append(record)
-        trace.events.append(record)
-        if self._faulty or self._holding:
-            self._after_bytes()
-        return record
+        reads = op in _READ_OPS
+        offered = data or b""
+        pair = self
+
+        def make_call() -> Call:
+            pending = pending_of()
+            # A paused socket link does not drain its sender: bytes the call wrote then
+            # wait in the sender's socket, and only its fill level shows that the call
+            # made progress.
+            paused = outbound.paused
+            stalled = outbound.sender_pending() if paused else 0
+            seq = clock.call = len(calls)
+            try:
+                raw = raw_call()
+                sent = pull()
+            finally:
+                clock.call = None
+            consumed = pending - pending_of()
+            if sent or consumed or (paused and outbound.sender_pending() != stalled):
+                pair.progress += 1
+            # Positional: this runs once per SSL call, thousands of times in a bytewise run.
+            record: Call = _new_tuple(Call, (
+                seq, endpoint, op, raw.ret, raw.error, raw.reasons, raw.pyopenssl,
+                raw.data if reads else offered, sent, consumed, clock.step))
+            calls.append(record)
+            events.append(record)
+            if pair._faulty or pair._holding:
+                pair._after_bytes()
+            return record
+
+        return make_call
 
     def move(self, direction: str, nbytes: int | str | None = None) -> int:
         """Hand up to ``nbytes`` (all if None) queued bytes on ``direction`` to the receiver.

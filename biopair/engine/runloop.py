@@ -24,14 +24,14 @@ imports nothing that imports it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from biopair.endpoints.config import WRITE_OPS
 from biopair.engine.schedule import NO_MOVE, LinkState, Schedule, Size
 from biopair.engine.trace import Call
-from biopair.outcome import DEADLOCK, LIMIT, Outcome, wants
+from biopair.outcome import DEADLOCK, LIMIT, Outcome
 
 #: Ops whose retry passes the same buffer again (and whose partial success goes on).
 _WRITE_OPS = frozenset(WRITE_OPS)
@@ -118,6 +118,11 @@ class Driver(Protocol[L]):
         """One SSL call, and the pulls after it."""
         ...
 
+    def caller(self, endpoint: str, op: str, size: int | None = None,
+               data: bytes | None = None) -> Callable[[], Call]:
+        """A callable making ``call(endpoint, op, size=size, data=data)`` each time."""
+        ...
+
     def move_link(self, link: L, size: Size, pull: bool) -> int:
         """One move the schedule chose (``pull``: look for the sender's bytes first)."""
         ...
@@ -175,8 +180,10 @@ def run(
     Returns:
         The :class:`RunResult`; a stall ends it with ``DEADLOCK``, a cap with ``LIMIT``.
     """
-    running = [EntryState(e if isinstance(e, RunEntry) else RunEntry(e[0], e[1]), i)
-               for i, e in enumerate(entries)]
+    listed = [e if isinstance(e, RunEntry) else RunEntry(e[0], e[1]) for e in entries]
+    running = [EntryState(e, i) for i, e in enumerate(listed)]
+    # Each entry's call with its own arguments, prepared once by the driver (by index).
+    callers = [driver.caller(e.endpoint, e.op, e.size, e.data) for e in listed]
     per_endpoint: dict[str, list[Call]] = {s.endpoint: [] for s in running}
     made: list[Call] = []
     terminal: Outcome | None = None
@@ -188,6 +195,8 @@ def run(
     move_link = driver.move_link
     move_size = schedule.move
     keep_turn = schedule.keep_turn
+    # What the schedule answers whatever it is asked, taken once.
+    move_known, fixed_size, keeps = schedule.fixed()
     while running and terminal is None:
         before = driver.progress
         all_wanted = True
@@ -196,7 +205,9 @@ def run(
             endpoint = entry.endpoint
             op = entry.op
             is_write = op in _WRITE_OPS
+            plain_write = op == "write"
             mine = per_endpoint[endpoint]
+            prepared = callers[state.index]
             while True:
                 if len(made) >= budget:
                     terminal = LIMIT
@@ -211,26 +222,35 @@ def run(
                 elif is_write and state.calls:
                     call = call_fn(endpoint, op, size=None, data=None)
                 else:
-                    call = call_fn(endpoint, op, size=entry.size, data=entry.data)
+                    call = prepared()
                 state.calls += 1
                 made.append(call)
                 mine.append(call)
                 for link in links:
                     # A link with nothing to hand over cannot move: not a choice to ask.
-                    if link.queue or (link.eof and not link.closed):
-                        size = move_size(link)
-                        if size is not NO_MOVE:
-                            move_link(link, size, link.waits)
-                done = call.ret
-                if op == "write" and done is not None and done > 0:
-                    written = driver.write_data(endpoint)
-                    if done < len(written):
-                        state.rest = written[done:]
-                if state.rest is None and not wants(call.error):
+                    if link.queue:
+                        if move_known and not (link.paused or link.held):
+                            move_link(link, fixed_size, link.waits)
+                            continue
+                    elif not link.eof or link.closed:
+                        continue
+                    size = move_size(link)
+                    if size is not NO_MOVE:
+                        move_link(link, size, link.waits)
+                if plain_write:
+                    done = call.ret
+                    if done is not None and done > 0:
+                        written = driver.write_data(endpoint)
+                        if done < len(written):
+                            state.rest = written[done:]
+                error = call.error
+                if state.rest is None and (error is None or not error.startswith("WANT_")):
+                    # Finished (the rule is outcome.wants(), written out on the hot path).
                     running.remove(state)
                     all_wanted = False
                     break
-                if not keep_turn(state, driver.progress != turn_start):
+                if not (keep_turn(state, driver.progress != turn_start) if keeps is None
+                        else keeps):
                     break
             if terminal is not None:
                 break

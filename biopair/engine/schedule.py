@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
-from typing import Final, Literal, Protocol, TypeVar
+from typing import Final, Literal, NamedTuple, Protocol, TypeVar
 
 from biopair.transport.link import DIRECTIONS
 
@@ -164,6 +164,29 @@ class Delivery:
         return policy[index] if index < len(policy) else None
 
 
+class Fixed(NamedTuple):
+    """The answers a schedule gives whatever it is asked, known before a run starts.
+
+    A run asks its schedule after every call; the answers that cannot vary it takes from
+    here once (:meth:`Schedule.fixed`), and asks the schedule for every other.
+
+    Attributes:
+        move_known: True if :attr:`move` is what :meth:`Schedule.move` answers for every
+            link that has bytes queued and is neither paused nor held.
+        move: that answer (meaningful only with ``move_known``).
+        keep_turn: what :meth:`Schedule.keep_turn` answers for every turn, or None if
+            the answer depends on the turn.
+    """
+
+    move_known: bool
+    move: Size
+    keep_turn: bool | None
+
+
+#: The answer of a schedule that fixes nothing in advance.
+ASK_EVERY_TIME = Fixed(False, None, None)
+
+
 class Schedule:
     """The default schedule: today's turn rules and delivery policies.
 
@@ -194,6 +217,19 @@ class Schedule:
             A new schedule; this one is unchanged.
         """
         return Schedule(deliver, self.turns)
+
+    def fixed(self) -> Fixed:
+        """The answers this schedule gives whatever it is asked (a run reads them once).
+
+        The default schedule fixes the size of every move of a delivery policy that is
+        not a list, and, with ``turns = "alternate"``, that no entry keeps its turn.  A
+        subclass that overrides :meth:`move` or :meth:`keep_turn` fixes that answer no
+        longer (it is asked every time) unless it overrides this method too.
+        """
+        cls = type(self)
+        move_known = cls.move is Schedule.move and not self._listed
+        keeps = False if cls.keep_turn is Schedule.keep_turn and not self._drain else None
+        return Fixed(move_known, self._fixed if move_known else None, keeps)
 
     def turn_order(self, running: Sequence[T]) -> Sequence[T]:
         """The order in which the running entries take their turns this round.
