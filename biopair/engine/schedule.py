@@ -176,15 +176,18 @@ class Fixed(NamedTuple):
         move: that answer (meaningful only with ``move_known``).
         keep_turn: what :meth:`Schedule.keep_turn` answers for every turn, or None if
             the answer depends on the turn.
+        in_order: True if :meth:`Schedule.turn_order` returns the running entries in
+            the order it is given them.
     """
 
     move_known: bool
     move: Size
     keep_turn: bool | None
+    in_order: bool
 
 
 #: The answer of a schedule that fixes nothing in advance.
-ASK_EVERY_TIME = Fixed(False, None, None)
+ASK_EVERY_TIME = Fixed(False, None, None, False)
 
 
 class Schedule:
@@ -222,14 +225,16 @@ class Schedule:
         """The answers this schedule gives whatever it is asked (a run reads them once).
 
         The default schedule fixes the size of every move of a delivery policy that is
-        not a list, and, with ``turns = "alternate"``, that no entry keeps its turn.  A
-        subclass that overrides :meth:`move` or :meth:`keep_turn` fixes that answer no
-        longer (it is asked every time) unless it overrides this method too.
+        not a list, the turn order (as given), and, with ``turns = "alternate"``, that
+        no entry keeps its turn.  A subclass that overrides :meth:`move`,
+        :meth:`keep_turn` or :meth:`turn_order` fixes that answer no longer (it is asked
+        every time) unless it overrides this method too.
         """
         cls = type(self)
         move_known = cls.move is Schedule.move and not self._listed
         keeps = False if cls.keep_turn is Schedule.keep_turn and not self._drain else None
-        return Fixed(move_known, self._fixed if move_known else None, keeps)
+        return Fixed(move_known, self._fixed if move_known else None, keeps,
+                     cls.turn_order is Schedule.turn_order)
 
     def turn_order(self, running: Sequence[T]) -> Sequence[T]:
         """The order in which the running entries take their turns this round.
