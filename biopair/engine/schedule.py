@@ -22,6 +22,12 @@ is the schedule's:
   default moves every such link that is neither paused nor held; a paused or held link
   does not move until a ``resume`` or its hold condition releases it.
 
+A run reads :meth:`Schedule.fixed` once before it starts: the answers a schedule gives
+whatever it is asked (the default's move size for a policy that is not a list, its turn
+order, its ``alternate`` turns) are then taken from there rather than asked after every
+call -- the hot path of a bytewise run.  Overriding a method un-fixes its answer, so a
+subclass is asked every time without doing anything more.
+
 The loop asks nothing else, so a schedule that answers differently -- an explorer that
 varies split points, turn order and when a link moves -- drives the very same loop
 (there is no second code path).  A schedule sees the links through :class:`LinkState`
