@@ -92,7 +92,7 @@ def test_commands() -> None:
      '[[steps]]\nmove = "client>server"\n', "server.stack", "both endpoints"),
     ('[server]\nstack = "openssl-cli"\n[[steps]]\ncall = "client connect"\n'
      '[result.server]\nversion = "TLSv1.3"\n', "result.server", "not visible"),
-    ('[server]\nstack = "wolfssl"\n[[steps]]\ncall = "client connect"\n',
+    ('[server]\nstack = "mbedtls"\n[[steps]]\ncall = "client connect"\n',
      "server.stack", "is not one of"),
 ])
 def test_peer_scenario_errors(tmp_path: Path, body: str, key: str, message: str) -> None:

@@ -18,6 +18,9 @@ from OpenSSL import SSL, crypto
 
 from biopair.endpoints import _openssl, pki
 from biopair.endpoints.config import (
+    C_API_OPS,
+    C_API_RESULTS,
+    C_API_SETTINGS,
     DEFAULT_READ_SIZE,
     OPS,
     READ_OPS,
@@ -31,12 +34,13 @@ from biopair.endpoints.config import (
 )
 from biopair.endpoints.protocol import Capabilities, RawResult
 
-#: pyOpenSSL takes every op, setting and result, on memory BIOs or a socket.
+#: pyOpenSSL takes every op, setting and result but those of OpenSSL's C API its binding
+#: lacks (config.C_API_*), on memory BIOs or a socket.
 CAPABILITIES = Capabilities(
     stack="pyopenssl",
-    ops=frozenset(OPS),
-    settings=frozenset(SETTINGS),
-    results=frozenset(RESULTS),
+    ops=frozenset(OPS) - frozenset(C_API_OPS),
+    settings=frozenset(SETTINGS) - frozenset(C_API_SETTINGS),
+    results=frozenset(RESULTS) - frozenset(C_API_RESULTS),
     links=frozenset({"memory", "socket"}),
     versions=frozenset(VERSIONS),
 )

@@ -98,13 +98,16 @@ class Pair:
             handshake messages, alerts, states, secrets for pcapng); default: ``record``.
         contexts: prepared Contexts by endpoint name, e.g. to share session-ticket keys
             with an earlier pair for resumption; built from the settings if absent.
-        link: ``"memory"`` (memory BIOs: writes never block) or ``"socket"`` (each
+        link: ``"memory"`` (memory BIOs: writes never block), ``"bio-pair"`` (libssl
+            endpoints on bounded BIO pairs) or ``"socket"`` (each
             endpoint on a socketpair with the smallest send buffer the kernel allows, so a
             writer that is not drained gets WANT_WRITE; see
             :class:`~biopair.transport.socket.SocketLink`).
         socket_buffer: on a socket link, the SO_SNDBUF each endpoint's socket asks for
             (default: the smallest the kernel allows); a larger window lets several
             records through before OpenSSL answers WANT_WRITE.
+        bio_pair_size: on ``link = "bio-pair"``, the bytes each way of the BIO pair every
+            libssl endpoint sits on (see :mod:`biopair.transport.biopair`).
 
     Raises:
         ValueError: for an unknown ``turns`` or ``link``.
@@ -129,12 +132,14 @@ class Pair:
         contexts: Mapping[str, SSL.Context] | None = None,
         link: str = "memory",
         socket_buffer: int | None = None,
+        bio_pair_size: int | None = None,
     ) -> None:
         if turns not in TURNS:
             raise ValueError(f"turns must be one of {TURNS}, not {turns!r}")
         protocol_on = record if protocol is None else protocol
         parts = builder.build(client, server, contexts=contexts or {}, link=link,
-                              socket_buffer=socket_buffer, trace_hooks=protocol_on)
+                              socket_buffer=socket_buffer, trace_hooks=protocol_on,
+                              bio_pair_size=bio_pair_size)
         self.endpoints: dict[str, Endpoint] = parts.endpoints
         self.links: dict[str, Link] = parts.links
         self.link_kind = parts.link_kind

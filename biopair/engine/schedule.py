@@ -43,7 +43,7 @@ another, and ``Pair.run(deliver=...)`` with a fresh copy of the pair's turn rule
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Final, Literal, NamedTuple, Protocol, TypeVar
 
@@ -54,9 +54,12 @@ DELIVER_NAMES = ("all", "bytewise", "records")
 #: Turn-taking rules for a run.
 TURNS = ("alternate", "drain")
 
-#: A delivery policy: a name of :data:`DELIVER_NAMES`, bytes per move, or a list of sizes
-#: (one per move on each link, then all).
-Deliver = str | int | Sequence[int]
+#: One link's delivery policy: a name of :data:`DELIVER_NAMES`, bytes per move, or a list
+#: of sizes (one per move, then all).
+LinkDeliver = str | int | Sequence[int]
+#: A delivery policy: one policy for both links, or one per direction (a direction left
+#: out delivers all); a list of sizes counts each link's moves on its own.
+Deliver = LinkDeliver | Mapping[str, LinkDeliver]
 #: How many bytes one move hands over: None (everything queued), a count (0: none, but an
 #: EOF may reach the receiver), or a stop point (``"record"``: up to the end of the current
 #: record; see :data:`biopair.tls.framing.STOPS`).
@@ -84,6 +87,12 @@ class LinkState(Protocol):
     @property
     def queue(self) -> bytearray:
         """Bytes pulled from the sender, not yet delivered (read them; do not change them)."""
+        ...
+
+    @property
+    def delivered(self) -> int:
+        """Bytes handed to the receiver so far (with :attr:`queue`: where a move is in
+        the sender's stream; an explorer's split points are counted from it)."""
         ...
 
     @property
@@ -145,12 +154,17 @@ class Delivery:
 
     Args:
         policy: ``"all"``, ``"bytewise"``, ``"records"``, a positive int, or a list of
-            positive ints (one per move on each link, then all).
+            positive ints (one per move on each link, then all); or a mapping from
+            direction to one of those (one policy per link; a direction left out: all).
     """
 
     def __init__(self, policy: Deliver = "all") -> None:
         self.policy = policy
         self._moves: dict[str, int] = dict.fromkeys(DIRECTIONS, 0)
+        #: one policy per direction, when ``policy`` is a mapping.
+        self.per_link: dict[str, Delivery] | None = None
+        if isinstance(policy, Mapping):
+            self.per_link = {d: Delivery(policy.get(d, "all")) for d in DIRECTIONS}
         #: True for a list of sizes (they change from move to move).
         self.listed = not isinstance(policy, (str, int))
         #: The size of every move when the policy is not a list.
@@ -163,8 +177,10 @@ class Delivery:
         up to the end of the current record)."""
         if not self.listed:
             return self.fixed
+        if self.per_link is not None:
+            return self.per_link[direction].next_size(direction)
         policy = self.policy
-        assert not isinstance(policy, (str, int))
+        assert not isinstance(policy, (str, int, Mapping))
         index = self._moves[direction]
         self._moves[direction] = index + 1
         return policy[index] if index < len(policy) else None
