@@ -191,9 +191,11 @@ class _Drawer:
         top = b.height
         b.text(500, lines, f"mark-text {kind}", "middle")
         b.parts.insert(len(b.parts) - len(lines),
+                       f'<g class="marker {kind}" data-text="{_esc(text)}">'
                        f'<rect class="mark {kind}" x="{WIRE[0] - 20}" y="{top + 1}" '
                        f'width="{WIRE[1] - WIRE[0] + 40}" height="{b.height - top + 2}" '
                        f'rx="4"><title>{_esc(title)}</title></rect>')
+        b.parts.append("</g>")
         b.height += 4
 
     def event(self, b: _Block, e: Event) -> None:
