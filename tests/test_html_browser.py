@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,9 @@ IN_CI = os.environ.get("CI") == "true"
 
 
 def _missing() -> str | None:
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-        return "chromium is not installed (Debian package: apt-get install chromium)"
+    if not os.path.exists(CHROMIUM):
+        return (f"chromium is not installed at {CHROMIUM} (Debian package: "
+                "apt-get install chromium)")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
