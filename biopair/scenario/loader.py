@@ -124,7 +124,7 @@ MAX_SIZE = readers.MAX_SIZE
 SAME_BUFFER_CAPACITY = 65536
 
 
-#: Endpoint strings and the rule each must meet (see biopair.scenario.limits).
+#: Endpoint strings and the rule each must meet (the rules in biopair.scenario.readers).
 _ENDPOINT_STRINGS: dict[str, Callable[[str], str | None]] = {
     "server_name": readers.server_name_problem,
     "verify_host": readers.host_problem,
@@ -654,7 +654,7 @@ class _Loader:
                                        zero=True)
         if "stop" in table:
             # Clamped to the swept stream's length when the sweep runs.
-            kw["stop"] = read.at_most(table["stop"], "sweep.stop", readers.MAX_OFFSET + 1, "")
+            kw["stop"] = read.positive(table["stop"], "sweep.stop")
             if kw["stop"] <= kw.get("start", 0):
                 raise self.fail("sweep.stop", f"must be above start ({kw.get('start', 0)})")
         if "stride" in table:

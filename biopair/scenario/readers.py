@@ -220,7 +220,7 @@ class Reader:
 
     def checked(self, value: str, key: str, problem: Callable[[str], str | None]) -> str:
         """``value`` when ``problem(value)`` finds nothing wrong with it (the rules are in
-        :mod:`biopair.scenario.limits`).
+        this module's ``*_problem`` functions).
 
         Raises:
             ScenarioError: "PROBLEM: 'value'".
