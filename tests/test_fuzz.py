@@ -17,10 +17,10 @@ from biopair.scenario.model import ScenarioError
 
 
 def test_mutants_load_or_fail_in_one_line(tmp_path: Path) -> None:
-    # 150 mutants, loaded in this process: a ScenarioError of one printable line or a
+    # 250 mutants, loaded in this process: a ScenarioError of one printable line or a
     # scenario, never another exception.
-    files = fuzz.generate(3, 0, fuzz.shipped_scenarios(), 150)
-    assert len(files) == 150
+    files = fuzz.generate(3, 0, fuzz.shipped_scenarios(), 250)
+    assert len(files) == 250
     errors = 0
     for i, (what, data) in enumerate(files):
         path = tmp_path / f"m{i}.toml"
