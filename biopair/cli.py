@@ -1,7 +1,8 @@
 """The ``biopair`` command line.
 
 Exit codes: 0 every scenario passed; 1 some expectation failed; 2 bad input (a scenario
-that cannot be run as written, a bad option).  A bad scenario is one line on stderr naming
+that cannot be run as written, a bad option); 130 / 143 interrupted by Ctrl-C (SIGINT) /
+SIGTERM, after printing the summary of what completed.  A bad scenario is one line on stderr naming
 the file, the key path and the problem; the other scenarios still run.
 
 Each command imports what it needs when it runs: ``biopair --help`` and ``biopair diff``
@@ -17,6 +18,7 @@ import json
 import math
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -109,9 +111,17 @@ def _parser() -> argparse.ArgumentParser:
                      help="with --trace: draw every turn, do not collapse repeated ones")
     run.add_argument("--pcap", metavar="FILE",
                      help="write the bytes that crossed each link as pcapng, with the TLS "
-                          "secrets embedded (tshark/Wireshark decrypt it without options)")
+                          "secrets embedded (tshark/Wireshark decrypt it without options); "
+                          "created 0600, an existing file is replaced atomically, a "
+                          "symbolic link is refused")
     run.add_argument("--keylog", metavar="FILE",
-                     help="write the TLS secrets as an NSS key log (SSLKEYLOGFILE format)")
+                     help="write the TLS secrets as an NSS key log (SSLKEYLOGFILE format); "
+                          "created 0600, an existing file is replaced atomically, a "
+                          "symbolic link is refused")
+    run.add_argument("--html", metavar="OUT.html",
+                     help="write the run of one scenario file as a self-contained HTML page "
+                          "(an SVG sequence diagram you can step through; docs/html.md); "
+                          "replaced atomically, a symbolic link is refused")
     run.add_argument("--update", action="store_true",
                      help="write each scenario's golden trace (name.trace) after checking "
                           "that two runs agree")
@@ -121,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-golden", action="store_true",
                      help="do not compare golden traces (they record one environment; "
                           "under another, read `biopair diff` instead)")
+    rep = sub.add_parser("report", help="write a scenario directory as a browsable site: one "
+                                        "HTML page per scenario and an index by topic "
+                                        "(docs/html.md)")
+    rep.add_argument("root", help="scenario directory")
+    rep.add_argument("-o", "--out", required=True, metavar="SITE",
+                     help="the site's directory (created if missing)")
     explain = sub.add_parser("explain", help="tell what happened in each call, and why")
     explain.add_argument("paths", nargs="+", help="scenario files or directories")
     sub.add_parser("version", help="print biopair, pyOpenSSL, cryptography, OpenSSL versions")
@@ -146,6 +162,25 @@ def _parser() -> argparse.ArgumentParser:
                     help="seconds a single run may take before it counts as a hang "
                          f"(finite, above 0, at most {_MAX_TIMEOUT:g})")
     sw.add_argument("--json", action="store_true", help="print the report as JSON")
+    ex = sub.add_parser("explore", help="search the scenario's [explore] schedule space for "
+                                        "a schedule that refutes it; shrink and replay it "
+                                        "(see docs/explore.md)")
+    ex.add_argument("file", help="the scenario file")
+    ex.add_argument("--exhaustive", action="store_true",
+                    help="enumerate the space in its canonical order (fewest changes first)")
+    ex.add_argument("--seed", type=int, default=0, help="random search seed (default 0)")
+    ex.add_argument("--budget", type=int, help="at most this many schedules (default: the "
+                                               "space when exhaustive, else 1000)")
+    ex.add_argument("--time", type=float, metavar="S", help="stop starting schedules after "
+                                                            "S seconds")
+    ex.add_argument("--jobs", type=int, default=1, help="worker processes (default 1); the "
+                                                        "result is the same")
+    ex.add_argument("--out", metavar="FILE", help="write the shrunk counterexample as a "
+                                                  "scenario file `biopair run` replays")
+    ex.add_argument("--replay", metavar="SCHEDULE", help="run one schedule string (as a "
+                                                         "report prints it) with its full "
+                                                         "trace")
+    ex.add_argument("--json", action="store_true", help="print the report as JSON")
     diff = sub.add_parser("diff", help="compare two `biopair run --json` outputs: where do "
                                        "the call sequences diverge? (exit 0 same, 1 "
                                        "different, 2 bad input)")
@@ -158,8 +193,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``biopair`` command; returns the exit code."""
+    from biopair.search import interrupt
+
     try:
-        return _main(argv)
+        with interrupt.guard():
+            return _main(argv)
+    except interrupt.Interrupted as exc:
+        # run and sweep print what completed themselves; elsewhere there is nothing to show.
+        print(f"biopair: interrupted by {interrupt.signal_name(exc.signum)}", file=sys.stderr)
+        return exc.exit_code
     except BrokenPipeError:
         # The reader went away (``biopair explain ... | head``): stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -188,17 +230,22 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "run":
         return _run(args.paths, as_json=args.json, quiet=args.quiet,
                     options=_RunOptions(ladder=args.trace, full=args.full, pcap=args.pcap,
-                                        keylog=args.keylog, update=args.update,
+                                        keylog=args.keylog, html=args.html,
+                                        update=args.update,
                                         golden=args.golden, no_golden=args.no_golden,
                                         require_peers=_peers_required()))
     if args.command == "explain":
         return _explain(args.paths)
+    if args.command == "report":
+        return _report(args.root, args.out)
     if args.command == "index":
         from biopair.views import index
 
         return index.main([args.root, *(["--check"] if args.check else [])])
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "explore":
+        return _explore(args)
     _parser().print_help()
     return 2
 
@@ -209,11 +256,30 @@ class _RunOptions:
     full: bool = False
     pcap: str | None = None
     keylog: str | None = None
+    html: str | None = None
     update: bool = False
     golden: bool = False
     no_golden: bool = False
     #: a missing external TLS program is an error, not a skip (see _peers_required).
     require_peers: bool = False
+
+
+def _output_problem(options: _RunOptions) -> str | None:
+    """Why ``--pcap`` or ``--keylog`` cannot be written, found before any scenario runs."""
+    from biopair.views import files
+
+    outputs = [(name, path) for name, path in (("--pcap", options.pcap),
+                                               ("--keylog", options.keylog),
+                                               ("--html", options.html)) if path]
+    for i, (name, path) in enumerate(outputs):
+        for other, path2 in outputs[i + 1:]:
+            if os.path.abspath(path) == os.path.abspath(path2):
+                return f"{name} and {other} name the same file ({path})"
+    for name, path in outputs:
+        problem = files.check_destination(path, what=f"{name} ")
+        if problem is not None:
+            return problem
+    return None
 
 
 def _files(paths: list[str]) -> tuple[list[Path], int]:
@@ -246,47 +312,93 @@ def _golden(verdict: Verdict, options: _RunOptions) -> golden.GoldenResult:
 def _run(paths: list[str], *, as_json: bool, quiet: bool,
          options: _RunOptions | None = None) -> int:
     from biopair.endpoints import versions
+    from biopair.search import interrupt
+    from biopair.views import files as files_
     from biopair.views import golden, pcap
     from biopair.views import ladder as render
 
     options = options or _RunOptions()
+    problem = _output_problem(options)
+    if problem is not None:
+        print(f"biopair: {problem}", file=sys.stderr)
+        return 2
     files, errors = _files(paths)
+    if options.html and len(files) + errors != 1:
+        print(f"biopair: --html draws one scenario file, and {len(files) + errors} were "
+              "given (`biopair report DIR -o SITE/` draws a directory)", file=sys.stderr)
+        return 2
     verdicts: list[Verdict] = []
     failed = 0
     colour = render.use_colour(sys.stdout.isatty(), os.environ)
-    for file in files:
-        verdict = _load_and_run(file, options.require_peers)
-        if verdict is None:
+    stopped: interrupt.Interrupted | None = None
+    uses_golden = options.update or not options.no_golden
+    try:
+        for file in files:
+            # A golden file that is a link, a directory or a FIFO is bad input, found
+            # before the scenario runs: it is never followed, shown or opened.
+            refused = golden.refusal(file) if uses_golden else None
+            if refused is not None:
+                print(refused, file=sys.stderr)
+                errors += 1
+                continue
+            verdict = _load_and_run(file, options.require_peers)
+            if verdict is None:
+                errors += 1
+                continue
+            try:
+                gold = (_golden(verdict, options) if verdict.skipped is None
+                        else golden.GoldenResult("skipped", ""))
+            except files_.FileRefused as exc:  # changed while the scenario ran
+                print(str(exc), file=sys.stderr)
+                errors += 1
+                continue
+            verdicts.append(verdict)
+            if gold.message and (gold.failed or not as_json):
+                print(gold.message, file=sys.stderr if as_json else sys.stdout)
+            ok = verdict.passed and not gold.failed
+            failed += not ok
+            if as_json:
+                continue
+            if options.ladder and verdict.skipped is None:
+                print(render.render_ladder(verdict.trace, colour=colour, full=options.full,
+                                           title=f"{file}: {verdict.scenario.title}"))
+            if verdict.skipped is not None:
+                if not quiet:
+                    print(f"SKIP {file}  {verdict.scenario.title}  ({verdict.skipped})")
+            elif ok:
+                if not quiet:
+                    print(f"PASS {file}  {verdict.scenario.title}  "
+                          f"({len(verdict.trace.calls)} calls)")
+            else:
+                print(f"FAIL {file}  {verdict.scenario.title}")
+                if not verdict.passed:
+                    print(verdict.report())
+    except interrupt.Interrupted as exc:
+        # The scenario in progress was abandoned (its pair closed, its peer killed); what
+        # completed is summed up below, and no pcap or key log is written.
+        stopped = exc
+    # Checked before the runs; a refusal here means the path changed while they ran.
+    if options.pcap and stopped is None:
+        try:
+            pcap.write_pcapng(options.pcap, [(v.scenario.name, v.trace) for v in verdicts])
+        except files_.FileRefused as exc:
+            print(f"biopair: --pcap {exc}", file=sys.stderr)
             errors += 1
-            continue
-        verdicts.append(verdict)
-        gold = (_golden(verdict, options) if verdict.skipped is None
-                else golden.GoldenResult("skipped", ""))
-        if gold.message and (gold.failed or not as_json):
-            print(gold.message, file=sys.stderr if as_json else sys.stdout)
-        ok = verdict.passed and not gold.failed
-        failed += not ok
-        if as_json:
-            continue
-        if options.ladder and verdict.skipped is None:
-            print(render.render_ladder(verdict.trace, colour=colour, full=options.full,
-                                       title=f"{file}: {verdict.scenario.title}"))
-        if verdict.skipped is not None:
-            if not quiet:
-                print(f"SKIP {file}  {verdict.scenario.title}  ({verdict.skipped})")
-        elif ok:
-            if not quiet:
-                print(f"PASS {file}  {verdict.scenario.title}  "
-                      f"({len(verdict.trace.calls)} calls)")
-        else:
-            print(f"FAIL {file}  {verdict.scenario.title}")
-            if not verdict.passed:
-                print(verdict.report())
-    if options.pcap:
-        pcap.write_pcapng(options.pcap, [(v.scenario.name, v.trace) for v in verdicts])
-    if options.keylog:
-        with open(options.keylog, "w") as fh:
-            fh.writelines(line + "\n" for v in verdicts for line in v.trace.keylog)
+    if options.html and stopped is None and verdicts:
+        from biopair.views import html
+
+        try:
+            html.write_page(options.html, verdicts[0])
+        except files_.FileRefused as exc:
+            print(f"biopair: --html {exc}", file=sys.stderr)
+            errors += 1
+    if options.keylog and stopped is None:
+        try:
+            files_.write_atomic(options.keylog, "".join(
+                line + "\n" for v in verdicts for line in v.trace.keylog), secret=True)
+        except files_.FileRefused as exc:
+            print(f"biopair: --keylog {exc}", file=sys.stderr)
+            errors += 1
     skipped = sum(v.skipped is not None for v in verdicts)
     passed = len(verdicts) - failed - skipped
     if as_json:
@@ -297,14 +409,24 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     else:
         summary = f"{passed} passed, {failed} failed" + (f", {skipped} skipped"
                                                          if skipped else "")
-        print(summary + (f", {errors} errors" if errors else ""))
+        print(summary + (f", {errors} errors" if errors else "")
+              + (f"; interrupted by {interrupt.signal_name(stopped.signum)} after "
+                 f"{len(verdicts) + errors} of {len(files)} files" if stopped else ""))
+    if stopped is not None:
+        if as_json:
+            print(f"biopair: interrupted by {interrupt.signal_name(stopped.signum)} after "
+                  f"{len(verdicts) + errors} of {len(files)} files", file=sys.stderr)
+        return stopped.exit_code
     if errors:
         return 2
     return 1 if failed else 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    import signal
+
     from biopair.scenario.loader import ScenarioError, SweepSpec, load_scenario
+    from biopair.search import interrupt
     from biopair.search.sweep import sweep
 
     try:
@@ -345,7 +467,76 @@ def _sweep(args: argparse.Namespace) -> int:
         print()
     else:
         print(report.summary())
+    if report.interrupted:
+        return interrupt.exit_code(getattr(signal, report.interrupted))
     return 0 if report.passed else 1
+
+
+def _explore(args: argparse.Namespace) -> int:
+    from biopair.scenario.loader import ScenarioError, load_scenario
+    from biopair.scenario.model import ExploreSpec
+    from biopair.search import explore as ex
+
+    def bad(message: str) -> int:
+        print(f"biopair explore: {message}", file=sys.stderr)
+        return 2
+
+    if args.budget is not None and not 1 <= args.budget <= ex.MAX_BUDGET:
+        return bad(f"--budget must be 1 to {ex.MAX_BUDGET}, got {args.budget}")
+    if args.time is not None and not 0 < args.time <= ex.MAX_SECONDS:
+        return bad(f"--time must be above 0 and at most {ex.MAX_SECONDS} s, got {args.time}")
+    if not 1 <= args.jobs <= ex.MAX_JOBS:
+        return bad(f"--jobs must be 1 to {ex.MAX_JOBS}, got {args.jobs}")
+    if args.seed < 0:
+        return bad(f"--seed must be >= 0, got {args.seed}")
+    try:
+        scenario = load_scenario(args.file)
+        ex.check_explorable(scenario)
+        spec = scenario.explore or ExploreSpec()
+        if args.replay is not None:
+            try:
+                point = ex.parse_schedule(args.replay)
+            except ValueError as exc:
+                return bad(f"--replay: {exc}")
+            verdict, schedule = ex.run_once(scenario, spec, point, full=True)
+            why = ex.refutation(verdict, spec)
+            print(f"replay {args.file} {ex.format_schedule(schedule.applied)}: "
+                  f"{ex.behaviour(verdict)}")
+            print(verdict.report() if why else "holds")
+            if why:
+                print(f"  {why[1]}")
+            return 1 if why else 0
+        progress = None
+        if sys.stderr.isatty() and not args.json:
+            started = time.monotonic()
+
+            def progress(done: int, classes: int) -> None:
+                rate = done / max(time.monotonic() - started, 1e-9)
+                print(f"\r{done} schedules, {classes} classes, {rate:.0f}/s",
+                      end="", file=sys.stderr, flush=True)
+        try:
+            report = ex.explore(scenario, spec, exhaustive=args.exhaustive, seed=args.seed,
+                                budget=args.budget, seconds=args.time, jobs=args.jobs,
+                                progress=progress)
+        finally:
+            if progress is not None:
+                print(file=sys.stderr)
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.out and report.counterexample is not None and not report.interrupted:
+        try:
+            ex.write_out(report, scenario, args.out)
+        except OSError as exc:
+            return bad(f"--out: {exc}")
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, indent=2, sort_keys=True)
+        print()
+    else:
+        print(report.summary())
+    if report.interrupted:
+        return 130
+    return 1 if report.counterexample is not None else 0
 
 
 def _peers_required() -> bool:
@@ -380,6 +571,47 @@ def _escaped(text: str) -> str:
     from biopair.scenario.model import escape
 
     return escape(text)
+
+
+def _report(root: str, out: str) -> int:
+    from biopair.search import interrupt
+    from biopair.views import files as files_
+    from biopair.views import html
+
+    base = Path(root)
+    if not base.is_dir():
+        print(f"{root}: not a directory", file=sys.stderr)
+        return 2
+    try:
+        site = html.prepare_site(out)
+    except html.SiteError as exc:
+        print(f"biopair report: {exc}", file=sys.stderr)
+        return 2
+    files, errors = _files([root])
+    entries: list[tuple[Path, Verdict]] = []
+    try:
+        for file in files:
+            verdict = _load_and_run(file, _peers_required())
+            if verdict is None:
+                errors += 1
+                continue
+            entries.append((file.relative_to(base), verdict))
+    except interrupt.Interrupted as exc:
+        print(f"biopair report: interrupted by {interrupt.signal_name(exc.signum)}; "
+              "no site written", file=sys.stderr)
+        return exc.exit_code
+    try:
+        written = html.write_site(site, base.resolve().name, entries)
+    except (html.SiteError, files_.FileRefused) as exc:
+        print(f"biopair report: {exc}", file=sys.stderr)
+        return 2
+    failed = sum(not v.passed for _, v in entries)
+    print(f"wrote {written} files to {site} ({len(entries)} scenarios"
+          + (f", {failed} failed" if failed else "")
+          + (f", {errors} errors" if errors else "") + ")")
+    if errors:
+        return 2
+    return 1 if failed else 0
 
 
 def _explain(paths: list[str]) -> int:

@@ -104,6 +104,14 @@ class ScenarioItem(pytest.Item):
         from biopair.scenario.loader import load_scenario
         from biopair.scenario.runner import run_scenario
 
+        if not self.config.getoption("biopair_no_golden"):
+            from biopair.views import golden
+
+            # A golden file that is a link, a directory or a FIFO fails the item in one
+            # line before the scenario runs: it is never followed, shown or opened.
+            refused = golden.refusal(self.path)
+            if refused is not None:
+                raise GoldenFailed(refused)
         verdict = run_scenario(load_scenario(self.path), require_peers=_peers_required())
         if verdict.skipped is not None:
             pytest.skip(f"{self.path.name}: {verdict.skipped}")
@@ -118,12 +126,16 @@ class ScenarioItem(pytest.Item):
             return
         from biopair.scenario.loader import load_scenario
         from biopair.scenario.runner import run_scenario
-        from biopair.views import golden
+        from biopair.views import files, golden
 
-        result = golden.check_run(verdict, update=config.getoption("biopair_update"),
-                                  require=config.getoption("biopair_golden"),
-                                  rerun=lambda: run_scenario(load_scenario(self.path),
-                                                             require_peers=_peers_required()))
+        try:
+            result = golden.check_run(
+                verdict, update=config.getoption("biopair_update"),
+                require=config.getoption("biopair_golden"),
+                rerun=lambda: run_scenario(load_scenario(self.path),
+                                           require_peers=_peers_required()))
+        except files.FileRefused as exc:  # a golden file changed while the scenario ran
+            raise GoldenFailed(str(exc)) from None
         if result.unstable is not None:
             pytest.skip(f"no golden trace: {result.unstable}")
         if result.failed:

@@ -10,7 +10,7 @@ import pytest
 
 from biopair.cli import main
 from biopair.scenario import runner
-from biopair.scenario.loader import SweepSpec, load_scenario
+from biopair.scenario.loader import Scenario, SweepSpec, load_scenario
 from biopair.search.sweep import positions
 
 GOOD = 'title = "good"\n[[steps]]\nrun = ["client connect", "server accept"]\n'
@@ -60,7 +60,7 @@ def test_a_harness_bug_in_one_file_does_not_stop_the_others(
         (tmp_path / f"{name}.toml").write_text(GOOD.replace("good", name))
     real = runner.run_scenario
 
-    def flaky(scenario: runner.Scenario, **kw: object) -> runner.Verdict:
+    def flaky(scenario: Scenario, **kw: object) -> runner.Verdict:
         if scenario.title == "b":
             raise RuntimeError("a bug")
         return real(scenario, **kw)  # type: ignore[arg-type]

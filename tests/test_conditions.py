@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from biopair.scenario.conditions import ConditionError, choose, parse_condition, stack_versions
+from biopair.endpoints.versions import stack_versions
+from biopair.scenario.conditions import ConditionError, choose, parse_condition
 from biopair.scenario.loader import ScenarioError, load_scenario
 from biopair.scenario.resolve import for_stack
 from biopair.scenario.runner import run_scenario
@@ -58,7 +59,10 @@ def test_no_condition_holds_is_an_error() -> None:
 
 def test_running_stack_versions_are_known() -> None:
     versions = stack_versions()
-    assert set(versions) == {"openssl", "pyopenssl", "cryptography", "stdlib-openssl"}
+    # libssl, wolfssl and tlslite-ng only where they are installed.
+    assert {"openssl", "pyopenssl", "cryptography", "stdlib-openssl"} <= set(versions)
+    assert set(versions) <= {"openssl", "pyopenssl", "cryptography", "stdlib-openssl",
+                             "libssl", "wolfssl", "tlslite-ng"}
     assert all(len(v) >= 2 for v in versions.values())
 
 
@@ -162,3 +166,14 @@ def test_versioned_result_errors_name_the_key(tmp_path: Path, body: str, key: st
         load_scenario(path)
     assert info.value.key == key
     assert message in info.value.message
+
+
+def test_a_library_that_is_not_installed_holds_no_comparison() -> None:
+    from biopair.scenario.conditions import parse_condition
+
+    cond = parse_condition("wolfssl == 5.5")
+    have = {"openssl": (3, 5, 6)}
+    assert not cond.holds(have)
+    assert cond.unmet(have) == "wolfssl == 5.5 (wolfssl is not installed)"
+    assert cond.holds({"wolfssl": (5, 5, 4)})
+    assert parse_condition("tlslite-ng >= 0.8").holds({"tlslite-ng": (0, 8, 2)})

@@ -113,3 +113,24 @@ def test_the_plugin_decides_ci_both_ways(pytester: pytest.Pytester,
     else:
         result.stdout.fnmatch_lines(["*gnutls-serv is not installed*"])
         assert "Traceback" not in result.stdout.str()
+
+
+def test_a_missing_stack_library_skips_naming_the_package(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from biopair.endpoints import registry, wolfssl
+
+    path = tmp_path / "s.toml"
+    path.write_text('title = "t"\n[server]\nstack = "wolfssl"\n[[steps]]\n'
+                    'call = "client connect"\n')
+    scenario = load_scenario(path)
+    monkeypatch.setitem(registry._MISSING, "wolfssl",
+                        lambda: "libwolfssl is not installed (Debian: apt-get install "
+                                "libwolfssl-dev)")
+    verdict = run_scenario(scenario)
+    assert verdict.skipped is not None and "libwolfssl-dev" in verdict.skipped
+    assert "server.stack" in verdict.skipped
+    with pytest.raises(ScenarioError) as info:  # CI: a missing library is an error
+        run_scenario(scenario, require_peers=True)
+    assert "libwolfssl-dev" in str(info.value)
+    assert wolfssl.CAPABILITIES.package.endswith("libwolfssl-dev")

@@ -30,6 +30,9 @@ OPS: dict[str, str] = {
     "verify_client_post_handshake": "verify_client_post_handshake",
     "write_early_data": "write_early_data",
     "read_early_data": "read_early_data",
+    # SSL_key_update(); a step's ``request = true|false`` reaches the endpoint as
+    # ``size`` 1 (SSL_KEY_UPDATE_REQUESTED) or 0 (SSL_KEY_UPDATE_NOT_REQUESTED).
+    "key_update": "key_update",
 }
 #: Ops that read application data (their result carries the bytes read).
 READ_OPS: tuple[str, ...] = ("read", "peek", "read_early_data")
@@ -50,12 +53,24 @@ SETTINGS: tuple[str, ...] = (
     "trust", "cert", "cert_host", "cert_issuer", "cert_validity", "cert_padding",
     "verify_client", "alpn", "groups", "sigalgs", "ciphers", "ciphersuites", "options",
     "modes", "clear_modes", "post_handshake_auth", "resume", "max_early_data", "stack",
+    "quiet_shutdown", "max_send_fragment",
 )
 #: Keys a ``[result]`` check may name; a stack's :attr:`Capabilities.results` is a subset.
 RESULTS: tuple[str, ...] = (
     "version", "cipher", "alpn", "group", "server_name", "peer_certificate",
     "session_reused", "shutdown", "received", "state", "renegotiate_pending",
+    "early_data_status",
 )
+#: Ops, settings and results only a stack with OpenSSL's whole C API can drive (libssl);
+#: pyOpenSSL's binding has no SSL_key_update, SSL_set_quiet_shutdown,
+#: SSL_set_max_send_fragment or SSL_get_early_data_status.
+C_API_OPS: tuple[str, ...] = ("key_update",)
+C_API_SETTINGS: tuple[str, ...] = ("quiet_shutdown", "max_send_fragment")
+C_API_RESULTS: tuple[str, ...] = ("early_data_status",)
+#: SSL_set_max_send_fragment()'s range (ssl.h: SSL3_RT_MAX_PLAIN_LENGTH and 512).
+MAX_SEND_FRAGMENT = (512, 16384)
+#: SSL_get_early_data_status() values, as ``[result]`` names them.
+EARLY_DATA_STATUSES: tuple[str, ...] = ("not_sent", "rejected", "accepted")
 VERIFY_CLIENT = ("none", "optional", "required", "post-handshake")
 DEFAULT_READ_SIZE = 16384
 
@@ -114,11 +129,18 @@ class EndpointConfig:
     post_handshake_auth: bool = False
     #: server: TLS 1.3 early data it accepts (SSL_CTX_set_max_early_data); 0 = none.
     max_early_data: int = 0
+    #: libssl: SSL_set_quiet_shutdown(1) (SSL_shutdown sends no close_notify).
+    quiet_shutdown: bool = False
+    #: libssl: SSL_set_max_send_fragment() (512..16384; None: OpenSSL's 16384).
+    max_send_fragment: int | None = None
     #: the TLS stack: "pyopenssl", "stdlib" (Python's ssl module), or an external
     #: program, "openssl-cli" or "gnutls-cli" (see biopair.stacks).
     stack: str = "pyopenssl"
     #: a session (from :meth:`Endpoint.session`) to offer for resumption.
     session: Any = field(default=None, compare=False)
+    #: set by the engine's builder on ``link = "bio-pair"``: the size of each half of the
+    #: BIO pair a libssl endpoint sits on (None: memory BIOs).  Not a scenario key.
+    bio_pair_size: int | None = None
 
     @property
     def certificate(self) -> str:

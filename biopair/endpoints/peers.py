@@ -10,16 +10,22 @@ in-process side's calls and every move; the peer itself cannot be called.
 
 Life cycle (per scenario, always cleaned up)
 --------------------------------------------
-* a server peer: biopair picks a free loopback port, starts the program on it, and waits
-  (at most :data:`START_TIMEOUT` seconds) until the port is listening -- it reads
-  ``/proc/net/tcp``, so the health check opens no connection the peer would count; then
-  it connects.
+* a server peer: biopair starts the program on port 0, so it binds a port of its own, and
+  waits (at most :data:`START_TIMEOUT` seconds) until a listening socket appears among the
+  peer's file descriptors (``/proc/PID/fd`` against ``/proc/net/tcp``: the health check
+  opens no connection the peer would count); then it connects.
 * a client peer: biopair listens on a free loopback port, starts the program towards it,
   and accepts its connection (at most :data:`START_TIMEOUT` seconds).
+* either way the connection is proven to be with the child: the inode of the socket at
+  its other end must be among the child's file descriptors, else :class:`PeerError`.
 * a program that is missing, exits early or never listens/connects is a
   :class:`PeerError` naming the command and its stderr -- never a hang.
 * :meth:`PeerEndpoint.close` (called by ``Pair.close``, also on failure) kills the
-  process; a ``weakref.finalize`` kills it even if the pair is never closed.
+  process group (the peer leads its own session) and removes the temporary folder; a
+  ``weakref.finalize`` does it even if the pair is never closed, and ``PR_SET_PDEATHSIG``
+  has the kernel kill the peer if biopair dies.
+* caps: :data:`OUTPUT_CAP` on each output file (``RLIMIT_FSIZE``), :data:`RECEIVE_CAP`
+  on the bytes taken from the peer in one run; the environment loses :data:`SECRET_ENV`.
 
 DEADLOCK with a peer
 --------------------
@@ -34,15 +40,22 @@ queued waits the same way.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
+import os
+import resource
 import select
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import weakref
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from biopair.endpoints import pki
 from biopair.endpoints.config import EndpointConfig
@@ -82,6 +95,9 @@ START_TIMEOUT = 10.0
 FIRST_BYTE_WAIT = 2.0
 #: Seconds of silence after which a peer is taken to have sent all it will.
 QUIET = 0.05
+#: Seconds a connection's other end may stay outside the peer's file descriptors before
+#: it is taken for another program's.
+FOREIGN_GRACE = 0.2
 #: What a client peer sends once its handshake is done (a server peer echoes).
 CLIENT_MESSAGE = b"hello from the peer\n"
 
@@ -90,24 +106,80 @@ class PeerError(RuntimeError):
     """An external peer could not be started or reached; the message says why."""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+#: Bytes a peer may write to its stdout and stderr files (each); a peer that writes more
+#: is stopped by the kernel (RLIMIT_FSIZE) and the run fails with a PeerError.
+OUTPUT_CAP = 64 << 20
+#: Bytes biopair takes from one peer in one run; more is a PeerError (a peer may send
+#: what nobody asked for, and every byte taken is kept for the trace).
+RECEIVE_CAP = 64 << 20
+#: Environment variables removed from a peer's environment: they make a TLS library write
+#: secrets (or debug output that includes them) where nobody asked.
+SECRET_ENV: tuple[str, ...] = ("SSLKEYLOGFILE", "GNUTLS_KEYLOGFILE", "GNUTLS_DEBUG_LEVEL",
+                               "OPENSSL_TRACE")
+
+_TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+_LISTEN, _ESTABLISHED = "0A", "01"
 
 
-def _listening(port: int) -> bool | None:
-    """True if a socket listens on 127.0.0.1:port (None: /proc/net/tcp unreadable)."""
+def _tcp_sockets(tables: tuple[str, ...] = _TCP_TABLES
+                 ) -> list[tuple[int, int, str, int]] | None:
+    """Every TCP socket on this host as ``(local port, remote port, state, inode)``;
+    None when /proc/net/tcp cannot be read (not Linux)."""
+    rows: list[tuple[int, int, str, int]] = []
+    readable = False
+    for table in tables:
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        readable = True
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 10:
+                continue
+            rows.append((int(fields[1].rsplit(":", 1)[1], 16),
+                         int(fields[2].rsplit(":", 1)[1], 16), fields[3], int(fields[9])))
+    return rows if readable else None
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    """Inodes of the sockets process ``pid`` holds open (from ``/proc/PID/fd``)."""
+    found: set[int] = set()
+    fd_dir = f"/proc/{pid}/fd"
     try:
-        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        names = os.listdir(fd_dir)
     except OSError:
-        return None
-    for line in lines:
-        fields = line.split()
-        local, state = fields[1], fields[3]
-        if state == "0A" and int(local.split(":")[1], 16) == port:
-            return True
-    return False
+        return found
+    for name in names:
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"{fd_dir}/{name}")
+            if target.startswith("socket:["):
+                found.add(int(target[8:-1]))
+    return found
+
+
+def _listening_port(pid: int) -> int | None:
+    """The port of an IPv4 loopback-reachable socket process ``pid`` listens on, if any."""
+    rows = _tcp_sockets(_TCP_TABLES[:1])  # IPv4 only: biopair connects to 127.0.0.1
+    if rows is None:
+        raise PeerError("cannot tell which port the peer listens on: /proc/net/tcp is not "
+                        "readable (external peers need Linux)")
+    mine = _socket_inodes(pid)
+    for local, _remote, state, inode in rows:
+        if state == _LISTEN and inode in mine:
+            return local
+    return None
+
+
+def _other_end(sock: socket.socket) -> int | None:
+    """The inode of the socket at the other end of a loopback TCP connection (0: not yet
+    accepted by any process; None: not found)."""
+    local = sock.getsockname()[1]
+    remote = sock.getpeername()[1]
+    for lport, rport, state, inode in _tcp_sockets() or ():
+        if lport == remote and rport == local and state == _ESTABLISHED:
+            return inode
+    return None
 
 
 def program_for(stack: str, role: str) -> str:
@@ -171,7 +243,12 @@ def _kill(proc: subprocess.Popen[bytes], tmp: tempfile.TemporaryDirectory[str],
         with contextlib.suppress(OSError):
             fh.close()
     if proc.poll() is None:
-        proc.kill()
+        # The peer leads its own process group (start_new_session): kill the group, so a
+        # helper it started goes too.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            proc.kill()
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
@@ -179,6 +256,32 @@ def _kill(proc: subprocess.Popen[bytes], tmp: tempfile.TemporaryDirectory[str],
             with contextlib.suppress(OSError):
                 stream.close()
     tmp.cleanup()
+
+
+def peer_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without the variables in :data:`SECRET_ENV`."""
+    return {k: v for k, v in environ.items() if k not in SECRET_ENV}
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return cast(Callable[..., int], ctypes.CDLL(None, use_errno=True).prctl)
+    except (OSError, AttributeError):
+        return None
+
+
+def _child_setup(output_cap: int, prctl: Callable[..., int] | None) -> None:
+    # Runs in the child between fork and exec: no locks, no allocation worth naming.
+    resource.setrlimit(resource.RLIMIT_FSIZE, (output_cap, output_cap))
+    if prctl is not None:
+        # Killed with its parent, even if the parent is killed with SIGKILL.
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class PeerEndpoint:
@@ -190,7 +293,8 @@ class PeerEndpoint:
         cfg: its settings (``stack`` is one of :data:`PEER_STACKS`).
 
     Raises:
-        PeerError: when the program is missing, exits, or does not listen/connect in time.
+        PeerError: when the program is missing, exits, does not listen/connect in time,
+            or the connection's other end is not the program biopair started.
     """
 
     def __init__(self, cfg: EndpointConfig) -> None:
@@ -199,6 +303,8 @@ class PeerEndpoint:
         self.stack = cfg.stack
         self.capabilities = CAPABILITIES[cfg.stack]
         self.write_data = b""  # a peer is never called: it has no write buffer
+        self.received = 0
+        self._peer_closed = False
         program = program_for(cfg.stack, cfg.role)
         if shutil.which(program) is None:
             package = self.capabilities.package.removeprefix("Debian: ")
@@ -209,7 +315,7 @@ class PeerEndpoint:
         try:
             files = self._write_pki(Path(self._tmp.name))
             if cfg.role == "server":
-                port = _free_port()
+                port = 0  # the peer binds a port of its own; biopair reads which
             else:
                 listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 listener.bind(("127.0.0.1", 0))
@@ -223,7 +329,9 @@ class PeerEndpoint:
             self._err = (Path(self._tmp.name) / "stderr").open("wb")
             self.proc = subprocess.Popen(
                 self.command, stdin=subprocess.PIPE, stdout=self._out, stderr=self._err,
-                cwd=self._tmp.name, start_new_session=True)
+                cwd=self._tmp.name, start_new_session=True,
+                env=peer_environment(os.environ),
+                preexec_fn=functools.partial(_child_setup, OUTPUT_CAP, _prctl()))
         except BaseException:
             if listener is not None:
                 listener.close()
@@ -235,7 +343,8 @@ class PeerEndpoint:
         self._finalizer = weakref.finalize(self, _kill, self.proc, self._tmp,
                                            (self._out, self._err))
         try:
-            self.sock = (self._connect(port) if listener is None else self._accept(listener))
+            self.sock = (self._connect() if listener is None else self._accept(listener))
+            self._verify(self.sock)
         except BaseException:
             self.close()
             raise
@@ -285,21 +394,22 @@ class PeerEndpoint:
         self.close()
         return PeerError(f"{self.cfg.role}: {what}: {' '.join(self.command)}{detail}")
 
-    def _connect(self, port: int) -> socket.socket:
+    def _connect(self) -> socket.socket:
+        # The peer was told port 0: it binds one itself, so no other process can take it
+        # between a choice and the peer's bind.  Its listening socket is found among the
+        # peer's own file descriptors (/proc/PID/fd), so the check opens no connection the
+        # peer would count.
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:
                 raise self._failed(f"exited with status {self.proc.returncode} before "
                                    f"listening")
-            listening = _listening(port)
-            if listening or listening is None:
-                try:
-                    return socket.create_connection(("127.0.0.1", port), timeout=1.0)
-                except OSError:
-                    if listening:
-                        raise
+            port = _listening_port(self.proc.pid)
+            if port is not None:
+                self.port = port
+                return socket.create_connection(("127.0.0.1", port), timeout=1.0)
             if time.monotonic() > deadline:
-                raise self._failed(f"not listening on port {port} after {START_TIMEOUT}s")
+                raise self._failed(f"not listening after {START_TIMEOUT}s")
             time.sleep(0.02)
 
     def _accept(self, listener: socket.socket) -> socket.socket:
@@ -315,16 +425,72 @@ class PeerEndpoint:
             if time.monotonic() > deadline:
                 raise self._failed(f"did not connect within {START_TIMEOUT}s")
 
+    def _verify(self, sock: socket.socket) -> None:
+        """Prove the connection's other end is a socket of the process biopair started:
+        its inode must be among the peer's file descriptors (/proc/PID/fd).
+
+        Raises:
+            PeerError: when it belongs to another process, or the peer never takes it.
+        """
+        deadline = time.monotonic() + START_TIMEOUT
+        foreign_since: float | None = None
+        while True:
+            inode = _other_end(sock)
+            # 0: a server peer has not yet accepted it (it waits in the listen queue).
+            if inode and inode in _socket_inodes(self.proc.pid):
+                return
+            now = time.monotonic()
+            if inode:
+                # accept() makes the socket visible a moment before it enters the fd
+                # table: a foreign inode is refused once it stays foreign.
+                foreign_since = now if foreign_since is None else foreign_since
+            if ((foreign_since is not None and now - foreign_since > FOREIGN_GRACE)
+                    or now > deadline):
+                where = sock.getpeername()
+                self.close()
+                raise PeerError(
+                    f"{self.cfg.role}: the connection with 127.0.0.1:{where[1]} is not with "
+                    f"the {program_for(self.stack, self.cfg.role)} process biopair started "
+                    f"(pid {self.proc.pid}); refusing to talk to another program")
+            if self.proc.poll() is not None:
+                raise self._failed(f"exited with status {self.proc.returncode} before "
+                                   f"accepting")
+            time.sleep(0.005)
+
+    def _check_output(self) -> None:
+        for fh, name in ((self._out, "stdout"), (self._err, "stderr")):
+            with contextlib.suppress(OSError, ValueError):
+                if os.fstat(fh.fileno()).st_size >= OUTPUT_CAP:
+                    raise PeerError(f"{self.name}: the peer wrote {OUTPUT_CAP} bytes to its "
+                                    f"{name} (the cap) and was stopped")
+
     # -- the wire -----------------------------------------------------------------------
     def wire_take(self, limit: int) -> bytes | None:
         """What the peer sent so far, without waiting (None: the peer closed)."""
+        if self._peer_closed:
+            return None
+        room = RECEIVE_CAP - self.received
+        if room <= 0:
+            raise PeerError(f"{self.name}: the peer sent more than {RECEIVE_CAP} bytes in "
+                            f"one run (the cap)")
         try:
-            data = self.sock.recv(limit)
+            data = self.sock.recv(min(limit, room + 1))
         except (BlockingIOError, InterruptedError):
             return b""
         except OSError:
+            data = b""
+        if not data:
+            # The peer closed: if the kernel stopped it for writing too much, say so.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=0.05)
+            self._peer_closed = True
+            self._check_output()
             return None
-        return data if data else None
+        self.received += len(data)
+        if self.received > RECEIVE_CAP:
+            raise PeerError(f"{self.name}: the peer sent more than {RECEIVE_CAP} bytes in "
+                            f"one run (the cap)")
+        return data
 
     def wire_give(self, data: bytes) -> int:
         """Send bytes to the peer (waiting at most START_TIMEOUT for buffer space).

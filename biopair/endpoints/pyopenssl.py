@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.x509.oid import NameOID
@@ -17,6 +18,9 @@ from OpenSSL import SSL, crypto
 
 from biopair.endpoints import _openssl, pki
 from biopair.endpoints.config import (
+    C_API_OPS,
+    C_API_RESULTS,
+    C_API_SETTINGS,
     DEFAULT_READ_SIZE,
     OPS,
     READ_OPS,
@@ -30,12 +34,13 @@ from biopair.endpoints.config import (
 )
 from biopair.endpoints.protocol import Capabilities, RawResult
 
-#: pyOpenSSL takes every op, setting and result, on memory BIOs or a socket.
+#: pyOpenSSL takes every op, setting and result but those of OpenSSL's C API its binding
+#: lacks (config.C_API_*), on memory BIOs or a socket.
 CAPABILITIES = Capabilities(
     stack="pyopenssl",
-    ops=frozenset(OPS),
-    settings=frozenset(SETTINGS),
-    results=frozenset(RESULTS),
+    ops=frozenset(OPS) - frozenset(C_API_OPS),
+    settings=frozenset(SETTINGS) - frozenset(C_API_SETTINGS),
+    results=frozenset(RESULTS) - frozenset(C_API_RESULTS),
     links=frozenset({"memory", "socket"}),
     versions=frozenset(VERSIONS),
 )
@@ -256,6 +261,16 @@ class Endpoint:
         else:
             result = _openssl.call(self.conn, raw_op)
         return result
+
+    def caller(self, op: str, size: int | None = None, data: bytes | None = None,
+               buffer: str = "auto") -> Callable[[], RawResult]:
+        """A callable making ``call(op, size=size, data=data, buffer=buffer)`` each time
+        it is called: the pair prepares one per run entry.  A handshake op gets
+        :func:`biopair.endpoints._openssl.handshaker` (no Python frame in between: the
+        hot path of every run); any other op this method with its arguments bound."""
+        if OPS[op] == "handshake":
+            return _openssl.handshaker(self.conn)
+        return functools.partial(self.call, op, size=size, data=data, buffer=buffer)
 
     def _write_buffer(
         self, size: int | None, data: bytes | None, buffer: str

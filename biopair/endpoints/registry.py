@@ -6,8 +6,14 @@
   pyOpenSSL's binding (the OpenSSL bundled in the cryptography wheel);
 * ``stdlib``: :class:`biopair.endpoints.stdlib.StdlibEndpoint`, Python's ``ssl`` module (the system
   OpenSSL);
+* ``libssl``: :class:`biopair.endpoints.libssl.LibsslEndpoint`, the system's OpenSSL 3
+  through its C API (cffi ABI mode), on memory BIOs or a BIO pair;
 * ``openssl-cli`` / ``gnutls-cli``: :class:`biopair.endpoints.peers.PeerEndpoint`, a real TLS
-  program in another process over loopback TCP.
+  program in another process over loopback TCP;
+* ``wolfssl``: :class:`biopair.endpoints.wolfssl.WolfSSLEndpoint`, the system's libwolfssl
+  through its I/O callbacks;
+* ``tlslite-ng``: :class:`biopair.endpoints.tlslite.TlsliteEndpoint`, pure Python, through
+  its asynchronous handshake generators.
 
 Each stack declares what it supports in a
 :class:`~biopair.endpoints.protocol.Capabilities` value; :func:`capabilities` looks one up
@@ -23,8 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from biopair.endpoints import peers, pyopenssl, stdlib
-from biopair.endpoints.config import EndpointConfig
+from biopair.endpoints import _libssl, libssl, peers, pyopenssl, stdlib, tlslite, wolfssl
+from biopair.endpoints.config import ConfigError, EndpointConfig
 from biopair.endpoints.peers import PeerEndpoint
 from biopair.endpoints.protocol import Capabilities, Endpoint
 from biopair.endpoints.stdlib import StdlibEndpoint
@@ -32,8 +38,13 @@ from biopair.endpoints.stdlib import StdlibEndpoint
 # Every stack's declaration, in the order scenarios and messages list them.
 _CAPABILITIES: dict[str, Capabilities] = {
     caps.stack: caps
-    for caps in (pyopenssl.CAPABILITIES, stdlib.CAPABILITIES, *peers.CAPABILITIES.values())
+    for caps in (pyopenssl.CAPABILITIES, stdlib.CAPABILITIES, *peers.CAPABILITIES.values(),
+                 libssl.CAPABILITIES, wolfssl.CAPABILITIES, tlslite.CAPABILITIES)
 }
+# In-process stacks whose library may be missing: why, naming the package (None: present).
+# (looked up at call time, so a test can stand in for a missing library).
+_MISSING = {"libssl": lambda: _libssl.missing(), "wolfssl": lambda: wolfssl.missing(),
+            "tlslite-ng": lambda: tlslite.missing()}
 #: Every stack a scenario may name.
 STACKS: tuple[str, ...] = tuple(_CAPABILITIES)
 
@@ -50,6 +61,13 @@ def capabilities(stack: str) -> Capabilities:
         raise ValueError(f"unknown stack {stack!r} (known: {', '.join(STACKS)})") from None
 
 
+def missing(stack: str) -> str | None:
+    """Why an in-process stack's library cannot be loaded, naming the package to install
+    (None: it can, or the stack has no optional library)."""
+    check = _MISSING.get(stack)
+    return check() if check is not None else None
+
+
 def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None,
                   trace_hooks: bool = True) -> Endpoint:
     """Build the endpoint for ``cfg.stack``.
@@ -62,12 +80,22 @@ def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None,
 
     Raises:
         ValueError: for an unknown stack.
-        biopair.endpoints.config.ConfigError: for settings the stack refuses.
+        biopair.endpoints.config.ConfigError: for settings the stack refuses, or a stack
+            whose library is not installed (at ``<role>.stack``, naming the package).
         biopair.endpoints.peers.PeerError: when an external peer cannot be started.
     """
     caps = capabilities(cfg.stack)
+    why = missing(caps.stack)
+    if why is not None:
+        raise ConfigError(f"{cfg.role}.stack", why)
     if caps.stack == "stdlib":
         return StdlibEndpoint(cfg)
+    if caps.stack == "libssl":
+        return libssl.LibsslEndpoint(cfg)
+    if caps.stack == "wolfssl":
+        return wolfssl.WolfSSLEndpoint(cfg, sock=sock)
+    if caps.stack == "tlslite-ng":
+        return tlslite.TlsliteEndpoint(cfg, sock=sock)
     if caps.external:
         return PeerEndpoint(cfg)
     return pyopenssl.Endpoint(cfg, sock=sock, context=context, trace_hooks=trace_hooks)

@@ -14,12 +14,15 @@ from importlib import metadata
 
 from OpenSSL import SSL
 
+from biopair.endpoints import _libssl
+
 _NUMBER = re.compile(r"(\d+(?:\.\d+)*)")
 
 
 @functools.lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
-    """biopair, pyOpenSSL, cryptography and the OpenSSL pyOpenSSL is linked against."""
+    """biopair, pyOpenSSL, cryptography, the OpenSSL pyOpenSSL is linked against, and the
+    system's libssl (OpenSSL_version() of ``libssl.so.3``, or where to get it)."""
     out = {}
     for dist in ("biopair", "pyOpenSSL", "cryptography"):
         try:
@@ -27,6 +30,21 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[dist] = "not installed"
     out["OpenSSL"] = SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()
+    out["libssl"] = _libssl.version() or f"not found ({_libssl.PACKAGE})"
+    out.update(_optional_stacks("not installed"))
+    return out
+
+
+def _optional_stacks(absent: str | None) -> dict[str, str]:
+    # The in-process stacks whose library may be missing, by library name.
+    from biopair.endpoints import tlslite, wolfssl
+
+    found = {"wolfSSL": wolfssl.version(), "tlslite-ng": tlslite.version()}
+    out = {}
+    for name, text in found.items():
+        shown = text or absent
+        if shown is not None:
+            out[name] = shown
     return out
 
 
@@ -47,7 +65,9 @@ def stack_versions() -> dict[str, tuple[int, ...]]:
     """The running stacks' versions, by the library names version conditions use.
 
     ``openssl``: the OpenSSL pyOpenSSL is linked against; ``stdlib-openssl``: the one
-    Python's ``ssl`` module uses; ``pyopenssl`` and ``cryptography``: the bindings.
+    Python's ``ssl`` module uses; ``pyopenssl`` and ``cryptography``: the bindings;
+    ``libssl``: the system's ``libssl.so.3`` the libssl stack loads (only where it loads);
+    ``wolfssl`` and ``tlslite-ng``: those stacks, only where they are installed.
     """
     out = {
         "openssl": version_numbers(SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()),
@@ -55,4 +75,9 @@ def stack_versions() -> dict[str, tuple[int, ...]]:
     }
     for name, dist in (("pyopenssl", "pyOpenSSL"), ("cryptography", "cryptography")):
         out[name] = version_numbers(metadata.version(dist))
+    libssl = _libssl.version()
+    if libssl is not None:  # absent where libssl.so.3 is missing: no condition holds
+        out["libssl"] = version_numbers(libssl)
+    for name, text in _optional_stacks(None).items():
+        out[name.lower()] = version_numbers(text)
     return out

@@ -11,6 +11,7 @@ process or endpoint outlives a pair that could not be built.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,14 +20,16 @@ from biopair.endpoints import registry
 from biopair.endpoints.config import EndpointConfig
 from biopair.endpoints.peers import PeerEndpoint
 from biopair.endpoints.pyopenssl import Endpoint
+from biopair.transport.biopair import DEFAULT_SIZE as BIO_PAIR_SIZE
+from biopair.transport.biopair import BioPairLink
 from biopair.transport.link import DIRECTIONS, Link, parse_direction, share_sessions
 from biopair.transport.memory import MemoryLink
 from biopair.transport.socket import SocketEnds, SocketLink
 from biopair.transport.wire import PeerLink, WireLink
 
-#: Link kinds a pair can ask for: unbounded memory BIOs, or bounded AF_UNIX socketpairs
-#: (genuine WANT_WRITE).
-LINK_KINDS = ("memory", "socket")
+#: Link kinds a pair can ask for: unbounded memory BIOs, bounded AF_UNIX socketpairs
+#: (genuine WANT_WRITE), or OpenSSL's bounded BIO pairs under libssl endpoints.
+LINK_KINDS = ("memory", "socket", "bio-pair")
 _ROLES = ("client", "server")
 
 
@@ -60,19 +63,27 @@ def build(
     link: str,
     socket_buffer: int | None,
     trace_hooks: bool,
+    bio_pair_size: int | None = None,
 ) -> Parts:
     """Make the endpoints and the links between them.
+
+    On ``link = "bio-pair"`` every libssl endpoint sits on a BIO pair of
+    ``bio_pair_size`` bytes each way (default
+    :data:`~biopair.transport.biopair.DEFAULT_SIZE`), any other stays on its memory BIOs,
+    and each direction is a :class:`~biopair.transport.biopair.BioPairLink`.
 
     Returns:
         The :class:`Parts`.
 
     Raises:
-        ValueError: for an unknown ``link``.
+        ValueError: for an unknown ``link``, or a bio-pair link without a libssl endpoint.
         ConfigError, PeerError: as :func:`biopair.endpoints.registry.make_endpoints`
             (after releasing whatever was made).
     """
     if link not in LINK_KINDS:
         raise ValueError(f"link must be one of {LINK_KINDS}, not {link!r}")
+    if link == "bio-pair":
+        client, server = _on_bio_pairs(client, server, bio_pair_size or BIO_PAIR_SIZE)
     sockets: dict[str, SocketEnds] = {}
     endpoints: dict[str, Any] = {}
     try:
@@ -87,7 +98,10 @@ def build(
             socks={name: ends.endpoint for name, ends in sockets.items()},
             trace_hooks=trace_hooks,
         )
-        if mixed(endpoints):
+        if link == "bio-pair":
+            links = _bio_pair_links(endpoints, bio_pair_size or BIO_PAIR_SIZE)
+            kind = link
+        elif mixed(endpoints) and not sockets:
             links = _wire_links(endpoints)
             kind = "tcp-peer" if any(isinstance(e, PeerEndpoint)
                                      for e in endpoints.values()) else "memory"
@@ -116,7 +130,10 @@ def _pyopenssl_links(endpoints: Mapping[str, Any],
     links: dict[str, Link] = {}
     for direction in DIRECTIONS:
         sender, receiver = parse_direction(direction)
-        conns = (endpoints[sender].conn, endpoints[receiver].conn)
+        # A socket link moves the sockets' bytes: any in-process stack on a socket works
+        # (its Connection, where it has one, is what the trace hooks read).
+        conns = (getattr(endpoints[sender], "conn", endpoints[sender]),
+                 getattr(endpoints[receiver], "conn", endpoints[receiver]))
         if sockets:
             links[direction] = SocketLink(direction, *conns, source=sockets[sender],
                                           sink=sockets[receiver])
@@ -131,4 +148,22 @@ def _wire_links(endpoints: Mapping[str, Any]) -> dict[str, Link]:
         sender, receiver = parse_direction(direction)
         cls = PeerLink if isinstance(endpoints[sender], PeerEndpoint) else WireLink
         links[direction] = cls(direction, endpoints[sender], endpoints[receiver])
+    return links
+
+
+def _on_bio_pairs(client: EndpointConfig | None, server: EndpointConfig | None,
+                  size: int) -> tuple[EndpointConfig, EndpointConfig]:
+    cfgs = [dataclasses.replace(cfg, bio_pair_size=size) if cfg.stack == "libssl" else cfg
+            for cfg in (client or EndpointConfig(role="client"),
+                        server or EndpointConfig(role="server"))]
+    if not any(cfg.stack == "libssl" for cfg in cfgs):
+        raise ValueError('link = "bio-pair" needs a libssl endpoint (stack = "libssl")')
+    return cfgs[0], cfgs[1]
+
+
+def _bio_pair_links(endpoints: Mapping[str, Any], size: int) -> dict[str, Link]:
+    links: dict[str, Link] = {}
+    for direction in DIRECTIONS:
+        sender, receiver = parse_direction(direction)
+        links[direction] = BioPairLink(direction, endpoints[sender], endpoints[receiver], size)
     return links

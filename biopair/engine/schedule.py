@@ -22,6 +22,12 @@ is the schedule's:
   default moves every such link that is neither paused nor held; a paused or held link
   does not move until a ``resume`` or its hold condition releases it.
 
+A run reads :meth:`Schedule.fixed` once before it starts: the answers a schedule gives
+whatever it is asked (the default's move size for a policy that is not a list, its turn
+order, its ``alternate`` turns) are then taken from there rather than asked after every
+call -- the hot path of a bytewise run.  Overriding a method un-fixes its answer, so a
+subclass is asked every time without doing anything more.
+
 The loop asks nothing else, so a schedule that answers differently -- an explorer that
 varies split points, turn order and when a link moves -- drives the very same loop
 (there is no second code path).  A schedule sees the links through :class:`LinkState`
@@ -37,9 +43,9 @@ another, and ``Pair.run(deliver=...)`` with a fresh copy of the pair's turn rule
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import Final, Literal, Protocol, TypeVar
+from typing import Final, Literal, NamedTuple, Protocol, TypeVar
 
 from biopair.transport.link import DIRECTIONS
 
@@ -48,9 +54,12 @@ DELIVER_NAMES = ("all", "bytewise", "records")
 #: Turn-taking rules for a run.
 TURNS = ("alternate", "drain")
 
-#: A delivery policy: a name of :data:`DELIVER_NAMES`, bytes per move, or a list of sizes
-#: (one per move on each link, then all).
-Deliver = str | int | Sequence[int]
+#: One link's delivery policy: a name of :data:`DELIVER_NAMES`, bytes per move, or a list
+#: of sizes (one per move, then all).
+LinkDeliver = str | int | Sequence[int]
+#: A delivery policy: one policy for both links, or one per direction (a direction left
+#: out delivers all); a list of sizes counts each link's moves on its own.
+Deliver = LinkDeliver | Mapping[str, LinkDeliver]
 #: How many bytes one move hands over: None (everything queued), a count (0: none, but an
 #: EOF may reach the receiver), or a stop point (``"record"``: up to the end of the current
 #: record; see :data:`biopair.tls.framing.STOPS`).
@@ -78,6 +87,12 @@ class LinkState(Protocol):
     @property
     def queue(self) -> bytearray:
         """Bytes pulled from the sender, not yet delivered (read them; do not change them)."""
+        ...
+
+    @property
+    def delivered(self) -> int:
+        """Bytes handed to the receiver so far (with :attr:`queue`: where a move is in
+        the sender's stream; an explorer's split points are counted from it)."""
         ...
 
     @property
@@ -139,12 +154,17 @@ class Delivery:
 
     Args:
         policy: ``"all"``, ``"bytewise"``, ``"records"``, a positive int, or a list of
-            positive ints (one per move on each link, then all).
+            positive ints (one per move on each link, then all); or a mapping from
+            direction to one of those (one policy per link; a direction left out: all).
     """
 
     def __init__(self, policy: Deliver = "all") -> None:
         self.policy = policy
         self._moves: dict[str, int] = dict.fromkeys(DIRECTIONS, 0)
+        #: one policy per direction, when ``policy`` is a mapping.
+        self.per_link: dict[str, Delivery] | None = None
+        if isinstance(policy, Mapping):
+            self.per_link = {d: Delivery(policy.get(d, "all")) for d in DIRECTIONS}
         #: True for a list of sizes (they change from move to move).
         self.listed = not isinstance(policy, (str, int))
         #: The size of every move when the policy is not a list.
@@ -157,11 +177,39 @@ class Delivery:
         up to the end of the current record)."""
         if not self.listed:
             return self.fixed
+        if self.per_link is not None:
+            return self.per_link[direction].next_size(direction)
         policy = self.policy
-        assert not isinstance(policy, (str, int))
+        assert not isinstance(policy, (str, int, Mapping))
         index = self._moves[direction]
         self._moves[direction] = index + 1
         return policy[index] if index < len(policy) else None
+
+
+class Fixed(NamedTuple):
+    """The answers a schedule gives whatever it is asked, known before a run starts.
+
+    A run asks its schedule after every call; the answers that cannot vary it takes from
+    here once (:meth:`Schedule.fixed`), and asks the schedule for every other.
+
+    Attributes:
+        move_known: True if :attr:`move` is what :meth:`Schedule.move` answers for every
+            link that has bytes queued and is neither paused nor held.
+        move: that answer (meaningful only with ``move_known``).
+        keep_turn: what :meth:`Schedule.keep_turn` answers for every turn, or None if
+            the answer depends on the turn.
+        in_order: True if :meth:`Schedule.turn_order` returns the running entries in
+            the order it is given them.
+    """
+
+    move_known: bool
+    move: Size
+    keep_turn: bool | None
+    in_order: bool
+
+
+#: The answer of a schedule that fixes nothing in advance.
+ASK_EVERY_TIME = Fixed(False, None, None, False)
 
 
 class Schedule:
@@ -194,6 +242,21 @@ class Schedule:
             A new schedule; this one is unchanged.
         """
         return Schedule(deliver, self.turns)
+
+    def fixed(self) -> Fixed:
+        """The answers this schedule gives whatever it is asked (a run reads them once).
+
+        The default schedule fixes the size of every move of a delivery policy that is
+        not a list, the turn order (as given), and, with ``turns = "alternate"``, that
+        no entry keeps its turn.  A subclass that overrides :meth:`move`,
+        :meth:`keep_turn` or :meth:`turn_order` fixes that answer no longer (it is asked
+        every time) unless it overrides this method too.
+        """
+        cls = type(self)
+        move_known = cls.move is Schedule.move and not self._listed
+        keeps = False if cls.keep_turn is Schedule.keep_turn and not self._drain else None
+        return Fixed(move_known, self._fixed if move_known else None, keeps,
+                     cls.turn_order is Schedule.turn_order)
 
     def turn_order(self, running: Sequence[T]) -> Sequence[T]:
         """The order in which the running entries take their turns this round.

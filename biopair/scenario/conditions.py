@@ -11,11 +11,15 @@ A condition is one or more comparisons joined by ``and``::
 
     condition  := comparison ("and" comparison)* | "else"
     comparison := LIBRARY OP VERSION
-    LIBRARY    := openssl | pyopenssl | cryptography | stdlib-openssl
+    LIBRARY    := openssl | pyopenssl | cryptography | stdlib-openssl | libssl | wolfssl
+                | tlslite-ng
     OP         := >= | > | <= | < | == | !=
 
 ``openssl`` is the OpenSSL that pyOpenSSL is linked against (bundled in the cryptography
-wheel); ``stdlib-openssl`` is the one Python's ``ssl`` module uses.  Versions compare
+wheel); ``stdlib-openssl`` is the one Python's ``ssl`` module uses; ``libssl`` is the
+system's ``libssl.so.3`` that ``stack = "libssl"`` loads; ``wolfssl`` and ``tlslite-ng``
+are those stacks (a comparison naming a library that is not installed does not hold, and
+says so).  Versions compare
 numerically, truncated to the precision the condition names: with OpenSSL 3.5.6,
 ``openssl == 3.5`` and ``openssl <= 3.5`` hold and ``openssl < 3.5`` does not.
 
@@ -37,7 +41,8 @@ from typing import TypeVar
 from biopair.endpoints.versions import stack_versions, version_numbers
 
 #: Libraries a condition may name.
-LIBRARIES: tuple[str, ...] = ("openssl", "pyopenssl", "cryptography", "stdlib-openssl")
+LIBRARIES: tuple[str, ...] = ("openssl", "pyopenssl", "cryptography", "stdlib-openssl",
+                               "libssl", "wolfssl", "tlslite-ng")
 _OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
     ">=": operator.ge,
     "<=": operator.le,
@@ -83,7 +88,10 @@ class Comparison:
     version: tuple[int, ...]
 
     def holds(self, versions: Mapping[str, tuple[int, ...]]) -> bool:
-        """True when the running ``library`` satisfies the comparison."""
+        """True when the running ``library`` satisfies the comparison (False when it is
+        not installed)."""
+        if self.library not in versions:
+            return False
         actual = versions[self.library][: len(self.version)]
         return _OPS[self.op](actual, self.version)
 
@@ -106,7 +114,8 @@ class Condition:
     def unmet(self, versions: Mapping[str, tuple[int, ...]] | None = None) -> str:
         """The comparisons that do not hold, with the running versions, for a message."""
         vs = stack_versions() if versions is None else versions
-        parts = [f"{c} (have {'.'.join(map(str, vs[c.library]))})"
+        parts = [f"{c} (have {'.'.join(map(str, vs[c.library]))})" if c.library in vs
+                 else f"{c} ({c.library} is not installed)"
                  for c in self.comparisons if not c.holds(vs)]
         return ", ".join(parts)
 

@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 from biopair.endpoints import _openssl, pki
 from biopair.endpoints.config import (
+    EARLY_DATA_STATUSES,
+    MAX_SEND_FRAGMENT,
     OPS,
     READ_OPS,
     RESULTS,
@@ -46,6 +48,7 @@ from biopair.engine.pair import (
     Deliver,
     RunEntry,
 )
+from biopair.engine.schedule import LinkDeliver
 from biopair.outcome import Pattern, PatternError, compile_pattern
 from biopair.scenario import readers, rules
 from biopair.scenario.conditions import Condition as VersionCondition
@@ -53,7 +56,12 @@ from biopair.scenario.conditions import ConditionError
 from biopair.scenario.conditions import parse_condition as parse_version_condition
 from biopair.scenario.model import (
     ENDPOINTS,
+    EXPLORE_FORBID,
+    EXPLORE_MAX_PAUSES,
+    EXPLORE_MAX_SPLITS,
+    EXPLORE_MAX_TURNS,
     CallStep,
+    ExploreSpec,
     FaultStep,
     HoldStep,
     LinkStep,
@@ -65,6 +73,7 @@ from biopair.scenario.model import (
     Step,
     SweepSpec,
     Versioned,
+    number,
     shown,
 )
 from biopair.scenario.readers import Reader, describe, suggest
@@ -84,20 +93,22 @@ T = TypeVar("T")
 
 # -- the schema -----------------------------------------------------------------------------
 _TOP_KEYS = ("title", "about", "tags", "requires", "client", "server", "schedule", "steps",
-             "result", "sweep")
+             "result", "sweep", "explore")
 #: The endpoint-table keys and [result] keys: one table each, kept with EndpointConfig.
 _ENDPOINT_KEYS = SETTINGS
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
 _SERVER_ONLY = ("verify_client", "max_early_data")
-_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer")
+_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer", "bio_pair_size")
+#: The largest BIO pair a scenario may ask for (each way).
+MAX_BIO_PAIR = 1 << 24
 _FAULT_ACTIONS = ("corrupt", "truncate", "drop", "duplicate", "inject", "split", "coalesce")
 _ACTIONS = ("call", "move", "eof", "run", "pause", "resume", *_FAULT_ACTIONS, "hold")
 _STEP_KEYS = (*_ACTIONS, "expect", "bytes", "size", "data", "buffer", "deliver",
               "max_calls", "note", "offset", "record", "at", "length", "xor", "hex", "count",
-              "until", "repeat")
+              "until", "repeat", "request")
 _ADDRESS = ("offset", "record", "at")
 _STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
-    "call": ("expect", "size", "data", "buffer", "note", "repeat"),
+    "call": ("expect", "size", "data", "buffer", "note", "repeat", "request"),
     "move": ("bytes", "note"),
     "eof": (*_ADDRESS, "note"),
     "pause": ("note",),
@@ -115,6 +126,7 @@ _STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
 _SWEEP_KEYS = ("fault", "link", "unit", "start", "stop", "stride", "xor", "forbid")
 #: Faults a sweep can apply at each position.
 SWEEP_FAULTS = ("corrupt", "truncate", "eof", "drop", "duplicate")
+_EXPLORE_KEYS = ("links", "splits", "turns", "pauses", "forbid")
 _RESULT_KEYS = RESULTS
 _RUN_ENTRY_KEYS = ("call", "size", "data")
 BUFFERS = ("auto", "same", "copy")
@@ -216,6 +228,13 @@ class _Loader:
             socket_buffer = read.at_most(schedule["socket_buffer"], "schedule.socket_buffer",
                                          1 << 24, "bytes (16 MiB)")
             rules.check_schedule(read, link, socket_buffer)
+        bio_pair_size = None
+        if "bio_pair_size" in schedule:
+            bio_pair_size = read.at_most(schedule["bio_pair_size"], "schedule.bio_pair_size",
+                                         MAX_BIO_PAIR, "bytes")
+            if link != "bio-pair":
+                raise self.fail("schedule.bio_pair_size", 'sizes a BIO pair: it needs '
+                                                          'link = "bio-pair"')
         if "steps" not in doc:
             raise self.fail("steps", "missing (a scenario needs at least one [[steps]])")
         raw_steps = doc["steps"]
@@ -225,13 +244,15 @@ class _Loader:
         steps = tuple(self.step(s, i) for i, s in enumerate(raw_steps))
         result = self.result(doc.get("result", {}))
         sweep = self.sweep(doc["sweep"]) if "sweep" in doc else None
+        explore = self.explore(doc["explore"]) if "explore" in doc else None
         rules.check_stacks(read, {"client": client, "server": server}, link, steps, result,
                            resume)
         return Scenario(
             path=self.path, title=title, about=about, tags=tags, client=client,
             server=server, steps=steps, result=result, deliver=deliver,
             max_calls=max_calls, turns=turns, link=link, resume=resume, sweep=sweep,
-            socket_buffer=socket_buffer,
+            explore=explore,
+            socket_buffer=socket_buffer, bio_pair_size=bio_pair_size,
             requires=requires,
         )
 
@@ -258,7 +279,7 @@ class _Loader:
                     read.checked(kw[key], f"{role}.{key}", problem)
         if "server_name" in table and table["server_name"] == "":
             kw["server_name"] = None
-        for key in ("verify", "post_handshake_auth"):
+        for key in ("verify", "post_handshake_auth", "quiet_shutdown"):
             if key in table:
                 kw[key] = read.boolean(table[key], f"{role}.{key}")
         if "trust" in table:
@@ -299,6 +320,13 @@ class _Loader:
                                                 f"{role}.max_early_data",
                                                 readers.MAX_EARLY_DATA, "bytes (a uint32)",
                                                 zero=True)
+        if "max_send_fragment" in table:
+            lo, hi = MAX_SEND_FRAGMENT
+            kw["max_send_fragment"] = read.at_most(table["max_send_fragment"],
+                                                   f"{role}.max_send_fragment", hi, "bytes")
+            if kw["max_send_fragment"] < lo:
+                raise self.fail(f"{role}.max_send_fragment", f"must be {lo} to {hi} "
+                                                             f"(SSL_set_max_send_fragment)")
         resume = False
         if "resume" in table:
             resume = read.boolean(table["resume"], f"{role}.resume")
@@ -310,11 +338,27 @@ class _Loader:
 
     # -- schedule values -----------------------------------------------------------------
     def deliver(self, value: Any, key: str) -> Deliver:
-        what = ('"all", "bytewise", "records", a positive integer or a list of positive '
-                'integers')
+        if isinstance(value, dict):
+            # { "server>client" = [1, 300] }: one policy per direction (others: all).
+            if not value:
+                raise self.fail(key, "an empty table (name a direction: client>server or "
+                                     "server>client)")
+            per: dict[str, LinkDeliver] = {}
+            for direction, policy in value.items():
+                self.direction(direction, f"{key}.{direction}")
+                if isinstance(policy, dict):
+                    raise self.fail(f"{key}.{direction}", "expected one link's policy, got "
+                                                          "a table")
+                per[direction] = self.link_deliver(policy, f'{key}."{direction}"')
+            return per
+        return self.link_deliver(value, key)
+
+    def link_deliver(self, value: Any, key: str) -> LinkDeliver:
+        what = ('"all", "bytewise", "records", a positive integer, a list of positive '
+                'integers, or a table of those by direction')
         if isinstance(value, str):
             if value not in DELIVER_NAMES:
-                raise self.fail(key, f"expected {what}, got {value!r}"
+                raise self.fail(key, f"expected {what}, got {shown(value)}"
                                      f"{suggest(value, DELIVER_NAMES)}")
             return value
         if isinstance(value, int) and not isinstance(value, bool):
@@ -449,6 +493,12 @@ class _Loader:
             raise self.fail(f"{where}.size", "give a write either data or size, not both")
         if op not in _SIZED_OPS and size is not None:
             raise self.fail(f"{where}.size", f"{op} takes no size")
+        if op == "key_update":
+            # SSL_key_update()'s type reaches the endpoint as size (config.OPS); without
+            # request, SSL_KEY_UPDATE_NOT_REQUESTED.
+            size = int(read.boolean(raw.get("request", False), f"{where}.request"))
+        elif "request" in raw:
+            raise self.fail(f"{where}.request", "only key_update takes request")
         buffer = "auto"
         if "buffer" in raw:
             if op not in WRITE_OPS:
@@ -486,6 +536,9 @@ class _Loader:
                     data = read.string(item["data"], f"{ekey}.data").encode()
             else:
                 endpoint, op, size = self.call_words(item, ekey)
+            if op == "key_update":
+                raise self.fail(ekey, "key_update is a call step (with request = true or "
+                                      "false), not a run entry")
             # A bare write in a run retries the endpoint's pending write buffer.
             if any(e.endpoint == endpoint for e in entries):
                 raise self.fail(ekey, f"{endpoint} appears twice; a run calls each endpoint "
@@ -628,6 +681,8 @@ class _Loader:
             return read.boolean(value, path)
         if key == "shutdown":
             return list(read.str_list(value, path, self._shutdown_flag))
+        if key == "early_data_status":
+            return read.choice(value, EARLY_DATA_STATUSES, path)
         if value is False:
             return None
         if key == "received":  # application data: any text the writes could send
@@ -664,6 +719,40 @@ class _Loader:
         if "forbid" in table:
             kw["forbid"] = read.str_list(table["forbid"], "sweep.forbid", read.text)
         return SweepSpec(**kw)
+
+    def explore(self, raw: Any) -> ExploreSpec:
+        read = self.read
+        table = read.table(raw, "explore")
+        read.keys(table, _EXPLORE_KEYS, "explore")
+        kw: dict[str, Any] = {}
+        if "links" in table:
+            links = read.str_list(table["links"], "explore.links", self._direction_item)
+            if len(set(links)) != len(links):
+                raise self.fail("explore.links", "names a direction twice")
+            kw["links"] = tuple(d for d in DIRECTIONS if d in links)
+        for key, cap in (("splits", EXPLORE_MAX_SPLITS), ("pauses", EXPLORE_MAX_PAUSES)):
+            if key in table:
+                kw[key] = read.at_most(table[key], f"explore.{key}", cap, "", zero=True)
+        if "turns" in table:
+            value = table["turns"]
+            if isinstance(value, bool):
+                kw["turns"] = int(value)
+            else:
+                n = read.positive(value, "explore.turns", zero=True)
+                if n > EXPLORE_MAX_TURNS:
+                    raise self.fail("explore.turns", f"must be true, false or at most "
+                                                     f"{EXPLORE_MAX_TURNS}, got {number(n)}")
+                kw["turns"] = n
+        if "forbid" in table:
+            kw["forbid"] = read.str_list(table["forbid"], "explore.forbid",
+                                         self._forbid_item)
+        return ExploreSpec(**kw)
+
+    def _direction_item(self, value: str, key: str) -> None:
+        self.direction(value, key)
+
+    def _forbid_item(self, value: str, key: str) -> None:
+        self.read.choice(value, EXPLORE_FORBID, key)
 
 
 _TOKENS = re.compile(r'"""|\'\'\'|["\'#\[\]{}]')

@@ -244,6 +244,34 @@ class SweepSpec:
     forbid: tuple[str, ...] = ()
 
 
+#: Terminal outcomes ``[explore] forbid`` may name: the run loop's two terminals, and the
+#: fatal errors an entry can end with.
+EXPLORE_FORBID = ("DEADLOCK", "LIMIT", "SSL", "SYSCALL", "ZERO_RETURN")
+#: The largest ``[explore]`` bounds (larger spaces are not searchable in a session).
+EXPLORE_MAX_SPLITS = 16
+EXPLORE_MAX_TURNS = 16
+EXPLORE_MAX_PAUSES = 4
+
+
+@dataclass(frozen=True)
+class ExploreSpec:
+    """``[explore]``: the schedule space ``biopair explore`` searches (docs/explore.md).
+
+    Attributes:
+        links: the directions whose move sizes are free.
+        splits: at most this many extra split points per flight on each free link.
+        turns: at most this many rounds whose turn order is rotated (``true`` is 1).
+        pauses: at most this many pause/resume pairs inserted on the free links.
+        forbid: terminal outcomes that refute the scenario wherever they appear.
+    """
+
+    links: tuple[str, ...] = ("client>server", "server>client")
+    splits: int = 1
+    turns: int = 0
+    pauses: int = 0
+    forbid: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class ResultSpec:
     """``[result]``: checks after the last step.
@@ -282,8 +310,11 @@ class Scenario:
     turns: str = "alternate"
     link: str = "memory"
     socket_buffer: int | None = None
+    #: ``link = "bio-pair"``: bytes each way of every libssl endpoint's BIO pair.
+    bio_pair_size: int | None = None
     resume: bool = False
     sweep: SweepSpec | None = None
+    explore: ExploreSpec | None = None
     #: conditions the running stack must meet, else the scenario is reported as skipped.
     requires: tuple[Condition, ...] = ()
 

@@ -80,7 +80,7 @@ class _Fit:
         if not isinstance(value, Versioned):
             return value
         when, chosen = self.choose(value, key)
-        return Pattern(text=f"{chosen.text}  (when {when})", regex=chosen.regex)
+        return dataclasses.replace(chosen, text=f"{chosen.text}  (when {when})")
 
     def step(self, step: Step) -> Step:
         where = f"steps[{step.index + 1}]"

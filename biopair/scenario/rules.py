@@ -88,7 +88,17 @@ def check_stacks(reader: Reader, endpoints: Mapping[str, EndpointConfig], link: 
         raise reader.fail("server.stack", "both endpoints are external programs; one side "
                                           "must be in-process")
     for name, cfg in endpoints.items():
-        if link not in caps[name].links:
+        if link == "bio-pair":
+            # Only libssl endpoints sit on a BIO pair; the other side keeps its own BIOs.
+            if not any(link in c.links for c in caps.values()):
+                raise reader.fail("schedule.link", f"link = {link!r} needs an endpoint "
+                                                   f"that can sit on one (stack = "
+                                                   f'"libssl"); {name}.stack = '
+                                                   f"{cfg.stack!r} cannot")
+            if caps[name].external:
+                raise reader.fail("schedule.link", f"link = {link!r} is not available "
+                                                   f"with {name}.stack = {cfg.stack!r}")
+        elif link not in caps[name].links:
             raise reader.fail("schedule.link", f"link = {link!r} is not available with "
                                                f"{name}.stack = {cfg.stack!r}")
     for name in peers:
@@ -96,14 +106,18 @@ def check_stacks(reader: Reader, endpoints: Mapping[str, EndpointConfig], link: 
             raise reader.fail(f"result.{name}", f"the {name} is an external program "
                                                 f"({endpoints[name].stack}); its state is "
                                                 f"not visible")
-    for name, cfg in endpoints.items():
-        if name in peers:
-            continue  # [result] checks of both endpoints skip a peer: its state is not visible
-        own = result.per_endpoint.get(name, {})
-        for key in (*result.both, *own):
+    in_process = [name for name in endpoints if name not in peers]
+    for key in result.both:
+        # [result] checks of both endpoints skip a peer: its state is not visible.
+        cannot = [f"{name}.stack = {endpoints[name].stack!r}" for name in in_process
+                  if key not in caps[name].results]
+        if cannot:
+            raise reader.fail(f"result.{key}", f"{' and '.join(cannot)} cannot report {key}")
+    for name in in_process:
+        for key in result.per_endpoint.get(name, {}):
             if key not in caps[name].results:
-                where = f"result.{name}.{key}" if key in own else f"result.{key}"
-                raise reader.fail(where, f"{name}.stack = {cfg.stack!r} cannot report {key}")
+                raise reader.fail(f"result.{name}.{key}",
+                                  f"{name}.stack = {endpoints[name].stack!r} cannot report {key}")
     for endpoint, op, key in _calls(steps):
         stack = endpoints[endpoint].stack
         if caps[endpoint].external:

@@ -12,16 +12,18 @@ the verdict keeps the whole trace up to that point.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from biopair.endpoints import registry
 from biopair.endpoints.config import ConfigError
 from biopair.endpoints.peers import PEER_STACKS, PeerError, peer_available
 from biopair.endpoints.peers import program_for as peer_program
 from biopair.endpoints.pyopenssl import build_context
+from biopair.endpoints.registry import missing as missing_library
 from biopair.endpoints.versions import stack_versions
-from biopair.engine.pair import Pair
+from biopair.engine.pair import Pair, Schedule
 from biopair.engine.trace import Trace
 from biopair.outcome import Outcome, Pattern, summarize
 from biopair.scenario.conditions import Versions
@@ -140,7 +142,7 @@ def _check(
         failures.append(Failure(key, pattern.text, summarize(outcomes), step))
 
 
-def _make_pair(scenario: Scenario, record: bool) -> Pair:
+def _make_pair(scenario: Scenario, record: bool, protocol: bool | None = None) -> Pair:
     client, server = scenario.client, scenario.server
     contexts = None
     try:
@@ -175,9 +177,11 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
             turns=scenario.turns,
             max_calls=scenario.max_calls,
             record=record,
+            protocol=protocol,
             contexts=contexts,
             link=scenario.link,
             socket_buffer=scenario.socket_buffer,
+            bio_pair_size=scenario.bio_pair_size,
         )
     except ConfigError as exc:
         raise ScenarioError(scenario.path, exc.key, exc.message) from None
@@ -186,12 +190,19 @@ def _make_pair(scenario: Scenario, record: bool) -> Pair:
 
 
 def _missing_peer(scenario: Scenario) -> str | None:
-    # Why an external TLS program the scenario needs is not installed, with the package.
+    # Why an external TLS program or a library the scenario needs is not installed, with
+    # the package.
     for cfg in (scenario.client, scenario.server):
+        why = registry.missing(cfg.stack)
+        if why is not None:
+            return f"{cfg.role}.stack = {cfg.stack!r}: {why}"
         if cfg.stack in PEER_STACKS and not peer_available(cfg.stack, cfg.role):
             return (f"{cfg.role}.stack = {cfg.stack!r} needs {peer_program(cfg.stack, cfg.role)},"
                     f" which is not installed (Debian: apt-get install "
                     f"{'gnutls-bin' if 'gnutls' in cfg.stack else 'openssl'})")
+        why = missing_library(cfg.stack)
+        if why is not None:
+            return f"{cfg.role}.stack = {cfg.stack!r}: {why}"
     return None
 
 
@@ -203,6 +214,8 @@ def run_scenario(
     faults: Sequence[Fault] = (),
     versions: Versions | None = None,
     require_peers: bool = False,
+    schedule: Callable[[Pair], Schedule] | None = None,
+    protocol: bool | None = None,
 ) -> Verdict:
     """Run a scenario on the stack in use and judge it.
 
@@ -215,9 +228,13 @@ def run_scenario(
         versions: the stack's versions that ``requires`` and version tables are judged
             against (default: the running stack's,
             :func:`~biopair.endpoints.versions.stack_versions`).
-        require_peers: True: an external TLS program that is not installed is an error
-            (the peer's own, as a ScenarioError), as where the programs are meant to be
-            installed (CI); False: the scenario is skipped, naming the package.
+        require_peers: True: an external TLS program or an in-process stack's library
+            (libssl.so.3, libwolfssl, tlslite-ng) that is not installed is an error (as a
+            ScenarioError), as where they are meant to be installed (CI); False: the
+            scenario is skipped, naming the package.
+        schedule: builds the pair's schedule from the new pair (an explorer's; default:
+            the scenario's deliver and turns), which drives every run step.
+        protocol: record the protocol (records, messages, states) too; default: ``record``.
 
     Returns:
         The :class:`Verdict` (``skipped`` set when ``requires`` is not met or a peer
@@ -236,7 +253,9 @@ def run_scenario(
     missing = None if require_peers else _missing_peer(scenario)
     if missing:
         return Verdict(scenario, failures, Trace(), skipped=missing)
-    with _make_pair(scenario, record) as pair:
+    with _make_pair(scenario, record, protocol) as pair:
+        if schedule is not None:
+            pair.schedule = schedule(pair)
         for fault in faults:
             pair.fault(fault)
         for step in scenario.steps:

@@ -13,6 +13,10 @@ A sweep fails (exit 1) only on a **hang** (a run hitting the LIMIT call cap, or,
 worker processes, one that takes longer than the timeout), a **harness exception** (a
 traceback from biopair itself), or a class the scenario's ``[sweep] forbid`` list names.
 Everything else is a finding, not a failure.
+
+Interruption (:mod:`biopair.search.interrupt`): Ctrl-C or SIGTERM stops a sweep between
+two results; the workers are terminated and reaped (their peers killed, temporary folders
+removed) and the report holds the runs that completed, marked ``interrupted``.
 """
 
 from __future__ import annotations
@@ -20,16 +24,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import multiprocessing
-import signal
-import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from multiprocessing.pool import Pool
 
 from biopair.engine.trace import Call, RunEnd
 from biopair.scenario.loader import Scenario, SweepSpec, load_scenario
 from biopair.scenario.runner import Verdict, run_scenario
+from biopair.search import interrupt
 from biopair.transport.faults import Fault
 
 _FATAL = ("SSL", "SYSCALL", "ZERO_RETURN")
@@ -65,6 +70,7 @@ class SweepReport:
         results: one per position, in position order.
         seconds: wall-clock time.
         jobs: worker processes used.
+        interrupted: the signal that stopped the sweep early (``"SIGINT"``), or None.
     """
 
     path: str
@@ -73,6 +79,7 @@ class SweepReport:
     results: list[PointResult]
     seconds: float
     jobs: int
+    interrupted: str | None = None
 
     def classes(self) -> dict[str, list[int]]:
         """Positions by outcome class, most frequent class first."""
@@ -99,8 +106,8 @@ class SweepReport:
 
     @property
     def passed(self) -> bool:
-        """No hang, no harness exception, no forbidden class."""
-        return not (self.hangs or self.errors or self.forbidden)
+        """No hang, no harness exception, no forbidden class, not interrupted."""
+        return not (self.hangs or self.errors or self.forbidden or self.interrupted)
 
     def summary(self) -> str:
         """The human-readable summary ``biopair sweep`` prints."""
@@ -121,7 +128,11 @@ class SweepReport:
         lines.append(f"hangs: {len(self.hangs)}, harness exceptions: {len(self.errors)}, "
                      f"forbidden: {len(self.forbidden)}"
                      + (f" (forbid: {', '.join(spec.forbid)})" if spec.forbid else ""))
-        lines.append("PASS" if self.passed else "FAIL")
+        if self.interrupted:
+            lines.append(f"INTERRUPTED by {self.interrupted} after {len(self.results)} of "
+                         f"{len(self.positions)} runs")
+        else:
+            lines.append("PASS" if self.passed else "FAIL")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, object]:
@@ -132,7 +143,8 @@ class SweepReport:
                 "seconds": round(self.seconds, 3), "classes": self.classes(),
                 "hangs": [r.position for r in self.hangs],
                 "errors": {str(r.position): r.error for r in self.errors},
-                "forbidden": [r.position for r in self.forbidden]}
+                "forbidden": [r.position for r in self.forbidden],
+                "interrupted": self.interrupted}
 
 
 def ranges(positions: Sequence[int], step: int = 1, limit: int = 8) -> str:
@@ -212,7 +224,7 @@ def run_point(path: str, spec: SweepSpec, position: int) -> PointResult:
 
 
 def _worker(args: tuple[str, SweepSpec, int]) -> PointResult:
-    return run_point(*args)
+    return interrupt.worker_task(lambda: run_point(*args))
 
 
 def positions(scenario: Scenario, spec: SweepSpec) -> list[int]:
@@ -230,12 +242,6 @@ def positions(scenario: Scenario, spec: SweepSpec) -> list[int]:
     return list(range(spec.start, stop, spec.stride))
 
 
-def _worker_init() -> None:
-    # pool.terminate() sends SIGTERM: exit through Python, so that Pair.close and the peer
-    # finalizers run and no external TLS program outlives its worker.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
-
-
 def sweep(
     scenario: Scenario,
     spec: SweepSpec,
@@ -245,6 +251,9 @@ def sweep(
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepReport:
     """Run a sweep.
+
+    Under :func:`biopair.search.interrupt.guard` a signal stops the sweep early: the
+    report then holds the runs that completed and names the signal (``interrupted``).
 
     Args:
         scenario: the scenario (loaded from a file: workers reload it by path).
@@ -257,27 +266,64 @@ def sweep(
         The :class:`SweepReport`.
     """
     start = time.monotonic()
-    points = positions(scenario, spec)
+    points: list[int] = []
     results: list[PointResult] = []
-    if jobs <= 1:
-        for i, p in enumerate(points):
-            results.append(run_point(scenario.path, spec, p))
-            if progress:
-                progress(i + 1, len(points))
-    else:
-        results = _parallel(scenario.path, spec, points, jobs, timeout, progress)
+    stopped: str | None = None
+    try:
+        points = positions(scenario, spec)
+        if jobs <= 1:
+            for i, p in enumerate(points):
+                results.append(run_point(scenario.path, spec, p))
+                if progress:
+                    progress(i + 1, len(points))
+        else:
+            _parallel(scenario.path, spec, points, jobs, timeout, progress, results)
+    except interrupt.Interrupted as exc:
+        stopped = interrupt.signal_name(exc.signum)
     results.sort(key=lambda r: r.position)
-    return SweepReport(scenario.path, spec, points, results, time.monotonic() - start, jobs)
+    return SweepReport(scenario.path, spec, points, results, time.monotonic() - start, jobs,
+                       stopped)
+
+
+#: Seconds terminated workers get to clean up (kill their peers, remove their temporary
+#: folders) before they are killed outright.
+GRACE = 1.0
+
+
+def _stop(pool: Pool) -> None:
+    # pool.terminate() sends SIGTERM to every worker and then waits for each without a
+    # limit; a worker stuck in C would keep the sweep here, so a timer kills stragglers.
+    workers = getattr(pool, "_pool", [])
+
+    def kill_late() -> None:
+        for w in list(workers):
+            if w.exitcode is None:
+                w.kill()
+
+    timer = threading.Timer(GRACE, kill_late)
+    timer.daemon = True
+    timer.start()
+    try:
+        pool.terminate()
+        pool.join()
+    finally:
+        timer.cancel()
 
 
 def _parallel(path: str, spec: SweepSpec, points: Iterable[int], jobs: int, timeout: float,
-              progress: Callable[[int, int], None] | None) -> list[PointResult]:
+              progress: Callable[[int, int], None] | None,
+              results: list[PointResult]) -> None:
+    # Results are appended to ``results`` as they arrive, so an interrupted sweep keeps
+    # the runs that completed.
     todo = list(points)
-    results: list[PointResult] = []
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                       else "spawn")
-    pool = ctx.Pool(jobs, initializer=_worker_init)
+    pool: Pool | None = None
     try:
+        # Workers are forked with SIGINT and SIGTERM blocked; worker_setup installs their
+        # own handling before it unblocks them.
+        with interrupt.blocked():
+            pool = ctx.Pool(jobs, initializer=interrupt.worker_setup)
         it = pool.imap(_worker, [(path, spec, p) for p in todo], chunksize=1)
         for i, p in enumerate(todo):
             try:
@@ -289,13 +335,9 @@ def _parallel(path: str, spec: SweepSpec, points: Iterable[int], jobs: int, time
                                            True))
                 results.extend(PointResult(q, "not run (sweep stopped after a hang)", 0,
                                            True) for q in todo[i + 1:])
-                pool.terminate()
                 break
             if progress:
                 progress(i + 1, len(todo))
-        else:
-            pool.close()
     finally:
-        pool.terminate()
-        pool.join()
-    return results
+        if pool is not None:
+            _stop(pool)

@@ -24,6 +24,12 @@ how many times OpenSSL said WANT_READ then shows up as a one-number diff.
 Comparison ignores the ``# name: version`` lines: a newer pyOpenSSL or OpenSSL that does
 the same thing must not fail every golden; when the traces *do* differ, the report names
 both version sets, which is usually the explanation.
+
+Golden files are data (:mod:`biopair.views.files`): ``name.trace`` and
+``name.trace.obtained`` are read only when they are regular files that are not symbolic
+links (at most :data:`READ_LIMIT` bytes) and are written atomically, never through a link.
+:func:`refusal` says, before the scenario runs, why either one cannot be used; the front
+ends report it in one line.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 from biopair.endpoints import versions
 from biopair.engine.trace import Trace
+from biopair.views import files
+from biopair.views.files import FileRefused
 from biopair.views.ladder import collapse
 
 if TYPE_CHECKING:
@@ -47,6 +55,8 @@ SUFFIX = ".trace"
 OBTAINED = ".trace.obtained"
 _COUNTERS = ("seq", "call", "offset", "queued")
 _DIFF_LINES = 300
+#: The largest golden trace read (bytes); the biggest shipped one is about 90 KB.
+READ_LIMIT = 16 * 1024 * 1024
 
 
 def golden_path(scenario_path: str | Path) -> Path:
@@ -57,6 +67,37 @@ def golden_path(scenario_path: str | Path) -> Path:
 def obtained_path(scenario_path: str | Path) -> Path:
     """``name.trace.obtained`` next to ``name.toml``: the trace of a mismatching run."""
     return Path(scenario_path).with_suffix(OBTAINED)
+
+
+def refusal(scenario_path: str | Path) -> str | None:
+    """Why this scenario's golden files cannot be used, or None.
+
+    ``name.trace`` and ``name.trace.obtained`` must each be missing or a regular file that
+    is not a symbolic link: a link is never followed (reading it would show another file
+    in the diff, writing it would overwrite another file), a directory or FIFO is never
+    opened (a FIFO would block).  Front ends ask before running the scenario.
+
+    Returns:
+        One line naming the file and the problem, or None.
+    """
+    for path in (golden_path(scenario_path), obtained_path(scenario_path)):
+        problem = files.refusal(path)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _read(path: Path) -> str | None:
+    data = files.read_regular(path, limit=READ_LIMIT)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def _remove(path: Path) -> None:
+    # The stale .obtained of an earlier run; never a link or a directory (refusal()).
+    problem = files.refusal(path)
+    if problem is not None:
+        raise FileRefused(problem)
+    path.unlink(missing_ok=True)
 
 
 def _dump(item: dict[str, Any]) -> str:
@@ -167,31 +208,38 @@ def check(
 
     Returns:
         The :class:`GoldenResult`.
+
+    Raises:
+        FileRefused: a golden file is a symbolic link, not a regular file, too large, or
+            cannot be written (see :func:`refusal`); nothing was followed or shown.
     """
     path = golden_path(scenario_path)
     stale = obtained_path(scenario_path)
+    problem = refusal(scenario_path)
+    if problem is not None:
+        raise FileRefused(problem)
     if update:
         if rerun is not None and comparable(rerun) != comparable(obtained):
             diff = _diff(obtained, rerun, "first run", "second run")
             return GoldenResult("unstable", f"{scenario_path}: two runs gave different "
                                             f"traces; golden not written:\n{diff}")
-        existed = path.exists()
-        if existed and comparable(path.read_text()) == comparable(obtained):
-            stale.unlink(missing_ok=True)
+        current = _read(path)
+        if current is not None and comparable(current) == comparable(obtained):
+            _remove(stale)
             return GoldenResult("match")
-        path.write_text(obtained)
-        stale.unlink(missing_ok=True)
-        status = "updated" if existed else "created"
+        files.write_atomic(path, obtained)
+        _remove(stale)
+        status = "updated" if current is not None else "created"
         return GoldenResult(status, f"{path}: golden trace {status}")
-    if not path.exists():
+    expected = _read(path)
+    if expected is None:
         if not require:
             return GoldenResult("skipped")
         return GoldenResult("missing", f"{path}: no golden trace; {how_to_update(scenario_path)}")
-    expected = path.read_text()
     if comparable(expected) == comparable(obtained):
-        stale.unlink(missing_ok=True)
+        _remove(stale)
         return GoldenResult("match")
-    stale.write_text(obtained)
+    files.write_atomic(stale, obtained)
     lines = [f"{path}: trace differs from the golden trace (this run: {stale})"]
     was, now = header_versions(expected), versions.versions()
     changed = [f"{k} {was.get(k, '?')} -> {now[k]}" for k in now if was.get(k) != now[k]]
@@ -225,6 +273,9 @@ def check_run(
 
     Returns:
         The :class:`GoldenResult`; ``skipped`` with a message when an update wrote nothing.
+
+    Raises:
+        FileRefused: as :func:`check`.
     """
     sc = verdict.scenario
     name = Path(sc.path).name

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from biopair.scenario.loader import Scenario, ScenarioError, find_scenarios, load_scenario
+from biopair.views import files
 
 #: Directory sections, in reading order, with their introductions.
 SECTIONS: dict[str, tuple[str, str]] = {
@@ -182,19 +183,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not root.is_dir():
         print(f"{root}: not a directory", file=sys.stderr)
         return 2
+    target = root / "README.md"
+    if not args.check:
+        # Before the work: the index is written atomically, never through a link.
+        problem = files.check_destination(target)
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 2
     try:
         text = render(root)
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    target = root / "README.md"
     if args.check:
         current = target.read_text() if target.exists() else ""
         if current != text:
             print(f"{target} is stale: run biopair index {root}", file=sys.stderr)
             return 1
         return 0
-    target.write_text(text)
+    try:
+        files.write_atomic(target, text)
+    except files.FileRefused as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     print(f"wrote {target}")
     return 0
 

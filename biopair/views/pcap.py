@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from biopair.engine.trace import LinkEvent, MoveEvent, Trace
+from biopair.views import files
 
 _SHB, _IDB, _EPB, _DSB = 0x0A0D0D0A, 0x00000001, 0x00000006, 0x0000000A
 _LINKTYPE_ETHERNET = 1
@@ -144,5 +145,10 @@ def _packet_blocks(traces: list[tuple[str, Trace]]) -> Iterator[bytes]:
 
 
 def write_pcapng(path: str | Path, traces: Iterable[tuple[str, Trace]]) -> None:
-    """Write :func:`pcapng_bytes` to ``path``."""
-    Path(path).write_bytes(pcapng_bytes(traces))
+    """Write :func:`pcapng_bytes` to ``path``: atomically, 0600 (it holds the TLS secrets),
+    never through a symbolic link (:func:`biopair.views.files.write_atomic`).
+
+    Raises:
+        FileRefused: ``path`` cannot be written (one line naming it and the problem).
+    """
+    files.write_atomic(path, pcapng_bytes(traces), secret=True)

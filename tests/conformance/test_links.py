@@ -15,6 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from biopair import EndpointConfig, Pair
+from biopair.endpoints import _libssl
+from biopair.transport.biopair import BioPairLink
 from biopair.transport.holds import parse_condition
 from biopair.transport.link import Link
 from biopair.transport.memory import MemoryLink
@@ -32,13 +34,19 @@ def _make(kind: str) -> Pair:
         return Pair(link="socket")
     if kind == "wire":
         return Pair(client=EndpointConfig(role="client", stack="stdlib"))
+    if kind == "bio-pair":
+        why = _libssl.missing()
+        if why is not None:
+            pytest.skip(why)
+        return Pair(client=EndpointConfig(role="client", stack="libssl"), link="bio-pair")
     if shutil.which("openssl") is None:
         pytest.skip(_NO_PEER)
     return Pair(server=EndpointConfig(role="server", stack="openssl-cli"))
 
 
 #: Each kind, and the class of its client>server link.
-KINDS = {"memory": MemoryLink, "socket": SocketLink, "wire": WireLink, "peer": WireLink}
+KINDS = {"memory": MemoryLink, "socket": SocketLink, "wire": WireLink, "peer": WireLink,
+         "bio-pair": BioPairLink}
 
 
 @pytest.fixture(params=sorted(KINDS))

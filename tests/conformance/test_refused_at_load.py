@@ -24,9 +24,10 @@ SAMPLES: dict[str, str] = {
     "ciphers": '"DEFAULT"', "ciphersuites": '"TLS_AES_128_GCM_SHA256"',
     "options": '["NO_TICKET"]', "modes": '["AUTO_RETRY"]', "clear_modes": '["RELEASE_BUFFERS"]',
     "post_handshake_auth": "true", "resume": "true", "max_early_data": "0",
+    "quiet_shutdown": "true", "max_send_fragment": "512",
 }
 _RESULT_SAMPLES = {"shutdown": '["sent"]', "session_reused": "false",
-                   "renegotiate_pending": "false"}
+                   "renegotiate_pending": "false", "early_data_status": '"not_sent"'}
 
 
 def _scenario(tmp_path: Path, case: Case, extra: str = "", step: str | None = None,

@@ -1,0 +1,1089 @@
+"""Explore: search the schedules a scenario could meet, shrink what breaks it, replay it.
+
+Theory of operation
+-------------------
+A scenario's ``run`` steps leave every choice to their
+:class:`~biopair.engine.schedule.Schedule`.  :class:`ExploreSchedule` answers those
+choices from a *point* of the scenario's ``[explore]`` space, a set of *atoms*:
+
+* :class:`Split` ``(link, flight, offset)``: on a free link, flight ``flight`` (the bytes
+  the sender wrote in one call, counted from 0 over the whole scenario) is handed over in
+  two moves, the first ending ``offset`` bytes into the flight (a move hands over fewer
+  bytes than are queued);
+* :class:`Swap` ``(round)``: in the ``round``-th round that has two entries running, the
+  second entry takes its turn first;
+* :class:`Pause` ``(link, round)``: the link is paused at the start of that round (a socket
+  link stops draining its sender, so the sender can meet WANT_WRITE) and resumed when the
+  run would otherwise stall (the entry whose call ended the quiet round keeps its turn
+  once, so the resumed bytes move) or when fewer than two entries run.
+
+Everything else is the scenario's own schedule, so the empty point is the scenario as
+written.  The space's coordinates (how many flights, how long, how many rounds) are read
+from that unsplit run, the :class:`Frame`; a split that changes later flights is still
+deterministic, and the schedule records the atoms that actually took effect
+(:attr:`ExploreSchedule.applied`), which is what a report prints and replays.
+
+The property is the scenario: a run *refutes* it when the verdict has a failure (an
+``expect`` or ``[result]`` that does not hold, a run without expectation ending in
+DEADLOCK), the run hit LIMIT, the harness raised, or a ``forbid`` terminal appeared.
+Runs are grouped into behaviour classes: the outcome sequence of each entry of each step,
+summarised, with each run's terminal.  The first refuting run (in index order, so the
+same with any number of worker processes) is shrunk greedily: drop atoms while it still
+fails the same way, then lower each offset and round by bisection.
+
+A *shard* (:class:`Shard`) is a range of point indexes of one mode (exhaustive: the
+canonical order; random: one seed); :func:`run_shard` is a pure function of the scenario,
+the spec and the shard, so shards can run anywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import random
+import re
+import tempfile
+import time
+import tomllib
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biopair.engine.pair import Pair
+from biopair.engine.schedule import NO_MOVE, Deliver, Delivery, LinkState, MoveChoice, Schedule, T
+from biopair.engine.schedule import Turn as TurnState
+from biopair.engine.trace import RunEnd
+from biopair.outcome import summarize
+from biopair.scenario.loader import load_scenario
+from biopair.scenario.model import ExploreSpec, RunStep, Scenario, ScenarioError
+from biopair.scenario.runner import Verdict, run_scenario
+from biopair.transport.link import DIRECTIONS
+
+#: The most schedules one exploration may run (``--budget``).
+MAX_BUDGET = 1_000_000
+#: The longest ``--time`` (seconds).
+MAX_SECONDS = 24 * 3600
+#: The most worker processes.
+MAX_JOBS = 64
+#: Runs the shrinker may make.
+SHRINK_RUNS = 400
+#: Where failing schedules are kept and tried first next time.
+STORE_DIR = Path(".biopair") / "explore"
+
+_SHORT = {"client>server": "c", "server>client": "s"}
+_LONG = {v: k for k, v in _SHORT.items()}
+
+
+# -- points and their printable form ---------------------------------------------------------
+@dataclass(frozen=True)
+class Split:
+    """Hand flight ``flight`` of ``link`` over in two moves, cut ``offset`` bytes in."""
+
+    link: str
+    flight: int
+    offset: int
+
+    def key(self) -> tuple[int, ...]:
+        return (0, DIRECTIONS.index(self.link), self.flight, self.offset)
+
+    def text(self) -> str:
+        return f"{_SHORT[self.link]}{self.flight}.{self.offset}"
+
+
+@dataclass(frozen=True)
+class Swap:
+    """In the ``round``-th round with two entries running, the second goes first."""
+
+    round: int
+
+    def key(self) -> tuple[int, ...]:
+        return (1, self.round)
+
+    def text(self) -> str:
+        return f"t{self.round}"
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Pause ``link`` at the start of round ``round``; resume it before the run stalls."""
+
+    link: str
+    round: int
+
+    def key(self) -> tuple[int, ...]:
+        return (2, self.round, DIRECTIONS.index(self.link))
+
+    def text(self) -> str:
+        return f"p{_SHORT[self.link]}{self.round}"
+
+
+Atom = Split | Swap | Pause
+#: A point of the space: atoms in canonical order.
+Point = tuple[Atom, ...]
+
+_TOKEN = re.compile(r"^(?:([cs])(\d{1,9})\.(\d{1,9})|t(\d{1,9})|p([cs])(\d{1,9}))$")
+
+
+def canonical(atoms: Sequence[Atom]) -> Point:
+    """The atoms sorted in the space's canonical order, without repeats."""
+    return tuple(sorted(set(atoms), key=lambda a: a.key()))
+
+
+def format_schedule(point: Sequence[Atom]) -> str:
+    """A point as its compact schedule string: ``s0.37,t2``; ``-`` for the unsplit run."""
+    return ",".join(a.text() for a in canonical(point)) or "-"
+
+
+def parse_schedule(text: str) -> Point:
+    """Read a schedule string (:func:`format_schedule`'s form).
+
+    Raises:
+        ValueError: naming the token that is not a split (``c0.57``, ``s2.100``), a swap
+            (``t3``) or a pause (``ps4``).
+    """
+    text = text.strip()
+    if text == "-":
+        return ()
+    atoms: list[Atom] = []
+    for token in text.split(","):
+        m = _TOKEN.match(token.strip())
+        if m is None:
+            raise ValueError(f"bad schedule token {token.strip()[:40]!r}: expected a split "
+                             f"like s0.37 (link c or s, flight, offset), a swap like t2 or "
+                             f"a pause like ps4")
+        if m.group(1):
+            offset = int(m.group(3))
+            if offset < 1:
+                raise ValueError(f"bad schedule token {token!r}: a split offset is >= 1")
+            atoms.append(Split(_LONG[m.group(1)], int(m.group(2)), offset))
+        elif m.group(4):
+            atoms.append(Swap(int(m.group(4))))
+        else:
+            atoms.append(Pause(_LONG[m.group(5)], int(m.group(6))))
+    return canonical(atoms)
+
+
+def _record_starts(data: bytes | bytearray) -> tuple[int, ...]:
+    # Where TLS records start in one flight (a flight starts on a record boundary).
+    starts, at = [], 0
+    while at + 5 <= len(data):
+        starts.append(at)
+        at += 5 + int.from_bytes(data[at + 3:at + 5])
+    return tuple(starts)
+
+
+# -- the schedule ------------------------------------------------------------------------------
+class ExploreSchedule(Schedule):
+    """A schedule that realises one point of an ``[explore]`` space on one pair.
+
+    Args:
+        pair: the pair it drives (pauses and resumes are the pair's events, so they are
+            in its trace; the step index tells run steps apart).
+        point: the atoms to apply.
+        free: the directions whose move sizes are free.
+        deliver, turns: the scenario's own policy, used for every other choice.
+        observe: also note each flight's record starts (for the :class:`Frame`).
+
+    Attributes:
+        applied: the atoms that took effect, in the order they did.
+        moves: ``(step, link, queued, size)`` for every move it answered.
+        flights, starts: per free link, each flight's length and record starts.
+        rounds, multi_rounds: rounds run, and rounds that had two entries running.
+    """
+
+    def __init__(self, pair: Pair, point: Sequence[Atom], free: Sequence[str],
+                 deliver: Deliver = "all", turns: str = "alternate",
+                 observe: bool = False) -> None:
+        super().__init__(deliver, turns)
+        self._pair = pair
+        self._base = self.delivery
+        self._free = frozenset(free)
+        self._observe = observe
+        self._cuts: dict[tuple[str, int], list[int]] = {}
+        self._swaps: frozenset[int] = frozenset(a.round for a in point if isinstance(a, Swap))
+        self._pause_at: dict[int, list[str]] = {}
+        for a in point:
+            if isinstance(a, Split):
+                self._cuts.setdefault((a.link, a.flight), []).append(a.offset)
+            elif isinstance(a, Pause):
+                self._pause_at.setdefault(a.round, []).append(a.link)
+        for offsets in self._cuts.values():
+            offsets.sort()
+        self._seen = dict.fromkeys(DIRECTIONS, 0)
+        self._pending: dict[str, list[int]] = {d: [] for d in DIRECTIONS}
+        self.applied: list[Atom] = []
+        self.moves: list[tuple[int | None, str, int, MoveChoice]] = []
+        self.flights: dict[str, list[int]] = {d: [] for d in DIRECTIONS}
+        self.starts: dict[str, list[tuple[int, ...]]] = {d: [] for d in DIRECTIONS}
+        self.rounds = 0
+        self.multi_rounds = 0
+        self._step: object = object()
+        self._delivery_step: object = object()
+        self._last_index = -1
+        self._quiet = True
+        self._paused: list[str] = []
+
+    def _use(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+        self._next_size = delivery.next_size
+        self._listed = delivery.listed
+        self._fixed = delivery.fixed
+
+    def with_delivery(self, deliver: Deliver) -> Schedule:
+        """A run step's own ``deliver``: this schedule, with that policy for that run."""
+        self._use(Delivery(deliver))
+        self._delivery_step = self._pair.step
+        return self
+
+    def _resume_all(self) -> None:
+        for direction in self._paused:
+            self._pair.resume(direction)
+        self._paused.clear()
+
+    def turn_order(self, running: Sequence[T]) -> Sequence[T]:
+        """The order of this round: rotated where the point has a :class:`Swap`."""
+        step = self._pair.step
+        if step != self._step:
+            self._step = step
+            self._resume_all()
+            if self._delivery_step != step:
+                self._use(self._base)
+        r = self.rounds
+        self.rounds = r + 1
+        if len(running) < 2:
+            self._resume_all()
+        else:
+            for direction in self._pause_at.get(r, ()):
+                if direction not in self._paused:
+                    self._pair.pause(direction)
+                    self._paused.append(direction)
+                    self.applied.append(Pause(direction, r))
+        order = running
+        if len(running) >= 2:
+            t = self.multi_rounds
+            self.multi_rounds = t + 1
+            if t in self._swaps:
+                order = (*running[1:], running[0])
+                self.applied.append(Swap(t))
+        self._last_index = order[-1].index
+        self._quiet = True
+        return order
+
+    def keep_turn(self, turn: TurnState, progressed: bool) -> bool:
+        """The scenario's rule; but a quiet round with a pause of ours ends in a resume."""
+        if progressed:
+            self._quiet = False
+        if self._paused and self._quiet and turn.index == self._last_index:
+            self._resume_all()
+            return True
+        return super().keep_turn(turn, progressed)
+
+    def move(self, link: LinkState) -> MoveChoice:
+        """The scenario's move, cut short at the next split point on a free link."""
+        name = link.name
+        queued = len(link.queue)
+        if name in self._free:
+            pulled = link.delivered + queued
+            seen = self._seen[name]
+            if pulled > seen:
+                start = max(seen, link.delivered)
+                length = pulled - start
+                k = len(self.flights[name])
+                self.flights[name].append(length)
+                if self._observe:
+                    self.starts[name].append(
+                        _record_starts(link.queue[start - link.delivered:]))
+                for offset in self._cuts.get((name, k), ()):
+                    if offset < length:
+                        self._pending[name].append(start + offset)
+                        self.applied.append(Split(name, k, offset))
+                self._seen[name] = pulled
+        if link.paused or link.held:
+            return NO_MOVE
+        if not queued:
+            return 0
+        size = self._next_size(name) if self._listed else self._fixed
+        pending = self._pending[name]
+        if pending:
+            at = link.delivered
+            while pending and pending[0] <= at:
+                pending.pop(0)
+            if pending:
+                limit = pending[0] - at
+                if size is None or (isinstance(size, int) and size > limit):
+                    size = limit
+        self.moves.append((self._pair.step, name, queued, size))
+        return size
+
+
+# -- the space -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Frame:
+    """What the unsplit run showed: the coordinates of the space.
+
+    Attributes:
+        flights: per free link (direction order), each flight's length in bytes.
+        starts: per free link, each flight's record starts (for well-placed splits).
+        rounds: rounds in the whole scenario; multi_rounds: those with two entries.
+    """
+
+    flights: tuple[tuple[str, tuple[int, ...]], ...]
+    starts: tuple[tuple[str, tuple[tuple[int, ...], ...]], ...]
+    rounds: int
+    multi_rounds: int
+
+
+def _poly_mul(a: list[int], b: list[int]) -> list[int]:
+    out = [0] * (len(a) + len(b) - 1)
+    for i, x in enumerate(a):
+        if x:
+            for j, y in enumerate(b):
+                out[i + j] += x * y
+    return out
+
+
+class Space:
+    """The bounded schedule space of one scenario: its atoms, size and canonical order.
+
+    Args:
+        spec: the ``[explore]`` bounds.
+        frame: the unsplit run's coordinates.
+    """
+
+    def __init__(self, spec: ExploreSpec, frame: Frame) -> None:
+        self.spec = spec
+        self.frame = frame
+        splits: list[Atom] = [Split(link, k, off) for link, lengths in frame.flights
+                              for k, n in enumerate(lengths) for off in range(1, n)]
+        swaps: list[Atom] = [Swap(t) for t in range(frame.multi_rounds)] if spec.turns else []
+        pauses: list[Atom] = ([Pause(d, r) for r in range(frame.rounds) for d in spec.links]
+                              if spec.pauses else [])
+        self.atoms: list[Atom] = splits + swaps + pauses
+        poly = [1]
+        for _, lengths in frame.flights:
+            for n in lengths:
+                poly = _poly_mul(poly, [math.comb(n - 1, j) for j in range(spec.splits + 1)])
+        poly = _poly_mul(poly, [math.comb(len(swaps), j) for j in range(spec.turns + 1)])
+        poly = _poly_mul(poly, [math.comb(len(pauses), j) for j in range(spec.pauses + 1)])
+        while len(poly) > 1 and poly[-1] == 0:
+            poly.pop()
+        #: schedules with exactly L atoms, by L.
+        self.levels = poly
+        #: the whole space.
+        self.size = sum(poly)
+        self._splittable = [(link, k, n) for link, lengths in frame.flights
+                            for k, n in enumerate(lengths) if n > 1]
+        self._starts = {(link, k): s for link, ss in frame.starts for k, s in enumerate(ss)}
+
+    def valid(self, atoms: Sequence[Atom]) -> bool:
+        """Whether a set of atoms is within the bounds."""
+        per_flight: dict[tuple[str, int], int] = {}
+        swaps = pauses = 0
+        for a in atoms:
+            if isinstance(a, Split):
+                n = per_flight.get((a.link, a.flight), 0) + 1
+                if n > self.spec.splits:
+                    return False
+                per_flight[(a.link, a.flight)] = n
+            elif isinstance(a, Swap):
+                swaps += 1
+            else:
+                pauses += 1
+        return swaps <= self.spec.turns and pauses <= self.spec.pauses
+
+    def exhaustive(self, start: int = 0, stop: int | None = None) -> Iterator[Point]:
+        """Points ``start..stop`` of the canonical order: by number of atoms, then in
+        lexicographic order of the atoms (splits by link, flight, offset; swaps; pauses)."""
+        def every() -> Iterator[Point]:
+            for level in range(len(self.levels)):
+                for combo in itertools.combinations(self.atoms, level):
+                    if self.valid(combo):
+                        yield combo
+        return itertools.islice(every(), start, stop)
+
+    def random_point(self, seed: int, index: int) -> Point:
+        """Point ``index`` of seed ``seed``'s random sequence (0: the unsplit run).
+
+        Few atoms are likelier than many (1 with probability 1/2, 2 with 1/4, ...), and
+        half the splits fall on or next to a record boundary (a header's edges, a body's
+        last byte), where parsers change state.
+        """
+        if index == 0 or len(self.levels) < 2:
+            return ()
+        rng = random.Random(f"{seed}:{index}")
+        count = 1
+        while count < len(self.levels) - 1 and rng.random() < 0.5:
+            count += 1
+        kinds = ([Split] if self._splittable else []) + \
+            ([Swap] if self.spec.turns and self.frame.multi_rounds else []) + \
+            ([Pause] if self.spec.pauses and self.frame.rounds else [])
+        atoms: list[Atom] = []
+        for _ in range(count):
+            kind = rng.choice(kinds)
+            atom: Atom
+            if kind is Split:
+                link, k, n = rng.choice(self._splittable)
+                starts = self._starts.get((link, k), ())
+                if starts and rng.random() < 0.5:
+                    at = rng.choice(starts) + rng.choice((-1, 1, 2, 3, 4, 5))
+                    offset = min(max(at, 1), n - 1)
+                else:
+                    offset = rng.randrange(1, n)
+                atom = Split(link, k, offset)
+            elif kind is Swap:
+                atom = Swap(rng.randrange(self.frame.multi_rounds))
+            else:
+                atom = Pause(rng.choice(self.spec.links), rng.randrange(self.frame.rounds))
+            if atom not in atoms and self.valid([*atoms, atom]):
+                atoms.append(atom)
+        return canonical(atoms)
+
+    def describe(self) -> str:
+        """The space in one line: what is free, and how many schedules it holds."""
+        spec = self.spec
+        flights = "; ".join(f"{link} {len(ls)} flights ({'+'.join(map(str, ls))} bytes)"
+                            for link, ls in self.frame.flights)
+        extra = (f", turns <= {spec.turns} of {self.frame.multi_rounds} rounds"
+                 if spec.turns else "") + \
+                (f", pauses <= {spec.pauses} of {self.frame.rounds} rounds"
+                 if spec.pauses else "")
+        return (f"{flights or 'no free link'}; splits <= {spec.splits} per flight{extra}: "
+                f"{self.size} schedules")
+
+
+# -- one run ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunReport:
+    """One explored schedule.
+
+    Attributes:
+        index: its place in the search (stored failures first, then the mode's order).
+        schedule: the atoms that took effect, as a schedule string.
+        klass: its behaviour class.
+        failure: why it refutes the scenario, or None.
+        kind: the failure's kind (the key that failed, ``LIMIT``, ``forbid DEADLOCK``,
+            ``harness exception``): shrinking keeps it.
+        calls: SSL calls made.
+    """
+
+    index: int
+    schedule: str
+    klass: str
+    failure: str | None = None
+    kind: str | None = None
+    calls: int = 0
+
+
+def behaviour(verdict: Verdict) -> str:
+    """A run's behaviour class: per step, each entry's outcomes summarised, and the
+    terminal of a run that ended in one (``1: client WANT_READ{2} 1, server ...``)."""
+    per_step: dict[int, dict[str, list[Any]]] = {}
+    for call in verdict.trace.calls:
+        step = -1 if call.step is None else call.step
+        per_step.setdefault(step, {}).setdefault(call.endpoint, []).append(call.outcome)
+    terminals = {e.step: e.terminal for e in verdict.trace.events
+                 if isinstance(e, RunEnd) and e.terminal is not None}
+    parts = []
+    for step, by_end in per_step.items():
+        text = ", ".join(f"{end} {summarize(outs)}" for end, outs in by_end.items())
+        if step in terminals:
+            text += f" {terminals[step]}"
+        parts.append(f"{step + 1}: {text}")
+    return " | ".join(parts) or "(no calls)"
+
+
+def refutation(verdict: Verdict, spec: ExploreSpec) -> tuple[str, str] | None:
+    """Why a run refutes its scenario, as ``(kind, text)``, or None if it holds."""
+    terminals = {e.terminal for e in verdict.trace.events
+                 if isinstance(e, RunEnd) and e.terminal is not None}
+    if verdict.failures:
+        f = verdict.failures[0]
+        return f.key, f"{f.key}: expected {f.expected}, actual {f.actual}"
+    if "LIMIT" in terminals:
+        return "LIMIT", "a run hit the call cap (LIMIT)"
+    errors = {c.error for c in verdict.trace.calls}
+    for name in spec.forbid:
+        if name in terminals or name in errors:
+            return f"forbid {name}", f"forbidden {name} appeared"
+    return None
+
+
+def _schedule_factory(scenario: Scenario, spec: ExploreSpec, point: Sequence[Atom],
+                      observe: bool, keep: list[ExploreSchedule]
+                      ) -> Callable[[Pair], Schedule]:
+    def make(pair: Pair) -> Schedule:
+        schedule = ExploreSchedule(pair, point, spec.links, scenario.deliver, scenario.turns,
+                                   observe)
+        keep.append(schedule)
+        return schedule
+    return make
+
+
+def run_once(scenario: Scenario, spec: ExploreSpec, point: Sequence[Atom], *,
+             full: bool = False, observe: bool = False
+             ) -> tuple[Verdict, ExploreSchedule]:
+    """Run the scenario under one point.
+
+    Args:
+        full: keep the whole trace (the protocol too), for a report; else only calls,
+            moves and run ends, what the property and the classes need.
+        observe: note the flights' record starts (the :class:`Frame`'s run).
+
+    Returns:
+        The verdict and the schedule that drove it (its ``applied`` atoms).
+    """
+    keep: list[ExploreSchedule] = []
+    verdict = run_scenario(scenario, record=True, protocol=full,
+                           schedule=_schedule_factory(scenario, spec, point, observe, keep))
+    return verdict, keep[0]
+
+
+def run_point(scenario: Scenario, spec: ExploreSpec, point: Sequence[Atom],
+              index: int = 0) -> RunReport:
+    """Run one point and judge it; a harness exception is a refutation, not a crash.
+
+    Returns:
+        The :class:`RunReport`.
+    """
+    try:
+        verdict, schedule = run_once(scenario, spec, point)
+    except ScenarioError:
+        raise
+    except Exception:
+        tb = traceback.format_exc()
+        return RunReport(index, format_schedule(point), "harness exception",
+                         tb.strip().splitlines()[-1], "harness exception")
+    why = refutation(verdict, spec)
+    return RunReport(index, format_schedule(schedule.applied), behaviour(verdict),
+                     why[1] if why else None, why[0] if why else None,
+                     len(verdict.trace.calls))
+
+
+def frame_of(scenario: Scenario, spec: ExploreSpec) -> tuple[Frame, Verdict]:
+    """Run the scenario as written and read the space's coordinates from it.
+
+    Returns:
+        The :class:`Frame` and the unsplit run's verdict.
+    """
+    verdict, schedule = run_once(scenario, spec, (), observe=True)
+    free = [d for d in DIRECTIONS if d in spec.links]
+    return Frame(tuple((d, tuple(schedule.flights[d])) for d in free),
+                 tuple((d, tuple(schedule.starts[d])) for d in free),
+                 schedule.rounds, schedule.multi_rounds), verdict
+
+
+# -- shards ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shard:
+    """A slice of the search: points ``start..stop`` of one mode.
+
+    Attributes:
+        mode: ``"exhaustive"`` (the canonical order), ``"random"`` (seed ``seed``'s
+            sequence) or ``"list"`` (the schedule strings in ``schedules``).
+        frame: the space's coordinates (computed once, by whoever splits the work).
+        index_base: the report index of point ``start``.
+    """
+
+    mode: str
+    start: int
+    stop: int
+    frame: Frame
+    seed: int = 0
+    schedules: tuple[str, ...] = ()
+    index_base: int = 0
+
+
+def shard_points(spec: ExploreSpec, shard: Shard) -> list[Point]:
+    """The points of a shard, in order."""
+    if shard.mode == "list":
+        return [parse_schedule(s) for s in shard.schedules[shard.start:shard.stop]]
+    space = Space(spec, shard.frame)
+    if shard.mode == "exhaustive":
+        return list(space.exhaustive(shard.start, shard.stop))
+    return [space.random_point(shard.seed, i) for i in range(shard.start, shard.stop)]
+
+
+def run_shard(scenario: Scenario, spec: ExploreSpec, shard: Shard) -> list[RunReport]:
+    """Run every point of a shard (a pure function: same arguments, same reports).
+
+    Returns:
+        One :class:`RunReport` per point, in order.
+    """
+    return [run_point(scenario, spec, p, shard.index_base + i)
+            for i, p in enumerate(shard_points(spec, shard))]
+
+
+@functools.cache
+def _load(path: str) -> Scenario:
+    return load_scenario(path)
+
+
+def _worker(args: tuple[str, ExploreSpec, Shard]) -> list[RunReport]:
+    path, spec, shard = args
+    return run_shard(_load(path), spec, shard)
+
+
+# -- shrinking -------------------------------------------------------------------------------
+def shrink(scenario: Scenario, spec: ExploreSpec, found: RunReport,
+           max_runs: int = SHRINK_RUNS) -> tuple[Point, int]:
+    """Shrink a refuting schedule: fewest atoms, then smallest offsets and rounds, keeping
+    the failure's kind.  Deterministic: every step is a fixed sequence of runs.
+
+    Returns:
+        The minimal point found and the runs it took.
+    """
+    runs = 0
+
+    def fails(atoms: Sequence[Atom]) -> bool:
+        nonlocal runs
+        runs += 1
+        return run_point(scenario, spec, canonical(atoms)).kind == found.kind
+
+    atoms = list(parse_schedule(found.schedule))
+    changed = True
+    while changed and runs < max_runs:
+        changed = False
+        for i in range(len(atoms)):
+            candidate = atoms[:i] + atoms[i + 1:]
+            if runs < max_runs and fails(candidate):
+                atoms, changed = candidate, True
+                break
+    for i in range(len(atoms)):
+        a = atoms[i]
+        value = a.offset if isinstance(a, Split) else a.round
+        lo, hi = (1 if isinstance(a, Split) else 0), value
+        while lo < hi and runs < max_runs:
+            mid = (lo + hi) // 2
+            trial: Atom = (Split(a.link, a.flight, mid) if isinstance(a, Split)
+                           else Swap(mid) if isinstance(a, Swap) else Pause(a.link, mid))
+            candidate = [*atoms[:i], trial, *atoms[i + 1:]]
+            if trial not in atoms and fails(candidate):
+                hi = mid
+                atoms = candidate
+            else:
+                lo = mid + 1
+    return canonical(atoms), runs
+
+
+# -- the minimal counterexample as a scenario file --------------------------------------------
+def deliver_lists(schedule: ExploreSchedule) -> dict[int, dict[str, list[int]]] | None:
+    """Per run step and link, the ``deliver`` list that makes the scenario's own schedule
+    move the same bytes as ``schedule`` did.
+
+    Returns:
+        ``{step index: {direction: sizes}}`` for the links and steps where a move handed
+        over less than was queued (each list then delivers all), or None when the schedule
+        has a swap or a pause, which no delivery policy states.
+    """
+    if any(not isinstance(a, Split) for a in schedule.applied):
+        return None
+    per_step: dict[int, dict[str, list[tuple[int, MoveChoice]]]] = {}
+    for step, link, queued, size in schedule.moves:
+        if step is None:
+            return None
+        per_step.setdefault(step, {}).setdefault(link, []).append((queued, size))
+    out: dict[int, dict[str, list[int]]] = {}
+    for step, links in sorted(per_step.items()):
+        for link, moves in links.items():
+            split = [i for i, (q, size) in enumerate(moves)
+                     if isinstance(size, int) and size < q]
+            if not split:
+                continue
+            sizes = [size if isinstance(size, int) and size < q else q for q, size in moves]
+            out.setdefault(step, {})[link] = sizes[:split[-1] + 1]
+    return out
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}"
+                                for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def to_toml(doc: dict[str, Any]) -> str:
+    """A parsed scenario document written back as TOML (tables, arrays of tables, inline
+    values); deterministic: keys keep the document's order."""
+    lines: list[str] = []
+
+    def table(prefix: str, body: dict[str, Any], array: bool = False) -> None:
+        plain = {k: v for k, v in body.items()
+                 if not isinstance(v, dict) and not (isinstance(v, list) and v
+                                                     and all(isinstance(x, dict) for x in v))}
+        if prefix:
+            lines.append(f"[[{prefix}]]" if array else f"[{prefix}]")
+        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in plain.items())
+        lines.append("")
+        for k, v in body.items():
+            name = f"{prefix}.{_toml_key(k)}" if prefix else _toml_key(k)
+            if isinstance(v, dict):
+                table(name, v)
+            elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+                for item in v:
+                    table(name, item, array=True)
+
+    table("", doc)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def counterexample_file(scenario: Scenario, schedule: ExploreSchedule, text: str,
+                        failure: str) -> str | None:
+    """The minimal counterexample as an ordinary scenario: the original file, without
+    ``[explore]``, each run step that a split changed given the ``deliver`` list that
+    reproduces its moves.
+
+    Returns:
+        The TOML text, or None when a scenario file cannot state the schedule.
+    """
+    lists = deliver_lists(schedule)
+    if lists is None:
+        return None
+    with open(scenario.path, "rb") as fh:
+        doc = tomllib.load(fh)
+    doc.pop("explore", None)
+    for step, per_link in lists.items():
+        raw = doc["steps"][step]
+        base = raw.get("deliver", doc.get("schedule", {}).get("deliver", "all"))
+        policy: dict[str, Any] = {d: base for d in DIRECTIONS if base != "all"}
+        policy.update(per_link)
+        raw["deliver"] = {d: policy[d] for d in DIRECTIONS if d in policy}
+    doc["title"] = f"explore counterexample: {scenario.title}"
+    doc["about"] = (f"Written by `biopair explore {scenario.path}`: the schedule {text} "
+                    f"refutes the scenario ({failure}). Each listed run step delivers its "
+                    f"moves in the sizes given; everything else is the original file.\n\n"
+                    + str(doc.get("about", ""))).strip()
+    return to_toml(doc)
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file, then a rename); never
+    through a symlink.
+
+    Raises:
+        OSError: when ``path`` is a symlink or cannot be written.
+    """
+    target = Path(path)
+    if target.is_symlink():
+        raise OSError(f"{target}: is a symlink; not writing through it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- the store of failures ---------------------------------------------------------------------
+def store_path(scenario: Scenario, root: Path = STORE_DIR) -> Path:
+    """Where a scenario's failing schedules are kept (one per line)."""
+    digest = hashlib.sha256(os.path.abspath(scenario.path).encode()).hexdigest()[:12]
+    return root / f"{scenario.name}-{digest}.txt"
+
+
+def stored(scenario: Scenario, root: Path = STORE_DIR) -> list[str]:
+    """The stored failing schedules of a scenario (unreadable lines are skipped)."""
+    try:
+        lines = store_path(scenario, root).read_text().splitlines()[:100]
+    except (OSError, UnicodeDecodeError):
+        return []
+    good = []
+    for line in lines:
+        try:
+            parse_schedule(line)
+        except ValueError:
+            continue
+        good.append(line.strip())
+    return list(dict.fromkeys(good))
+
+
+def remember(scenario: Scenario, schedule: str, root: Path = STORE_DIR) -> None:
+    """Add a failing schedule to the store (first in line for next time)."""
+    kept = [schedule, *(s for s in stored(scenario, root) if s != schedule)][:100]
+    write_atomic(store_path(scenario, root), "\n".join(kept) + "\n")
+
+
+# -- the search ------------------------------------------------------------------------------
+@dataclass
+class ExploreReport:
+    """Everything one exploration found.
+
+    Attributes:
+        runs: every run, in index order.
+        space: the space searched.
+        mode: ``"exhaustive"`` or ``"random"``; seed: the random seed.
+        covered: points of the mode's order that were run (stored ones not counted).
+        counterexample: the shrunk refuting schedule's report, or None.
+        shrunk_from: the first refuting schedule before shrinking.
+        interrupted: the search was stopped by a signal.
+    """
+
+    path: str
+    space: Space
+    mode: str
+    seed: int
+    jobs: int
+    runs: list[RunReport] = field(default_factory=list)
+    covered: int = 0
+    seconds: float = 0.0
+    counterexample: RunReport | None = None
+    shrunk_from: str | None = None
+    shrink_runs: int = 0
+    interrupted: bool = False
+    verdict: Verdict | None = None
+    out: str | None = None
+    out_note: str | None = None
+    #: the schedule of the shrunk counterexample's full run (its moves, for ``--out``).
+    schedule: ExploreSchedule | None = None
+
+    def classes(self) -> list[tuple[str, int, RunReport]]:
+        """Behaviour classes: ``(class, count, first example)``, most frequent first."""
+        found: dict[str, list[Any]] = {}
+        for r in self.runs:
+            key = r.klass + (f"  [refutes: {r.kind}]" if r.kind else "")
+            entry = found.setdefault(key, [0, r])
+            entry[0] += 1
+        return sorted(((k, v[0], v[1]) for k, v in found.items()),
+                      key=lambda kv: (-kv[1], kv[2].index))
+
+    def first_failure(self) -> RunReport | None:
+        """The refuting run with the lowest index."""
+        return next((r for r in self.runs if r.failure is not None), None)
+
+    def replay_command(self) -> str:
+        """The one command that replays the counterexample."""
+        if self.counterexample is None:
+            return ""
+        if self.out:
+            return f"biopair run {self.out}"
+        return f"biopair explore {self.path} --replay '{self.counterexample.schedule}'"
+
+    def coverage(self) -> str:
+        """How much of the space was run."""
+        if self.mode != "exhaustive":
+            return f"{self.covered} random schedules (seed {self.seed}) of {self.space.size}"
+        done, complete = self.covered, -1
+        for level, count in enumerate(self.space.levels):
+            if done >= count:
+                done -= count
+                complete = level
+            else:
+                break
+        whole = " (the whole space)" if self.covered >= self.space.size else ""
+        levels = (f"; every schedule with at most {complete} change"
+                  f"{'s' * (complete != 1)}" if complete >= 0 and not whole else "")
+        return f"{self.covered} of {self.space.size} schedules{whole}{levels}"
+
+    def summary(self) -> str:
+        """What ``biopair explore`` prints."""
+        lines = [f"explore {self.path}: {self.space.describe()}",
+                 f"  ran {len(self.runs)} schedules in {self.seconds:.1f} s, "
+                 f"{self.jobs} job{'s' * (self.jobs != 1)}: {self.coverage()}"]
+        classes = self.classes()
+        lines.append(f"  {len(classes)} behaviour class{'es' * (len(classes) != 1)}:")
+        width = len(str(max((c for _, c, _ in classes), default=1)))
+        for klass, count, example in classes:
+            lines.append(f"  {count:>{width}}  {klass}")
+            lines.append(f"  {'':>{width}}    e.g. {example.schedule}")
+        if self.interrupted:
+            lines.append("interrupted")
+        ce = self.counterexample
+        if ce is None:
+            lines.append("no counterexample in " + ("the space" if self.mode == "exhaustive"
+                                                      and self.covered >= self.space.size
+                                                      else "the budget"))
+            return "\n".join(lines)
+        lines.append(f"counterexample: {ce.schedule}  (shrunk from {self.shrunk_from} in "
+                     f"{self.shrink_runs} runs)")
+        lines.append(f"  {ce.failure}")
+        if self.verdict is not None and self.verdict.failures:
+            lines.append(self.verdict.report())
+        if self.out:
+            lines.append(f"wrote {self.out}")
+        elif self.out_note:
+            lines.append(self.out_note)
+        lines.append(f"replay: {self.replay_command()}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form ``biopair explore --json`` prints."""
+        ce = self.counterexample
+        return {
+            "file": self.path, "mode": self.mode, "seed": self.seed, "jobs": self.jobs,
+            "space": {"size": self.space.size, "levels": self.space.levels,
+                      "flights": {d: list(ls) for d, ls in self.space.frame.flights},
+                      "rounds": self.space.frame.rounds},
+            "schedules": len(self.runs), "covered": self.covered,
+            "seconds": round(self.seconds, 3), "interrupted": self.interrupted,
+            "classes": [{"class": k, "count": c, "example": e.schedule,
+                         "refutes": e.kind} for k, c, e in self.classes()],
+            "counterexample": None if ce is None else {
+                "schedule": ce.schedule, "failure": ce.failure, "kind": ce.kind,
+                "shrunk_from": self.shrunk_from, "file": self.out,
+                "replay": self.replay_command()},
+        }
+
+
+def check_explorable(scenario: Scenario) -> None:
+    """Refuse what the explorer cannot vary.
+
+    Raises:
+        ScenarioError: for a record-wise delivery policy (its sizes are stop points, not
+            counts, so a split cannot cut them).
+    """
+    if scenario.deliver == "records" or (isinstance(scenario.deliver, Mapping)
+                                         and "records" in scenario.deliver.values()):
+        raise ScenarioError(scenario.path, "schedule.deliver",
+                            '"records" cannot be explored (a move\'s size is a stop point)')
+    for step in scenario.steps:
+        if isinstance(step, RunStep) and (step.deliver == "records" or (
+                isinstance(step.deliver, Mapping) and "records" in step.deliver.values())):
+            raise ScenarioError(scenario.path, f"steps[{step.index + 1}].deliver",
+                                '"records" cannot be explored (a move\'s size is a stop '
+                                'point)')
+
+
+def explore(
+    scenario: Scenario,
+    spec: ExploreSpec | None = None,
+    *,
+    exhaustive: bool = False,
+    seed: int = 0,
+    budget: int | None = None,
+    seconds: float | None = None,
+    jobs: int = 1,
+    store: Path | None = STORE_DIR,
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int = 16,
+) -> ExploreReport:
+    """Search a scenario's schedule space for a schedule that refutes it.
+
+    Args:
+        scenario: the scenario (loaded from a file: workers reload it by path).
+        spec: the space (default: the scenario's ``[explore]``, else the defaults).
+        exhaustive: the canonical order instead of seed ``seed``'s random sequence.
+        budget: at most this many schedules (default: the whole space when exhaustive,
+            else 1000); seconds: stop starting new ones after this long.
+        jobs: worker processes (1: in this process); the result is the same.
+        store: the failure store's directory (None: neither read nor written).
+        progress: called with (schedules run, classes so far).
+
+    Returns:
+        The :class:`ExploreReport` (its counterexample shrunk).
+    """
+    start = time.monotonic()
+    spec = spec or scenario.explore or ExploreSpec()
+    check_explorable(scenario)
+    frame, _ = frame_of(scenario, spec)
+    space = Space(spec, frame)
+    if budget is None:
+        budget = min(space.size, MAX_BUDGET) if exhaustive else 1000
+    total = min(budget, space.size) if exhaustive else budget
+    report = ExploreReport(scenario.path, space, "exhaustive" if exhaustive else "random",
+                           seed, jobs)
+    old = stored(scenario, store) if store is not None else []
+    shards = [Shard("list", 0, len(old), frame, schedules=tuple(old))] if old else []
+    base = len(old)
+    for lo in range(0, total, chunk):
+        shards.append(Shard(report.mode, lo, min(lo + chunk, total), frame, seed,
+                            index_base=base + lo))
+    deadline = None if seconds is None else start + seconds
+    classes: set[str] = set()
+
+    def take(results: list[RunReport], shard: Shard) -> None:
+        report.runs.extend(results)
+        if shard.mode != "list":
+            report.covered += len(results)
+        classes.update(r.klass for r in results)
+        if progress is not None:
+            progress(len(report.runs), len(classes))
+
+    try:
+        if jobs <= 1:
+            for shard in shards:
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                take(run_shard(scenario, spec, shard), shard)
+        else:
+            ctx = multiprocessing.get_context(
+                "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+            with ctx.Pool(jobs) as pool:
+                it = pool.imap(_worker, [(scenario.path, spec, s) for s in shards])
+                for shard in shards:
+                    if deadline is not None and time.monotonic() > deadline:
+                        break
+                    take(it.next(), shard)
+                pool.terminate()
+    except KeyboardInterrupt:
+        report.interrupted = True
+    first = report.first_failure()
+    if first is not None and not report.interrupted:
+        point, report.shrink_runs = shrink(scenario, spec, first)
+        verdict, schedule = run_once(scenario, spec, point, full=True)
+        why = refutation(verdict, spec)
+        if why is None:  # pragma: no cover - shrinking only keeps refuting points
+            point, (verdict, schedule) = (parse_schedule(first.schedule),
+                                          run_once(scenario, spec,
+                                                   parse_schedule(first.schedule), full=True))
+            why = refutation(verdict, spec)
+        text = format_schedule(schedule.applied)
+        report.counterexample = RunReport(first.index, text, behaviour(verdict),
+                                          why[1] if why else first.failure,
+                                          why[0] if why else first.kind,
+                                          len(verdict.trace.calls))
+        report.shrunk_from = first.schedule
+        report.verdict = verdict
+        report.schedule = schedule
+        if store is not None:
+            remember(scenario, text, store)
+    elif first is not None:
+        report.counterexample = first
+        report.shrunk_from = first.schedule
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def write_out(report: ExploreReport, scenario: Scenario, out: str) -> bool:
+    """Write the report's counterexample as a scenario file at ``out``.
+
+    Returns:
+        True if written; False (with ``report.out_note`` saying why) when the schedule
+        needs a swap or a pause, which a scenario file cannot state.
+
+    A run step whose own ``deliver`` is a per-link table, or a scenario whose base policy
+    is a list, is written with the recorded sizes of the split links only.
+    """
+    ce = report.counterexample
+    schedule = report.schedule
+    if ce is None or schedule is None:
+        return False
+    text = counterexample_file(scenario, schedule, ce.schedule, ce.failure or "")
+    if text is None:
+        report.out_note = (f"not written: {out}: the schedule {ce.schedule} needs a turn "
+                           f"swap or a pause, which a scenario file's deliver lists cannot "
+                           f"state")
+        return False
+    write_atomic(out, text)
+    report.out = out
+    return True
