@@ -15,9 +15,11 @@ import argparse
 import dataclasses
 import functools
 import json
+import math
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +68,29 @@ def _directions() -> Sequence[str]:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"biopair: {message}\n")
+
+
+#: The longest --timeout (a day): threading refuses waits much longer than this.
+_MAX_TIMEOUT = 86400.0
+#: The most worker processes a sweep starts.
+_MAX_JOBS = 256
+
+
+def _timeout(text: str) -> float:
+    # argparse turns this ValueError into one line and exit 2.
+    value = float(text)
+    if not (math.isfinite(value) and 0 < value <= _MAX_TIMEOUT):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0 and "
+                                         f"at most {_MAX_TIMEOUT:g}, got {text!r}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= _MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"must be from 0 (one per CPU) to {_MAX_JOBS}, "
+                                         f"got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -131,10 +156,11 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--stop", type=int, help="end offset/record (exclusive)")
     sw.add_argument("--stride", type=int, help="step between positions")
     sw.add_argument("--xor", help="hex bytes a corrupt fault XORs in (default ff)")
-    sw.add_argument("--jobs", type=int, default=0,
+    sw.add_argument("--jobs", type=_jobs, default=0,
                     help="worker processes (default: one per CPU; 1 runs in-process)")
-    sw.add_argument("--timeout", type=float, default=60.0,
-                    help="seconds a single run may take before it counts as a hang")
+    sw.add_argument("--timeout", type=_timeout, default=60.0,
+                    help="seconds a single run may take before it counts as a hang "
+                         f"(finite, above 0, at most {_MAX_TIMEOUT:g})")
     sw.add_argument("--json", action="store_true", help="print the report as JSON")
     ex = sub.add_parser("explore", help="search the scenario's [explore] schedule space for "
                                         "a schedule that refutes it; shrink and replay it "
@@ -263,7 +289,7 @@ def _files(paths: list[str]) -> tuple[list[Path], int]:
     errors = 0
     for path in paths:
         if not Path(path).exists():
-            print(f"{path}: no such file or directory", file=sys.stderr)
+            print(f"{_escaped(path)}: no such file or directory", file=sys.stderr)
             errors += 1
             continue
         files.extend(find_scenarios([path]))
@@ -521,7 +547,11 @@ def _peers_required() -> bool:
 
 
 def _load_and_run(file: Path, require_peers: bool) -> Verdict | None:
-    """Run one scenario file; a bad one is one line on stderr and None."""
+    """Run one scenario file; a bad one is one line on stderr and None.
+
+    A harness bug in one file (any other exception) is its traceback on stderr, and
+    None too: the other files still run and the summary counts it as an error.
+    """
     from biopair.scenario.loader import ScenarioError, load_scenario
     from biopair.scenario.runner import run_scenario
 
@@ -530,6 +560,17 @@ def _load_and_run(file: Path, require_peers: bool) -> Verdict | None:
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         return None
+    except Exception:
+        print(f"{_escaped(str(file))}: internal error (a biopair bug, please report it):",
+              file=sys.stderr)
+        traceback.print_exc()
+        return None
+
+
+def _escaped(text: str) -> str:
+    from biopair.scenario.model import escape
+
+    return escape(text)
 
 
 def _report(root: str, out: str) -> int:

@@ -277,6 +277,14 @@ def run_scenario(
             pair.fault(fault)
         for step in scenario.steps:
             pair.step = step.index
+            if isinstance(step, CallStep) and pair.calls_made >= pair.max_calls:
+                # A call step counts against the cap like a run's calls: at the cap the
+                # scenario ends, as a run would end with LIMIT.
+                failures.append(Failure(f"steps[{step.index + 1}].call",
+                                        f"at most max_calls = {pair.max_calls:,} calls",
+                                        f"LIMIT: {pair.calls_made:,} calls made before this "
+                                        f"step", step.index))
+                break
             try:
                 _run_step(pair, step, failures)
             except PeerError as exc:
