@@ -92,7 +92,8 @@ _TOP_KEYS = ("title", "about", "tags", "requires", "client", "server", "schedule
 _ENDPOINT_KEYS = SETTINGS
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
 _SERVER_ONLY = ("verify_client", "max_early_data")
-_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer", "bio_pair_size")
+_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer", "bio_pair_size",
+                  "send_cap")
 #: The largest BIO pair a scenario may ask for (each way).
 MAX_BIO_PAIR = 1 << 24
 _FAULT_ACTIONS = ("corrupt", "truncate", "drop", "duplicate", "inject", "split", "coalesce")
@@ -190,6 +191,10 @@ class _Loader:
             if link != "bio-pair":
                 raise self.fail("schedule.bio_pair_size", 'sizes a BIO pair: it needs '
                                                           'link = "bio-pair"')
+        send_cap = None
+        if "send_cap" in schedule:
+            send_cap = read.at_most(schedule["send_cap"], "schedule.send_cap", MAX_BIO_PAIR,
+                                    "bytes")
         if "steps" not in doc:
             raise self.fail("steps", "missing (a scenario needs at least one [[steps]])")
         raw_steps = doc["steps"]
@@ -202,12 +207,13 @@ class _Loader:
         explore = self.explore(doc["explore"]) if "explore" in doc else None
         rules.check_stacks(read, {"client": client, "server": server}, link, steps, result,
                            resume)
+        rules.check_send_cap(read, {"client": client, "server": server}, link, send_cap)
         return Scenario(
             path=self.path, title=title, about=about, tags=tags, client=client,
             server=server, steps=steps, result=result, deliver=deliver,
             max_calls=max_calls, turns=turns, link=link, resume=resume, sweep=sweep,
             explore=explore,
-            socket_buffer=socket_buffer, bio_pair_size=bio_pair_size,
+            socket_buffer=socket_buffer, bio_pair_size=bio_pair_size, send_cap=send_cap,
             requires=requires,
         )
 
