@@ -138,9 +138,10 @@ _SIZED_OPS = (*READ_OPS, *WRITE_OPS)
 class _Loader:
     """Reads one file's sections into the model; ``self.read`` holds the typed readers."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, stacks: Mapping[str, str] | None = None) -> None:
         self.path = str(path)
         self.read = Reader(path)
+        self.stacks = dict(stacks or {})
 
     def fail(self, key: str, message: str) -> ScenarioError:
         return self.read.fail(key, message)
@@ -161,6 +162,12 @@ class _Loader:
 
     def scenario(self, doc: dict[str, Any]) -> Scenario:
         read = self.read
+        for role, stack in self.stacks.items():
+            # ``biopair run --stacks``: the same file on other stacks, validated as if the
+            # file named them (a table that is not a table is left for the reader to refuse).
+            table = doc.get(role, {})
+            if isinstance(table, dict):
+                doc = {**doc, role: {**table, "stack": stack}}
         read.keys(doc, _TOP_KEYS, "")
         if "title" not in doc:
             raise self.fail("title", "missing (every scenario needs a one-line title)")
@@ -683,8 +690,12 @@ class _Loader:
         self.read.choice(value, EXPLORE_FORBID, key)
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, stacks: Mapping[str, str] | None = None) -> Scenario:
     """Load and validate one scenario file.
+
+    ``stacks`` (``{"client": "wolfssl", ...}``) replaces the ``stack`` of those endpoint
+    tables before validation, so the file is judged on those stacks exactly as if it named
+    them (``biopair run --stacks``).
 
     Version tables stay unresolved (:class:`~biopair.scenario.model.Versioned`): the
     result fits every environment, and :func:`~biopair.scenario.runner.run_scenario`
@@ -693,7 +704,7 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises:
         ScenarioError: naming the file, the key path and the problem.
     """
-    return _Loader(path).load()
+    return _Loader(path, stacks).load()
 
 
 def find_scenarios(paths: Iterable[str | Path]) -> list[Path]:
