@@ -412,8 +412,12 @@ def _run_stacks(paths: list[str], stacks_text: str, *, as_json: bool,
                   sort_keys=True)
         print()
     else:
-        print(f"{len(matrices)} scenarios on {len(stacks) ** 2} combinations: "
-              f"{failed} failed runs" + (f", {errors} errors" if errors else ""))
+        runs = [r for m in matrices for r in m.runs]
+        print(f"{len(matrices)} scenarios x {len(stacks) ** 2} combinations: "
+              f"{sum(r.status == 'pass' for r in runs)} passed, {failed} failed, "
+              f"{sum(r.status == 'skip' for r in runs)} skipped, "
+              f"{sum(r.status == 'refused' for r in runs)} refused"
+              + (f", {errors} errors" if errors else ""))
     if errors:
         return 2
     return 1 if failed else 0
