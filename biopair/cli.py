@@ -131,6 +131,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-golden", action="store_true",
                      help="do not compare golden traces (they record one environment; "
                           "under another, read `biopair diff` instead)")
+    run.add_argument("--stacks", metavar="A,B,...",
+                     help="run each scenario with every pair of these stacks (client x "
+                          "server) and print the outcome sequences side by side, marking "
+                          "where stacks disagree; with --json, the matrix (read by "
+                          "`biopair diff`)")
     rep = sub.add_parser("report", help="write a scenario directory as a browsable site: one "
                                         "HTML page per scenario and an index by topic "
                                         "(docs/html.md)")
@@ -185,7 +190,10 @@ def _parser() -> argparse.ArgumentParser:
                                        "the call sequences diverge? (exit 0 same, 1 "
                                        "different, 2 bad input)")
     diff.add_argument("a", help="JSON from `biopair run --json` (e.g. under OpenSSL 3.1)")
-    diff.add_argument("b", help="JSON from `biopair run --json` (e.g. under OpenSSL 4.0)")
+    diff.add_argument("b", nargs="?",
+                      help="JSON from `biopair run --json` (e.g. under OpenSSL 4.0); "
+                           "omitted: A is a `--stacks --json` matrix, and each combination "
+                           "is compared with the scenario's first")
     diff.add_argument("--context", type=int, default=3, help="calls shown before the first "
                                                              "divergence (default 3)")
     return parser
@@ -227,6 +235,9 @@ def _main(argv: Sequence[str] | None) -> int:
             return 2
         print(report)
         return code
+    if args.command == "run" and args.stacks is not None:
+        return _run_stacks(args.paths, args.stacks, as_json=args.json,
+                           require_peers=_peers_required())
     if args.command == "run":
         return _run(args.paths, as_json=args.json, quiet=args.quiet,
                     options=_RunOptions(ladder=args.trace, full=args.full, pcap=args.pcap,
@@ -417,6 +428,50 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
             print(f"biopair: interrupted by {interrupt.signal_name(stopped.signum)} after "
                   f"{len(verdicts) + errors} of {len(files)} files", file=sys.stderr)
         return stopped.exit_code
+    if errors:
+        return 2
+    return 1 if failed else 0
+
+
+def _run_stacks(paths: list[str], stacks_text: str, *, as_json: bool,
+                require_peers: bool) -> int:
+    # ``biopair run --stacks``: exit 2 for bad input, 1 if a combination that ran failed
+    # an expectation, else 0.  Refused and skipped combinations are reported, not errors.
+    from biopair.endpoints import versions
+    from biopair.endpoints.registry import STACKS
+    from biopair.scenario.loader import ScenarioError
+    from biopair.views import matrix
+
+    try:
+        stacks = matrix.parse_stacks(stacks_text, STACKS)
+    except ValueError as exc:
+        print(f"biopair: {exc}", file=sys.stderr)
+        return 2
+    files, errors = _files(paths)
+    matrices = []
+    for file in files:
+        try:
+            m = matrix.run_matrix(file, stacks, require_peers=require_peers)
+        except ScenarioError as exc:
+            print(str(exc), file=sys.stderr)
+            errors += 1
+            continue
+        matrices.append(m)
+        if not as_json:
+            print(matrix.render(m))
+            print()
+    failed = sum(r.status == "fail" for m in matrices for r in m.runs)
+    if as_json:
+        json.dump(matrix.to_json(matrices, versions.versions()), sys.stdout, indent=2,
+                  sort_keys=True)
+        print()
+    else:
+        runs = [r for m in matrices for r in m.runs]
+        print(f"{len(matrices)} scenarios x {len(stacks) ** 2} combinations: "
+              f"{sum(r.status == 'pass' for r in runs)} passed, {failed} failed, "
+              f"{sum(r.status == 'skip' for r in runs)} skipped, "
+              f"{sum(r.status == 'refused' for r in runs)} refused"
+              + (f", {errors} errors" if errors else ""))
     if errors:
         return 2
     return 1 if failed else 0

@@ -76,6 +76,9 @@ class Capabilities:
             (then outcomes carry ``ret = None``, matched by ``HIDDEN``).
         external: True for a program in another process (its call counts follow timing).
         package: what to install when the stack is missing (``Debian: gnutls-bin``).
+        capped_sends: True for a callback-I/O stack whose in-memory sends
+            ``[schedule] send_cap`` can bound (its send callback is told "would block"
+            beyond the cap: a genuine WANT_WRITE on a memory link).
     """
 
     stack: str
@@ -87,6 +90,7 @@ class Capabilities:
     raw_returns: bool = True
     external: bool = False
     package: str = ""
+    capped_sends: bool = False
 
 
 @runtime_checkable

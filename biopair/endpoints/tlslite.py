@@ -69,6 +69,7 @@ CAPABILITIES = Capabilities(
                        "received"}),
     links=frozenset({"memory", "socket"}),
     versions=frozenset({"1.2", "1.3"}),
+    capped_sends=True,
     raw_returns=False,
     package=PACKAGE,
 )
@@ -166,7 +167,7 @@ class TlsliteEndpoint:
         cfg: the endpoint's settings (``stack = "tlslite-ng"``).
         sock: the endpoint's end of a socketpair on a socket link (None: in memory).
         send_cap: in memory, the most bytes sends may hold until the link takes them
-            (None: unbounded).
+            (None: ``cfg.send_cap``, which the builder sets from ``[schedule] send_cap``).
 
     Raises:
         ConfigError: for a setting tlslite-ng cannot honour.
@@ -181,7 +182,7 @@ class TlsliteEndpoint:
         self.name = cfg.role
         self.stack = "tlslite-ng"
         self.capabilities = CAPABILITIES
-        self.pipe = Pipe(sock, send_cap)
+        self.pipe = Pipe(sock, cfg.send_cap if send_cap is None else send_cap)
         self.conn = TLSConnection(_Socket(self.pipe))
         self._hs_settings = _settings(cfg)
         self._chain, self._key = _credentials(cfg)

@@ -58,6 +58,7 @@ CAPABILITIES = Capabilities(
                        "session_reused", "shutdown", "received", "state"}),
     links=frozenset({"memory", "socket"}),
     versions=frozenset({"1.2", "1.3"}),
+    capped_sends=True,
     package=_wolfssl.PACKAGE,
 )
 
@@ -182,7 +183,8 @@ class WolfSSLEndpoint:
         cfg: the endpoint's settings (``stack = "wolfssl"``).
         sock: the endpoint's end of a socketpair on a socket link (None: in memory).
         send_cap: in memory, the most bytes the send callback holds until the link takes
-            them (None: unbounded); beyond it the callback says "would block".
+            them (None: ``cfg.send_cap``, which the builder sets from ``[schedule]
+            send_cap``); beyond it the callback says "would block".
 
     Raises:
         ConfigError: for a setting wolfSSL refuses.
@@ -197,7 +199,7 @@ class WolfSSLEndpoint:
         self.name = cfg.role
         self.stack = "wolfssl"
         self.capabilities = CAPABILITIES
-        self.pipe = Pipe(sock, send_cap)
+        self.pipe = Pipe(sock, cfg.send_cap if send_cap is None else send_cap)
         self.received = bytearray()
         self._payload = b""
         self._ctx = build_context(cfg)

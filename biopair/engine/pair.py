@@ -117,9 +117,13 @@ class Pair:
             records through before OpenSSL answers WANT_WRITE.
         bio_pair_size: on ``link = "bio-pair"``, the bytes each way of the BIO pair every
             libssl endpoint sits on (see :mod:`biopair.transport.biopair`).
+        send_cap: on a memory link, the most output bytes each callback-I/O endpoint
+            (wolfSSL, tlslite-ng) holds until the link takes them: its sends beyond are
+            told "would block", a genuine WANT_WRITE (None: unbounded).
 
     Raises:
-        ValueError: for an unknown ``turns`` or ``link``.
+        ValueError: for an unknown ``turns`` or ``link``, or a ``send_cap`` no endpoint
+            takes.
 
     Example::
 
@@ -142,13 +146,14 @@ class Pair:
         link: str = "memory",
         socket_buffer: int | None = None,
         bio_pair_size: int | None = None,
+        send_cap: int | None = None,
     ) -> None:
         if turns not in TURNS:
             raise ValueError(f"turns must be one of {TURNS}, not {turns!r}")
         protocol_on = record if protocol is None else protocol
         parts = builder.build(client, server, contexts=contexts or {}, link=link,
                               socket_buffer=socket_buffer, trace_hooks=protocol_on,
-                              bio_pair_size=bio_pair_size)
+                              bio_pair_size=bio_pair_size, send_cap=send_cap)
         self.endpoints: dict[str, Endpoint] = parts.endpoints
         self.links: dict[str, Link] = parts.links
         self.link_kind = parts.link_kind

@@ -105,7 +105,8 @@ _TOP_KEYS = ("title", "about", "tags", "requires", "client", "server", "schedule
 _ENDPOINT_KEYS = SETTINGS
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
 _SERVER_ONLY = ("verify_client", "max_early_data")
-_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer", "bio_pair_size")
+_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer", "bio_pair_size",
+                  "send_cap")
 #: The largest BIO pair a scenario may ask for (each way).
 MAX_BIO_PAIR = 1 << 24
 _FAULT_ACTIONS = ("corrupt", "truncate", "drop", "duplicate", "inject", "split", "coalesce")
@@ -173,9 +174,10 @@ _SIZED_OPS = (*READ_OPS, *WRITE_OPS)
 class _Loader:
     """Reads one file's sections into the model; ``self.read`` holds the typed readers."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, stacks: Mapping[str, str] | None = None) -> None:
         self.path = str(path)
         self.read = Reader(path)
+        self.stacks = dict(stacks or {})
 
     def fail(self, key: str, message: str) -> ScenarioError:
         return self.read.fail(key, message)
@@ -227,6 +229,12 @@ class _Loader:
 
     def scenario(self, doc: dict[str, Any]) -> Scenario:
         read = self.read
+        for role, stack in self.stacks.items():
+            # ``biopair run --stacks``: the same file on other stacks, validated as if the
+            # file named them (a table that is not a table is left for the reader to refuse).
+            table = doc.get(role, {})
+            if isinstance(table, dict):
+                doc = {**doc, role: {**table, "stack": stack}}
         read.keys(doc, _TOP_KEYS, "")
         if "title" not in doc:
             raise self.fail("title", "missing (every scenario needs a one-line title)")
@@ -256,6 +264,10 @@ class _Loader:
             if link != "bio-pair":
                 raise self.fail("schedule.bio_pair_size", 'sizes a BIO pair: it needs '
                                                           'link = "bio-pair"')
+        send_cap = None
+        if "send_cap" in schedule:
+            send_cap = read.at_most(schedule["send_cap"], "schedule.send_cap", MAX_BIO_PAIR,
+                                    "bytes")
         if "steps" not in doc:
             raise self.fail("steps", "missing (a scenario needs at least one [[steps]])")
         raw_steps = doc["steps"]
@@ -268,12 +280,13 @@ class _Loader:
         explore = self.explore(doc["explore"]) if "explore" in doc else None
         rules.check_stacks(read, {"client": client, "server": server}, link, steps, result,
                            resume)
+        rules.check_send_cap(read, {"client": client, "server": server}, link, send_cap)
         return Scenario(
             path=self.path, title=title, about=about, tags=tags, client=client,
             server=server, steps=steps, result=result, deliver=deliver,
             max_calls=max_calls, turns=turns, link=link, resume=resume, sweep=sweep,
             explore=explore,
-            socket_buffer=socket_buffer, bio_pair_size=bio_pair_size,
+            socket_buffer=socket_buffer, bio_pair_size=bio_pair_size, send_cap=send_cap,
             requires=requires,
         )
 
@@ -944,8 +957,12 @@ def _file_kind(mode: int) -> str:
     return "not a file"
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, stacks: Mapping[str, str] | None = None) -> Scenario:
     """Load and validate one scenario file.
+
+    ``stacks`` (``{"client": "wolfssl", ...}``) replaces the ``stack`` of those endpoint
+    tables before validation, so the file is judged on those stacks exactly as if it named
+    them (``biopair run --stacks``).
 
     Version tables stay unresolved (:class:`~biopair.scenario.model.Versioned`): the
     result fits every environment, and :func:`~biopair.scenario.runner.run_scenario`
@@ -954,7 +971,7 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises:
         ScenarioError: naming the file, the key path and the problem.
     """
-    return _Loader(path).load()
+    return _Loader(path, stacks).load()
 
 
 def find_scenarios(paths: Iterable[str | Path]) -> list[Path]:

@@ -387,6 +387,9 @@ class Scenario:
     socket_buffer: int | None = None
     #: ``link = "bio-pair"``: bytes each way of every libssl endpoint's BIO pair.
     bio_pair_size: int | None = None
+    #: ``[schedule] send_cap``: the most output bytes a wolfSSL or tlslite-ng endpoint
+    #: holds in memory until the link takes them (None: unbounded).
+    send_cap: int | None = None
     resume: bool = False
     sweep: SweepSpec | None = None
     explore: ExploreSpec | None = None

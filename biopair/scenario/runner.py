@@ -196,6 +196,7 @@ def _make_pair(scenario: Scenario, record: bool, protocol: bool | None = None) -
             link=scenario.link,
             socket_buffer=scenario.socket_buffer,
             bio_pair_size=scenario.bio_pair_size,
+            send_cap=scenario.send_cap,
         )
     except ConfigError as exc:
         raise ScenarioError(scenario.path, exc.key, exc.message) from None
