@@ -32,7 +32,7 @@ from typing import Any
 from OpenSSL import SSL
 
 from biopair.endpoints.config import READ_OPS, EndpointConfig
-from biopair.endpoints.protocol import Endpoint
+from biopair.endpoints.protocol import Endpoint, WriteData
 from biopair.engine import builder, recorder, runloop
 from biopair.engine.builder import LINK_KINDS
 from biopair.engine.recorder import Clock
@@ -230,7 +230,7 @@ class Pair:
         op: str,
         *,
         size: int | None = None,
-        data: bytes | None = None,
+        data: WriteData | None = None,
         buffer: str = "auto",
     ) -> Call:
         """Make one SSL call on ``endpoint``, then pull what it wrote onto the links.
@@ -392,7 +392,7 @@ class Pair:
         """The links, in direction order (what a schedule's moves choose from)."""
         return self._link_list
 
-    def write_data(self, endpoint: str) -> bytes:
+    def write_data(self, endpoint: str) -> WriteData:
         """The payload of ``endpoint``'s pending write."""
         return self.endpoints[endpoint].write_data
 
