@@ -50,7 +50,7 @@ from biopair.endpoints.config import (
     EndpointConfig,
     pattern_bytes,
 )
-from biopair.endpoints.protocol import Capabilities, RawResult
+from biopair.endpoints.protocol import Capabilities, RawResult, WriteData
 
 #: What to install when tlslite-ng is missing.
 PACKAGE = "pip install tlslite-ng"
@@ -213,7 +213,7 @@ class TlsliteEndpoint:
             return conn.writeAsync(self._payload)
         return conn.closeAsync()
 
-    def call(self, op: str, *, size: int | None = None, data: bytes | None = None,
+    def call(self, op: str, *, size: int | None = None, data: WriteData | None = None,
              buffer: str = "auto") -> RawResult:
         """Advance the op's generator by one step.
 
@@ -231,7 +231,7 @@ class TlsliteEndpoint:
             raise ValueError(f"the tlslite-ng stack cannot {op}")
         raw_op = OPS[op]
         if raw_op == "write" and (data is not None or size is not None):
-            self._payload = data if data is not None else pattern_bytes(size or 0)
+            self._payload = bytes(data) if data is not None else pattern_bytes(size or 0)
             self._pending.pop("write", None)
         gen = self._pending.get(raw_op)
         try:

@@ -41,7 +41,7 @@ from biopair.endpoints.config import (
     EndpointConfig,
     pattern_bytes,
 )
-from biopair.endpoints.protocol import Capabilities, RawResult
+from biopair.endpoints.protocol import Capabilities, RawResult, WriteData
 
 #: What the wolfSSL endpoint does: handshakes, reads, peeks, writes and shutdown, TLS 1.2
 #: and 1.3, on memory or a socket; no renegotiation, post-handshake auth, early data,
@@ -239,7 +239,7 @@ class WolfSSLEndpoint:
         return self._payload
 
     # -- calls --------------------------------------------------------------------------
-    def call(self, op: str, *, size: int | None = None, data: bytes | None = None,
+    def call(self, op: str, *, size: int | None = None, data: WriteData | None = None,
              buffer: str = "auto") -> RawResult:
         """Make one wolfSSL call.
 
@@ -269,7 +269,7 @@ class WolfSSLEndpoint:
                     self.received += got
         elif raw_op in WRITE_OPS:
             if data is not None or size is not None:
-                self._payload = data if data is not None else pattern_bytes(size or 0)
+                self._payload = bytes(data) if data is not None else pattern_bytes(size or 0)
             ret = lib.wolfSSL_write(ssl, self._payload, len(self._payload))
         else:  # shutdown
             ret = lib.wolfSSL_shutdown(ssl)

@@ -33,7 +33,7 @@ from typing import Any
 from OpenSSL import SSL
 
 from biopair.endpoints.config import READ_OPS, EndpointConfig
-from biopair.endpoints.protocol import Endpoint, RawResult
+from biopair.endpoints.protocol import Endpoint, RawResult, WriteData
 from biopair.engine import builder, recorder, runloop
 from biopair.engine.builder import LINK_KINDS
 from biopair.engine.recorder import Clock
@@ -246,7 +246,7 @@ class Pair:
         op: str,
         *,
         size: int | None = None,
-        data: bytes | None = None,
+        data: WriteData | None = None,
         buffer: str = "auto",
     ) -> Call:
         """Make one SSL call on ``endpoint``, then pull what it wrote onto the links.
@@ -257,7 +257,7 @@ class Pair:
         return self.caller(endpoint, op, size, data, buffer)()
 
     def caller(self, endpoint: str, op: str, size: int | None = None,
-               data: bytes | None = None, buffer: str = "auto") -> Callable[[], Call]:
+               data: WriteData | None = None, buffer: str = "auto") -> Callable[[], Call]:
         """A callable that makes ``call(endpoint, op, size=size, data=data,
         buffer=buffer)`` each time it is called, with every lookup made once.
 
@@ -485,7 +485,7 @@ class Pair:
         """The links, in direction order (what a schedule's moves choose from)."""
         return self._link_list
 
-    def write_data(self, endpoint: str) -> bytes:
+    def write_data(self, endpoint: str) -> WriteData:
         """The payload of ``endpoint``'s pending write."""
         return self.endpoints[endpoint].write_data
 
