@@ -409,6 +409,17 @@ class Pair:
         """Record the end of a run."""
         self.trace.add(RunEnd(calls, terminal, self._clock.step))
 
+    def stranded(self) -> list[str]:
+        """Where bytes wait inside endpoints that can tell (wrapper endpoints offer
+        ``stranded()``: their buffers, SSL_pending, an unread socket buffer), each as
+        ``ENDPOINT: where``; empty for every other stack (then a stall is a DEADLOCK)."""
+        found: list[str] = []
+        for name, ep in self.endpoints.items():
+            probe = getattr(ep, "stranded", None)
+            if probe is not None:
+                found.extend(f"{name}: {where}" for where in probe())
+        return found
+
     # -- runs ---------------------------------------------------------------------------
     def run(
         self,

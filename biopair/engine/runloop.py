@@ -14,6 +14,10 @@ a terminal outcome:
   changed: no call sent or consumed a byte, no move delivered one, no EOF reached a
   receiver (after external peers had their chance to answer).  OpenSSL is deterministic,
   so calling again could only repeat the same answers: a stall is a result, never a hang;
+* ``STRANDED``: a DEADLOCK while bytes wait inside a wrapper endpoint (its buffers,
+  SSL_pending, a socket buffer it stopped reading): the driver's :meth:`Driver.stranded`
+  names where, and the terminal carries that as its reasons (the transport oracle for
+  wrapper endpoints, docs/wrappers.md);
 * ``LIMIT``: the call cap was reached first.
 
 The terminal is appended to the outcome sequence of every entry still running.
@@ -31,7 +35,7 @@ from typing import Protocol, TypeVar
 from biopair.endpoints.config import WRITE_OPS
 from biopair.engine.schedule import NO_MOVE, LinkState, Schedule, Size
 from biopair.engine.trace import Call
-from biopair.outcome import DEADLOCK, LIMIT, Outcome, wants
+from biopair.outcome import DEADLOCK, LIMIT, Outcome, stranded, wants
 
 #: Ops whose retry passes the same buffer again (and whose partial success goes on).
 _WRITE_OPS = frozenset(WRITE_OPS)
@@ -54,16 +58,21 @@ class RunResult:
         outcomes: each endpoint's outcome sequence (with the terminal, if any); built
             from ``calls`` when first read (a bytewise run makes thousands of calls and a
             caller such as a benchmark may never look).
-        terminal: ``"DEADLOCK"``, ``"LIMIT"`` or None.
+        terminal: ``"DEADLOCK"``, ``"STRANDED"``, ``"LIMIT"`` or None.
+        end: the terminal outcome (with STRANDED's reasons: where the bytes wait), or None.
         calls: the calls the run made.
     """
 
-    __slots__ = ("_outcomes", "_per_endpoint", "_unfinished", "calls", "terminal")
+    __slots__ = ("_outcomes", "_per_endpoint", "_unfinished", "calls", "end", "terminal")
 
     def __init__(self, calls: list[Call], terminal: str | None,
-                 per_endpoint: dict[str, list[Call]], unfinished: Sequence[str] = ()) -> None:
+                 per_endpoint: dict[str, list[Call]], unfinished: Sequence[str] = (),
+                 end: Outcome | None = None) -> None:
         self.calls = calls
         self.terminal = terminal
+        if end is None and terminal is not None:
+            end = DEADLOCK if terminal == DEADLOCK.error else LIMIT
+        self.end = end
         self._per_endpoint = per_endpoint
         self._unfinished = tuple(unfinished)
         self._outcomes: dict[str, list[Outcome]] | None = None
@@ -74,10 +83,9 @@ class RunResult:
         if self._outcomes is None:
             outcomes = {name: [c.outcome for c in calls]
                         for name, calls in self._per_endpoint.items()}
-            if self.terminal is not None:
-                end = DEADLOCK if self.terminal == DEADLOCK.error else LIMIT
+            if self.end is not None:
                 for name in self._unfinished:
-                    outcomes[name].append(end)
+                    outcomes[name].append(self.end)
             self._outcomes = outcomes
         return self._outcomes
 
@@ -132,6 +140,11 @@ class Driver(Protocol[L]):
 
     def end_run(self, calls: int, terminal: str | None) -> None:
         """Record the end of a run."""
+        ...
+
+    def stranded(self) -> list[str]:
+        """Where bytes wait inside the endpoints when a run stalls (``client: 100 bytes in
+        Twisted's _appSendBuffer``); empty: nowhere, or nothing can tell."""
         ...
 
 
@@ -236,7 +249,8 @@ def run(
                 break
         if (terminal is None and running and all_wanted and driver.progress == before
                 and not driver.wait_for_peers()):
-            terminal = DEADLOCK
+            where = driver.stranded()
+            terminal = stranded(where) if where else DEADLOCK
     name = terminal.error if terminal is not None else None
     driver.end_run(len(made), name)
-    return RunResult(made, name, per_endpoint, [s.endpoint for s in running])
+    return RunResult(made, name, per_endpoint, [s.endpoint for s in running], terminal)
