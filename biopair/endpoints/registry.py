@@ -29,7 +29,8 @@ against it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from biopair.endpoints import _libssl, libssl, peers, pyopenssl, stdlib, tlslite, wolfssl
@@ -48,9 +49,10 @@ _CAPABILITIES: dict[str, Capabilities] = {
 }
 # In-process stacks whose library may be missing: why, naming the package (None: present).
 # (looked up at call time, so a test can stand in for a missing library).
-_MISSING = {"libssl": lambda: _libssl.missing(), "wolfssl": lambda: wolfssl.missing(),
+_MISSING: dict[str, Callable[[], str | None]] = {
+            "libssl": lambda: _libssl.missing(), "wolfssl": lambda: wolfssl.missing(),
             "tlslite-ng": lambda: tlslite.missing(),
-            **{name: (lambda name=name: wrapper_stacks.missing(name))
+            **{name: functools.partial(wrapper_stacks.missing, name)
                for name in wrapper_stacks.CAPABILITIES}}
 #: Every stack a scenario may name.
 STACKS: tuple[str, ...] = tuple(_CAPABILITIES)
@@ -109,7 +111,8 @@ def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None,
     if caps.stack == "tlslite-ng":
         return tlslite.TlsliteEndpoint(cfg, sock=sock)
     if wrapper_stacks.is_wrapper(caps.stack):
-        return wrapper_stacks.make(cfg)
+        made: Endpoint = wrapper_stacks.make(cfg)
+        return made
     if caps.external:
         return PeerEndpoint(cfg)
     return pyopenssl.Endpoint(cfg, sock=sock, context=context, trace_hooks=trace_hooks)

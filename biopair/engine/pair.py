@@ -31,7 +31,7 @@ from typing import Any
 
 from OpenSSL import SSL
 
-from biopair.endpoints.config import READ_OPS, EndpointConfig
+from biopair.endpoints.config import READ_OPS, WRITE_OPS, EndpointConfig
 from biopair.endpoints.protocol import Endpoint
 from biopair.engine import builder, recorder, runloop
 from biopair.engine.builder import LINK_KINDS
@@ -52,6 +52,7 @@ DEFAULT_MAX_CALLS = 100_000
 #: Ops whose call record keeps the bytes read rather than the bytes offered (the rule
 #: is config.READ_OPS; a frozenset because every call asks).
 _READ_OPS = frozenset(READ_OPS)
+_WRITE_OPS = frozenset(WRITE_OPS)
 #: Builds a NamedTuple record from all its fields at once, skipping the generated
 #: ``__new__`` (a Python frame per call and per move).
 _new_tuple: Any = tuple.__new__
@@ -168,6 +169,9 @@ class Pair:
         self._faulty = False  # set once a fault is armed on any link
         #: faults that could not apply once their record was seen (runner: a failure).
         self.refused: list[FaultEvent] = []
+        #: the application bytes each endpoint's writes and sends returned as written
+        #: (what the transport oracle compares with what the other side received).
+        self.sent: dict[str, bytearray] = {name: bytearray() for name in self.endpoints}
         if protocol_on:
             recorder.attach(self.trace, self.links, self.endpoints, self._clock)
 
@@ -254,6 +258,8 @@ class Pair:
         finally:
             clock.call = None
         consumed = pending - pending_of()
+        if op in _WRITE_OPS and raw.ret is not None and raw.ret > 0:
+            self.sent[endpoint] += ep.write_data[:raw.ret]
         if sent or consumed or (paused and outbound.sender_pending() != stalled):
             self.progress += 1
         # Positional: this runs once per SSL call, thousands of times in a bytewise run.

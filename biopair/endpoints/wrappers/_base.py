@@ -76,14 +76,18 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+_PENDING = RawResult(None, "PENDING", (), 0, b"", "pending")
+_CLOSED = RawResult(None, "CLOSED", (), 0, b"", "closed")
+
+
 def pending() -> RawResult:
     """The wrapper is still waiting."""
-    return RawResult(None, "PENDING", (), 0, b"", "pending")
+    return _PENDING
 
 
 def closed() -> RawResult:
     """The wrapper reports the connection closed."""
-    return RawResult(None, "CLOSED", (), 0, b"", "closed")
+    return _CLOSED
 
 
 def raised(exc: BaseException) -> RawResult:
@@ -184,7 +188,8 @@ class WrapperEndpoint:
     def _pump(self) -> None:
         for _ in range(MAX_PUMP_ROUNDS):
             moved = False
-            if not self._reading_paused():
+            if (self._inbox or (self._eof_in and not self._eof_fed)) \
+                    and not self._reading_paused():
                 if self._inbox:
                     data = bytes(self._inbox)
                     self._inbox.clear()

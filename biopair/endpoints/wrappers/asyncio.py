@@ -33,7 +33,7 @@ from biopair.endpoints.config import EndpointConfig
 from biopair.endpoints.protocol import RawResult
 from biopair.endpoints.stdlib import build_stdlib_context
 from biopair.endpoints.wrappers._base import WrapperEndpoint, done
-from biopair.endpoints.wrappers.stacks import CAPABILITIES as _DECLARED
+from biopair.endpoints.wrappers.declared import CAPABILITIES as _DECLARED
 
 CAPABILITIES = _DECLARED["asyncio"]
 #: The pretend transport's flow-control marks (selector transports' defaults).

@@ -35,7 +35,7 @@ from biopair.endpoints.config import ConfigError, EndpointConfig
 from biopair.endpoints.protocol import RawResult
 from biopair.endpoints.stdlib import build_stdlib_context
 from biopair.endpoints.wrappers._base import WrapperEndpoint, closed, done, pending
-from biopair.endpoints.wrappers.stacks import python_capabilities
+from biopair.endpoints.wrappers.declared import python_capabilities
 
 #: The methods a user's wrapper must have.
 METHODS = ("receive_from_network", "data_to_send", "handshake", "send", "recv", "close")
@@ -118,6 +118,15 @@ class PythonEndpoint(WrapperEndpoint):
 
     def _app_send_more(self) -> RawResult:
         return self._app_send(self._payload)
+
+    def _tls_state(self) -> tuple[str | None, str | None]:
+        # Optional: ``version()`` and ``cipher()`` on the wrapper, or on its ``tls``.
+        for obj in (self.obj, getattr(self.obj, "tls", None)):
+            version, cipher = getattr(obj, "version", None), getattr(obj, "cipher", None)
+            if callable(version) and callable(cipher) and self.secure:
+                found = cipher()
+                return version(), found[0] if isinstance(found, tuple) else found
+        return None, None
 
     def _internal(self) -> list[str]:
         probe = getattr(self.obj, "stranded", None)

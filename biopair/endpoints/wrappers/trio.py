@@ -27,7 +27,7 @@ from biopair.endpoints.config import EndpointConfig
 from biopair.endpoints.protocol import RawResult
 from biopair.endpoints.stdlib import build_stdlib_context
 from biopair.endpoints.wrappers._base import WrapperEndpoint, done, pending
-from biopair.endpoints.wrappers.stacks import CAPABILITIES as _DECLARED
+from biopair.endpoints.wrappers.declared import CAPABILITIES as _DECLARED
 
 CAPABILITIES = _DECLARED["trio"]
 #: The seed of trio's scheduler for every run.
@@ -110,12 +110,10 @@ class TrioEndpoint(WrapperEndpoint):
                     self.lost = True
                     return
                 self._arrived(data)
-        except self._trio.ClosedResourceError:
-            if not self._closing:
-                raise
         except Exception as exc:  # what trio raised into the application
             self.lost = True
-            self.failure = exc
+            if not self._closing:  # after our own aclose(), the reader's end is expected
+                self.failure = exc
 
     async def _send(self, data: bytes) -> None:
         try:

@@ -29,7 +29,7 @@ from biopair.endpoints.config import EndpointConfig
 from biopair.endpoints.protocol import RawResult
 from biopair.endpoints.pyopenssl import build_context
 from biopair.endpoints.wrappers._base import WrapperEndpoint, done
-from biopair.endpoints.wrappers.stacks import CAPABILITIES as _DECLARED
+from biopair.endpoints.wrappers.declared import CAPABILITIES as _DECLARED
 
 CAPABILITIES = _DECLARED["twisted"]
 
@@ -82,7 +82,7 @@ class TwistedEndpoint(WrapperEndpoint):
                 return conn
 
         @implementer(IHandshakeListener)
-        class App(Protocol):
+        class App(Protocol):  # type: ignore[misc]
             def handshakeCompleted(self) -> None:
                 endpoint.secure = True
 
@@ -122,8 +122,9 @@ class TwistedEndpoint(WrapperEndpoint):
             self.proto.connectionLost(Failure(ConnectionDone()))
 
     def _tick(self) -> bool:
-        ran = bool(self.clock.getDelayedCalls())
-        self.clock.advance(0)
+        ran = bool(self.clock.calls)
+        if ran:
+            self.clock.advance(0)
         data = self.transport.value()
         if data:
             self.transport.clear()
