@@ -189,3 +189,16 @@ def test_the_fixture_builds_a_pair_with_your_wrapper(biopair_pair: object) -> No
         first = []
         assert step.terminal is None, step
     assert bytes(pair.server.received) == payload
+
+
+def test_the_docs_examples_are_true(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "wrappers.md").read_text()
+    test = doc.split("## Test your own wrapper in under 20 lines")[1]
+    code = test.split("```python\n")[1].split("```")[0]
+    assert len(code.strip().splitlines()) < 20
+    namespace: dict[str, object] = {}
+    exec(code.replace("python:mypkg.tls:make", EXAMPLE), namespace)
+    namespace["test_my_wrapper_survives_bytewise_delivery"]()  # type: ignore[operator]
+    toml = doc.split("Its scenario")[1].split("```toml\n")[1].split("```")[0]
+    (tmp_path / "example.toml").write_text(toml)
+    assert run_scenario(load_scenario(tmp_path / "example.toml")).passed
