@@ -59,7 +59,9 @@ def _transfer(pair: Pair, sender: str, receiver: str, payload: bytes) -> None:
 def test_bytewise_handshake(stack: str, role: str, version: str) -> None:
     with _pair(stack, role, "bytewise", version=version) as pair:
         _handshake(pair, role)
-        assert pair.endpoints[role].state()["version"] == f"TLSv{version}"
+        state = pair.endpoints[role].state()
+        assert state is not None
+        assert state["version"] == f"TLSv{version}"
 
 
 # The full sizes (100 KB bytewise, 1 MiB at 7 bytes per move) take longer than a test may

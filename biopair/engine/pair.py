@@ -303,7 +303,7 @@ class Pair:
             # bytewise run (one unpack costs less than five field lookups).
             ret, error, reasons, _errno, read, view = raw
             if writes and ret is not None and ret > 0:
-                sent_log += ep.write_data[:ret]
+                sent_log.extend(ep.write_data[:ret])
             record: Call = _new_tuple(Call, (
                 seq, endpoint, op, ret, error, reasons, view, read if reads else offered,
                 sent, consumed, clock.step))

@@ -353,5 +353,15 @@ class WrapperEndpoint:
         """None: no resumption across pairs."""
         return None
 
+    def export_keys(self, label: bytes, length: int) -> None:
+        """None: the application side has no exporter (``keys_match`` is refused at
+        load)."""
+        return None
+
+    def change_modes(self, set_modes: tuple[str, ...], clear_modes: tuple[str, ...],
+                     set_options: tuple[str, ...]) -> None:
+        """Refused: a wrapper's modes are its framework's (the loader refuses the step)."""
+        raise ValueError(f"the {self.stack} stack cannot change modes or options")
+
     def close(self) -> None:
         """Release what the wrapper holds; idempotent (subclasses add to it)."""
