@@ -30,7 +30,8 @@ def test_record_at_looks_at_log_m_records_not_m() -> None:
     found = view.record_at("client>server", 5)
     assert found is not None and found.offset == 0
     assert view.record_at("client>server", 21 * 50_000) is None
-    assert view.record_at("client>server", 21 * 25_000 + 3).offset == 21 * 25_000
+    middle = view.record_at("client>server", 21 * 25_000 + 3)
+    assert middle is not None and middle.offset == 21 * 25_000
     # Before: a scan back from the last record, 50,000 looks for an early offset.
     assert COUNT["end"] < 100, COUNT
 

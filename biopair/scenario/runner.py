@@ -25,6 +25,7 @@ from biopair.endpoints.peers import program_for as peer_program
 from biopair.endpoints.pyopenssl import build_context
 from biopair.endpoints.registry import missing as missing_library
 from biopair.endpoints.versions import stack_versions
+from biopair.endpoints.wrappers.stacks import is_wrapper
 from biopair.engine.pair import Pair, Schedule
 from biopair.engine.trace import AlertEvent, Call, MessageEvent, RecordEvent, Trace
 from biopair.outcome import DEADLOCK, LIMIT, Outcome, Pattern, summarize, wants
@@ -306,6 +307,7 @@ def run_scenario(
                   if (state := ep.state()) is not None}
         if not failures:
             _check_result(scenario, states, len(pair.trace.calls), failures)
+            transport_oracle(pair, failures)
             if scenario.result.keys_match is not None:
                 _check_keys(pair, scenario.result.keys_match, failures)
         streams = {d: {"bytes": link.pulled, "records": len(link.sent.records)}
@@ -489,6 +491,30 @@ def _check_keys(pair: Pair, wanted: bool, failures: list[Failure]) -> None:
         failures.append(Failure("result.keys_match", _show(wanted),
                                 "the same keying material" if same else
                                 "different keying material"))
+
+
+def transport_oracle(pair: Pair, failures: list[Failure]) -> None:
+    """The transport oracle, on for every direction with a wrapper endpoint at either
+    end (docs/wrappers.md): what the receiving application got is exactly a prefix of
+    what the sending application sent (no loss, duplication or reordering), and all of
+    it once the receiver reported the connection closed."""
+    for sender, receiver in (("client", "server"), ("server", "client")):
+        ends = (pair.endpoints[sender], pair.endpoints[receiver])
+        if not any(is_wrapper(ep.stack) for ep in ends):
+            continue
+        sent = bytes(pair.sent[sender])
+        got = bytes(getattr(ends[1], "received", b""))
+        where = f"oracle.{sender}->{receiver}"
+        if not sent.startswith(got):
+            at = next((i for i, (a, b) in enumerate(zip(sent, got, strict=False)) if a != b),
+                      len(sent))
+            failures.append(Failure(where, f"the {receiver} receives what the {sender} sent",
+                                    f"{len(got):,} bytes received, {len(sent):,} sent, "
+                                    f"differing from byte {at:,}"))
+        elif len(got) < len(sent) and getattr(ends[1], "lost", False):
+            failures.append(Failure(where, f"the {receiver} receives all the {sender} sent "
+                                           f"before the connection closed",
+                                    f"{len(got):,} of {len(sent):,} bytes"))
 
 
 def _fitted(pattern: Pattern | Versioned[Pattern]) -> Pattern:
