@@ -17,7 +17,7 @@ LAYERS: dict[str, int] = {
     "transport": 2,
     "engine": 3,
     "scenario": 4,
-    "search": 5, "views": 5, "fuzz": 5,
+    "search": 5, "views": 5, "fuzz": 5, "strategies": 6,
     "cli": 6, "plugin": 6, "__init__": 6, "__main__": 6,
 }
 
