@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.x509.oid import NameOID
@@ -260,6 +261,16 @@ class Endpoint:
         else:
             result = _openssl.call(self.conn, raw_op)
         return result
+
+    def caller(self, op: str, size: int | None = None, data: bytes | None = None,
+               buffer: str = "auto") -> Callable[[], RawResult]:
+        """A callable making ``call(op, size=size, data=data, buffer=buffer)`` each time
+        it is called: the pair prepares one per run entry.  A handshake op gets
+        :func:`biopair.endpoints._openssl.handshaker` (no Python frame in between: the
+        hot path of every run); any other op this method with its arguments bound."""
+        if OPS[op] == "handshake":
+            return _openssl.handshaker(self.conn)
+        return functools.partial(self.call, op, size=size, data=data, buffer=buffer)
 
     def _write_buffer(
         self, size: int | None, data: bytes | None, buffer: str
