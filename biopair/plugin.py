@@ -43,6 +43,23 @@ if TYPE_CHECKING:
     from biopair.scenario.runner import Verdict
 
 
+def _bounded(name: str, lo: int, hi: int) -> Callable[[str], int]:
+    # An option's integer type: out of range is pytest's one usage line, exit 4.
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, not "
+                                             f"{text[:40]!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{name} must be {lo} to {hi}, got {value}")
+        return value
+
+    return parse
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ini option naming scenario directories and the golden-trace flags."""
     parser.addini(
@@ -72,15 +89,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also collect each scenario's [sweep] as shard items",
     )
     group.addoption(
-        "--biopair-shards", type=int, default=4, dest="biopair_shards", metavar="N",
+        "--biopair-shards", type=_bounded("--biopair-shards", 1, 4096), default=4,
+        dest="biopair_shards", metavar="N",
         help="shard items per explored or swept scenario (default 4)",
     )
     group.addoption(
-        "--biopair-explore-seed", type=int, default=0, dest="biopair_explore_seed",
+        "--biopair-explore-seed", type=_bounded("--biopair-explore-seed", 0, 2**63),
+        default=0, dest="biopair_explore_seed",
         metavar="N", help="the random search's seed (default 0)",
     )
     group.addoption(
-        "--biopair-explore-budget", type=int, default=None, dest="biopair_explore_budget",
+        "--biopair-explore-budget", type=_bounded("--biopair-explore-budget", 1, 1_000_000),
+        default=None, dest="biopair_explore_budget",
         metavar="N", help="schedules per scenario, over all its shards (default 1000; "
                           "exhaustive: the whole space)",
     )
@@ -138,7 +158,7 @@ class ScenarioFile(pytest.File):
         if not wanted:
             return
         sections = _sections(self.path)
-        shards = max(1, min(config.getoption("biopair_shards"), 4096))
+        shards = config.getoption("biopair_shards")
         for kind in wanted:
             if kind in sections:
                 for i in range(shards):
@@ -198,9 +218,7 @@ class ShardItem(pytest.Item):
         frame, _ = ex.frame_of(scenario, spec)
         space = ex.Space(spec, frame)
         exhaustive = config.getoption("biopair_explore_exhaustive")
-        budget = config.getoption("biopair_explore_budget")
-        if budget is not None and not 1 <= budget <= ex.MAX_BUDGET:
-            raise pytest.UsageError(f"--biopair-explore-budget must be 1 to {ex.MAX_BUDGET}")
+        budget = config.getoption("biopair_explore_budget")  # 1..MAX_BUDGET (parsed)
         total = (min(budget or ex.MAX_BUDGET, space.size) if exhaustive
                  else budget or 1000)
         lo, hi = _slice(total, self.shard, self.shards)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from biopair.scenario.loader import ScenarioError, load_scenario
-from biopair.scenario.runner import run_scenario
+from biopair.scenario.model import Scenario
+from biopair.scenario.runner import Verdict, run_scenario
 from biopair.search import explore as reuse
 from biopair.search.explore import ContextCache, fingerprint
 
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").rglob("*.toml"))
 
 
-def _lean(scenario, cache):  # type: ignore[no-untyped-def]
+def _lean(scenario: Scenario, cache: ContextCache | None) -> Verdict:
     return run_scenario(scenario, protocol=False, summary=False,
                         contexts=None if cache is None else cache.for_scenario)
 
@@ -60,7 +61,7 @@ def test_cache_for_proves_once_per_scenario() -> None:
     scenario = load_scenario(ROOT / "scenarios/tls/tls13-full-handshake.toml")
     seen: list[object] = []
 
-    def run(cache):  # type: ignore[no-untyped-def]
+    def run(cache: ContextCache | None) -> Verdict:
         seen.append(cache)
         return _lean(scenario, cache)
 

@@ -103,3 +103,13 @@ def test_shard_items_are_collected_without_tls(project: pytest.Pytester) -> None
     result = project.runpytest_subprocess(*ARGS, "--collect-only", "-q", "-s")
     result.stdout.fnmatch_lines(["*claim.toml::claim[[]explore 1/2[]]*",
                                  "*cut.toml::cut[[]sweep 2/2[]]*", "HEAVY=-"])
+
+
+@pytest.mark.parametrize("args", [("--biopair-shards", "0"),
+                                  ("--biopair-explore-budget", "1000001"),
+                                  ("--biopair-explore-seed", "x")])
+def test_bad_shard_options_are_one_usage_line(project: pytest.Pytester,
+                                              args: tuple[str, ...]) -> None:
+    result = project.runpytest_inprocess("--biopair-explore", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert args[0] in result.stderr.str()

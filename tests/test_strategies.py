@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 
 from biopair.engine.pair import Pair
 from biopair.scenario.loader import load_scenario
+from biopair.scenario.model import ExploreSpec
 from biopair.search import explore as ex
 from biopair.strategies import DrawnSchedule, schedules
 
@@ -68,7 +69,8 @@ def test_a_drawn_schedule_drives_a_pair_of_your_own(drawn: DrawnSchedule) -> Non
 
 def test_a_space_needs_its_scenario() -> None:
     sc = load_scenario(FALSE_CLAIM)
-    space = ex.Space(sc.explore or ex.ExploreSpec(), ex.frame_of(sc, sc.explore)[0])
+    spec = sc.explore or ExploreSpec()
+    space = ex.Space(spec, ex.frame_of(sc, spec)[0])
     with pytest.raises(TypeError):
         schedules(space)
     drawn = find(schedules(space, sc), lambda d: True,

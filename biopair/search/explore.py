@@ -34,6 +34,12 @@ fails the same way, then lower each offset and round by bisection.
 A *shard* (:class:`Shard`) is a range of point indexes of one mode (exhaustive: the
 canonical order; random: one seed); :func:`run_shard` is a pure function of the scenario,
 the spec and the shard, so shards can run anywhere.
+
+Speed: a search's runs are lean (calls, moves and run ends; no protocol hooks, no final
+states or stream counts nobody reads) and share SSL contexts where that is proven not to
+change them (:class:`ContextCache`, :func:`cache_for`); the reported counterexample is
+run again with its whole trace.  ``jobs`` > 1 uses a :class:`WorkerPool` kept for the
+life of the process, which also runs the shrinker's candidates.
 """
 
 from __future__ import annotations
