@@ -215,7 +215,10 @@ class ShardItem(pytest.Item):
         config = self.config
         spec = scenario.explore or ExploreSpec()
         ex.check_explorable(scenario)
-        frame, _ = ex.frame_of(scenario, spec)
+        try:
+            frame, _ = ex.frame_of(scenario, spec)
+        except ex.Skipped as exc:
+            pytest.skip(f"{self.path.name}: {exc}")
         space = ex.Space(spec, frame)
         exhaustive = config.getoption("biopair_explore_exhaustive")
         budget = config.getoption("biopair_explore_budget")  # 1..MAX_BUDGET (parsed)
@@ -244,6 +247,11 @@ class ShardItem(pytest.Item):
 
         if scenario.sweep is None:  # pragma: no cover - collected only with [sweep]
             return
+        from biopair.scenario.runner import run_scenario
+
+        skipped = run_scenario(scenario, record=False, judge=False).skipped
+        if skipped is not None:
+            pytest.skip(f"{self.path.name}: {skipped}")
         every = sw.positions(scenario, scenario.sweep)
         lo, hi = _slice(len(every), self.shard, self.shards)
         results = [sw.run_point(str(self.path), scenario.sweep, p) for p in every[lo:hi]]

@@ -231,3 +231,14 @@ def test_same_file_and_shrink_across_jobs_with_one_pool(tmp_path: Path) -> None:
     assert (tmp_path / "j1.toml").read_text() == (tmp_path / "j2.toml").read_text()
     ex.WorkerPool.close()
     ex.WorkerPool.close()  # safe twice
+
+
+def test_a_scenario_that_does_not_run_here_is_skipped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Found while adding shard items: explore crashed (IndexError) on unmet requires.
+    path = write(tmp_path, 'requires = ["openssl >= 99"]\n' + HANDSHAKE)
+    assert main(["explore", str(path)]) == 0
+    assert "skipped: requires openssl >= 99" in capsys.readouterr().out
+    assert main(["explore", str(path), "--replay", "-"]) == 0
+    with pytest.raises(ex.Skipped):
+        ex.explore(load_scenario(path), store=None)

@@ -113,3 +113,15 @@ def test_bad_shard_options_are_one_usage_line(project: pytest.Pytester,
     result = project.runpytest_inprocess("--biopair-explore", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert args[0] in result.stderr.str()
+
+
+def test_a_shard_of_a_scenario_whose_requires_fail_is_skipped(
+        project: pytest.Pytester) -> None:
+    (project.path / "scenarios" / "cut.toml").unlink()
+    text = (project.path / "scenarios" / "claim.toml").read_text()
+    (project.path / "scenarios" / "claim.toml").write_text(
+        'requires = ["openssl >= 99"]\n' + text)
+    result = project.runpytest_inprocess("-p", "no:cacheprovider", "--biopair-no-golden",
+                                         "--biopair-explore", "--biopair-shards", "2",
+                                         "-rs")
+    result.assert_outcomes(skipped=3)

@@ -189,6 +189,11 @@ def _record_starts(data: bytes | bytearray) -> tuple[int, ...]:
     return tuple(starts)
 
 
+class Skipped(Exception):
+    """The scenario does not run here (unmet ``requires``, a stack not installed): there
+    is nothing to explore.  The message says why."""
+
+
 # -- the schedule ------------------------------------------------------------------------------
 class ExploreSchedule(Schedule):
     """A schedule that realises one point of an ``[explore]`` space on one pair.
@@ -550,12 +555,17 @@ def run_once(scenario: Scenario, spec: ExploreSpec, point: Sequence[Atom], *,
 
     Returns:
         The verdict and the schedule that drove it (its ``applied`` atoms).
+
+    Raises:
+        Skipped: when the scenario does not run here (its ``requires``, a missing stack).
     """
     keep: list[ExploreSchedule] = []
     verdict = run_scenario(scenario, record=True, protocol=full,
                            schedule=_schedule_factory(scenario, spec, point, observe, keep),
                            contexts=None if full or contexts is None
                            else contexts.for_scenario, summary=full)
+    if verdict.skipped is not None:
+        raise Skipped(verdict.skipped)
     return verdict, keep[0]
 
 
@@ -568,7 +578,7 @@ def run_point(scenario: Scenario, spec: ExploreSpec, point: Sequence[Atom],
     """
     try:
         verdict, schedule = run_once(scenario, spec, point, contexts=contexts)
-    except ScenarioError:
+    except (ScenarioError, Skipped):
         raise
     except Exception:
         tb = traceback.format_exc()
@@ -718,6 +728,8 @@ def cache_for(scenario: Scenario,
         try:
             fresh = fingerprint(run(None))
             cache.proves(fresh, lambda: fingerprint(run(cache)))
+        except Skipped:
+            raise
         except Exception:  # a run that raises is the search's to report, on fresh contexts
             cache.enabled = False
     if len(_CACHES) >= KEPT:
