@@ -426,6 +426,25 @@ def set_connection_modes(conn: SSL.Connection, set_bits: int, clear_bits: int) -
         _lib.SSL_clear_mode(conn._ssl, clear_bits)
 
 
+def change_connection(conn: SSL.Connection, set_bits: int, clear_bits: int,
+                      options: int) -> None:
+    """On a live connection: clear SSL_MODE_* bits, then set others, then set SSL_OP_*
+    bits (the order a ``set_modes``/``clear_modes``/``set_options`` step documents)."""
+    if clear_bits:
+        _lib.SSL_clear_mode(conn._ssl, clear_bits)
+    if set_bits:
+        _lib.SSL_set_mode(conn._ssl, set_bits)
+    if options:
+        _lib.SSL_set_options(conn._ssl, options)
+
+
+def handshake_finished(conn: SSL.Connection) -> bool:
+    """True once a handshake has finished: this side has sent its Finished and read the
+    peer's (SSL_get_finished and SSL_get_peer_finished both have one).  pyOpenSSL's
+    binding has no SSL_is_init_finished; the two Finished messages are what it means."""
+    return conn.get_finished() is not None and conn.get_peer_finished() is not None
+
+
 def session_reused(conn: SSL.Connection) -> bool | None:
     """SSL_session_reused(): did this handshake resume a session? None if not bound."""
     if not CAN_TELL_REUSED:

@@ -39,7 +39,16 @@ from biopair.engine.builder import LINK_KINDS
 from biopair.engine.recorder import Clock
 from biopair.engine.runloop import RunEntry, RunResult
 from biopair.engine.schedule import DELIVER_NAMES, TURNS, Deliver, Delivery, Schedule
-from biopair.engine.trace import Call, FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, Trace
+from biopair.engine.trace import (
+    Call,
+    EndpointEvent,
+    FaultEvent,
+    HoldEvent,
+    LinkEvent,
+    MoveEvent,
+    RunEnd,
+    Trace,
+)
 from biopair.tls.parser import Parser
 from biopair.transport.faults import Fault
 from biopair.transport.holds import Condition
@@ -163,7 +172,8 @@ class Pair:
         self.progress = 0
         self.schedule = Schedule(deliver, turns)
         self.max_calls = max_calls
-        self.trace = Trace(link=self.link_kind, record=record)
+        self.trace = Trace(link=self.link_kind, record=record,
+                           stacks={name: ep.stack for name, ep in self.endpoints.items()})
         self._clock = Clock()
         self._holding = False  # set while any link is held (checked after every call)
         self._faulty = False  # set once a fault is armed on any link
@@ -405,6 +415,34 @@ class Pair:
                 self.eof(direction)
         if self._holding:
             self._check_holds()
+
+    def junk(self, endpoint: str, data: bytes) -> int:
+        """Write ``data`` straight into ``endpoint``'s own input (the BIO or socket it
+        reads from), outside the peer's stream: no fault, hold or parser of the link sees
+        it, and the next call reads it before anything the peer sends afterwards.
+
+        Returns:
+            Bytes the input accepted (a full socket may take fewer).
+        """
+        link = self._in_link[endpoint]
+        accepted = link.give_receiver(data)
+        if accepted:
+            self.progress += 1
+        shown = data[:16].hex() + ("..." if len(data) > 16 else "")
+        self.trace.add(EndpointEvent("junk", endpoint, f"{len(data)} bytes {shown} "
+                                                       f"({accepted} accepted)",
+                                     self._clock.step))
+        return accepted
+
+    def change_modes(self, endpoint: str, set_modes: tuple[str, ...] = (),
+                     clear_modes: tuple[str, ...] = (),
+                     set_options: tuple[str, ...] = ()) -> None:
+        """Change modes and options of ``endpoint``'s live connection: clear, then set,
+        then options (:meth:`~biopair.endpoints.protocol.Endpoint.change_modes`)."""
+        self.endpoints[endpoint].change_modes(set_modes, clear_modes, set_options)
+        detail = "; ".join(f"{what} {' '.join(names)}" for what, names in (
+            ("clear", clear_modes), ("set", set_modes), ("options", set_options)) if names)
+        self.trace.add(EndpointEvent("modes", endpoint, detail, self._clock.step))
 
     def eof(self, direction: str) -> None:
         """Close ``direction``: its receiver sees EOF once the queued bytes are delivered."""

@@ -45,6 +45,9 @@ class RunEntry:
     op: str
     size: int | None = None
     data: bytes | None = None
+    #: the entry finishes after this many outcomes other than WANT_* (each a new call;
+    #: a write writes the same payload again).
+    repeat: int = 1
 
 
 class RunResult:
@@ -151,15 +154,17 @@ class EntryState:
         entry: the entry.
         index: its position in the run's entry list.
         calls: calls made for it so far.
+        done: its outcomes other than WANT_* so far (it finishes at ``entry.repeat``).
         rest: the unwritten rest of a partial write, passed by the next call.
     """
 
-    __slots__ = ("calls", "entry", "index", "rest")
+    __slots__ = ("calls", "done", "entry", "index", "rest")
 
     def __init__(self, entry: RunEntry, index: int) -> None:
         self.entry = entry
         self.index = index
         self.calls = 0
+        self.done = 0  # outcomes other than WANT_* so far (repeat)
         self.rest: bytes | None = None
 
     @property
@@ -254,9 +259,12 @@ def run(
                             state.rest = written[done:]
                 error = call.error
                 if state.rest is None and (error is None or not error.startswith("WANT_")):
-                    # Finished (the rule is outcome.wants(), written out on the hot path).
-                    running.remove(state)
+                    # Finished (the rule is outcome.wants(), written out on the hot path),
+                    # once ``repeat`` times.
                     all_wanted = False
+                    state.done += 1
+                    if state.done >= state.entry.repeat:
+                        running.remove(state)
                     break
                 if not (keep_turn(state, driver.progress != turn_start) if keeps is None
                         else keeps):

@@ -147,6 +147,16 @@ class Link(abc.ABC):
         """Records and plaintext handshake messages the sender wrote (the ledger's)."""
         return self.ledger.watcher
 
+    def give_receiver(self, data: bytes) -> int:
+        """Write ``data`` straight into the receiver's input (its BIO or socket), outside
+        the stream: no ledger, fault, hold or parser of this link sees it (junk in the
+        receiver's own buffer, not bytes from the sender).
+
+        Returns:
+            Bytes the receiver's input accepted.
+        """
+        return self._give(data)
+
     # -- transport, provided by subclasses -----------------------------------------------
     @abc.abstractmethod
     def _take(self) -> bytes:
