@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,10 +159,14 @@ def _check(
         failures.append(Failure(key, pattern.text, summarize(outcomes), step))
 
 
-def _make_pair(scenario: Scenario, record: bool, protocol: bool | None = None) -> Pair:
+def _make_pair(scenario: Scenario, record: bool, protocol: bool | None = None,
+               shared: Callable[[Scenario], Mapping[str, Any]] | None = None) -> Pair:
     client, server = scenario.client, scenario.server
     contexts = None
     try:
+        if shared is not None and not scenario.resume and not (
+                record if protocol is None else protocol):
+            contexts = dict(shared(scenario)) or None
         if scenario.resume:
             # Shared by the priming pair and the scenario's: hooks now, or never.
             contexts = {"client": build_context(client, trace_hooks=record),
@@ -234,6 +238,8 @@ def run_scenario(
     require_peers: bool = False,
     schedule: Callable[[Pair], Schedule] | None = None,
     protocol: bool | None = None,
+    contexts: Callable[[Scenario], Mapping[str, Any]] | None = None,
+    summary: bool = True,
 ) -> Verdict:
     """Run a scenario on the stack in use and judge it.
 
@@ -253,6 +259,12 @@ def run_scenario(
         schedule: builds the pair's schedule from the new pair (an explorer's; default:
             the scenario's deliver and turns), which drives every run step.
         protocol: record the protocol (records, messages, states) too; default: ``record``.
+        contexts: gives prepared pyOpenSSL Contexts by endpoint name for the fitted
+            scenario (a search's :class:`~biopair.search.explore.ContextCache`); used only
+            when the protocol is not recorded and the scenario does not resume a session.
+        summary: False: skip what only a report reads (a search's many runs): the
+            verdict's ``streams``, and each endpoint's ``states`` unless ``[result]``
+            checks that endpoint.
 
     Returns:
         The :class:`Verdict` (``skipped`` set when ``requires`` is not met or a peer
@@ -274,7 +286,7 @@ def run_scenario(
     if _names_sends(scenario):
         # A sends list is judged from the trace's records and messages: record them.
         record, protocol = True, True
-    with _make_pair(scenario, record, protocol) as pair:
+    with _make_pair(scenario, record, protocol, contexts) as pair:
         if schedule is not None:
             pair.schedule = schedule(pair)
         for fault in faults:
@@ -303,15 +315,17 @@ def run_scenario(
                 break
         pair.step = None
         # An external peer's state is not visible (state() is None): not checked.
+        wanted = scenario.result
         states = {name: state for name, ep in pair.endpoints.items()
-                  if (state := ep.state()) is not None}
+                  if (summary or wanted.both or wanted.per_endpoint.get(name))
+                  and (state := ep.state()) is not None}
         if not failures:
             _check_result(scenario, states, len(pair.trace.calls), failures)
             transport_oracle(pair, failures)
             if scenario.result.keys_match is not None:
                 _check_keys(pair, scenario.result.keys_match, failures)
         streams = {d: {"bytes": link.pulled, "records": len(link.sent.records)}
-                   for d, link in pair.links.items()}
+                   for d, link in pair.links.items()} if summary else {}
         return Verdict(scenario, failures, pair.trace, states, streams)
 
 
