@@ -14,8 +14,11 @@ from biopair.scenario.loader import load_scenario
 from biopair.scenario.runner import run_scenario
 
 STACKS = Path(__file__).parent.parent / "scenarios" / "stacks"
-#: Every stack that runs in this process (external programs' call counts follow timing).
-IN_PROCESS = tuple(s for s in registry.STACKS if not registry.capabilities(s).external)
+#: Every TLS stack that runs in this process (external programs' call counts follow
+#: timing; framework wrappers take application ops, not connect/accept: see
+#: tests/test_wrappers*.py).
+IN_PROCESS = tuple(s for s in registry.STACKS if not registry.capabilities(s).external
+                   and "connect" in registry.capabilities(s).ops)
 #: The one pair that does not complete, measured: tlslite-ng 0.8.2 refuses libwolfssl
 #: 5.5.4's TLS 1.3-only ClientHello (see wolfssl-client-tlslite-server-tls13-group-refused).
 REFUSED = {("1.3", "wolfssl", "tlslite-ng"): "key exchange group forbidden in TLS 1.3"}
