@@ -10,8 +10,8 @@ import pytest
 
 from biopair import EndpointConfig, Pair
 from biopair.endpoints.peers import PeerEndpoint, PeerError, peer_command
-from biopair.scenario.loader import ScenarioError, load_scenario
 from tests import helpers
+from tests.helpers import bad_scenario
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI")
 needs_gnutls = pytest.mark.skipif(shutil.which("gnutls-serv") is None,
@@ -98,9 +98,4 @@ def test_commands() -> None:
      "server.stack", "is not one of"),
 ])
 def test_peer_scenario_errors(tmp_path: Path, body: str, key: str, message: str) -> None:
-    path = tmp_path / "s.toml"
-    path.write_text('title = "t"\n' + body)
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
-    assert info.value.key == key
-    assert message in info.value.message
+    bad_scenario(tmp_path, 'title = "t"\n' + body, key, message)

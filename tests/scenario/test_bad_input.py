@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from biopair import ScenarioError, load_scenario
+from tests.helpers import bad_scenario
 
 GOOD_STEPS = '\n[[steps]]\nrun = ["client connect", "server accept"]\n'
 
@@ -87,14 +88,8 @@ BAD = [
 def test_bad_scenarios_name_the_key_and_the_problem(
     tmp_path: Path, name: str, text: str, key: str, message: str
 ) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text(text)
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
-    err = info.value
-    assert err.key == key
-    assert message in err.message
-    assert str(err).startswith(f"{path}: ")
+    err = bad_scenario(tmp_path, text, key, message)
+    assert str(err).startswith(f"{tmp_path / 'bad.toml'}: ")
     assert "\n" not in str(err)
 
 
@@ -145,24 +140,16 @@ def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_same_buffer_larger_than_its_capacity_is_refused_at_load(tmp_path: Path) -> None:
-    path = tmp_path / "big.toml"
-    path.write_text('title = "t"\n[[steps]]\ncall = "client write"\ndata = "x"\n'
-                    'repeat = 70000\nbuffer = "same"\n')
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
-    assert info.value.key == "steps[1].buffer"
-    assert "70000-byte payload does not fit" in info.value.message
+    bad_scenario(tmp_path, 'title = "t"\n[[steps]]\ncall = "client write"\ndata = "x"\n'
+                           'repeat = 70000\nbuffer = "same"\n',
+                 "steps[1].buffer", "70000-byte payload does not fit")
 
 
 
 def test_socket_buffer_needs_a_socket_link(tmp_path: Path) -> None:
-    path = tmp_path / "buf.toml"
-    path.write_text('title = "t"\n[schedule]\nsocket_buffer = 4096\n[[steps]]\n'
-                    'call = "client connect"\n')
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
-    assert info.value.key == "schedule.socket_buffer"
-    assert 'needs link = "socket"' in info.value.message
+    bad_scenario(tmp_path, 'title = "t"\n[schedule]\nsocket_buffer = 4096\n[[steps]]\n'
+                           'call = "client connect"\n',
+                 "schedule.socket_buffer", 'needs link = "socket"')
 
 
 @pytest.mark.parametrize(
@@ -183,12 +170,7 @@ def test_socket_buffer_needs_a_socket_link(tmp_path: Path) -> None:
 def test_values_openssl_cannot_take_are_refused_at_load(
     tmp_path: Path, text: str, key: str, message: str
 ) -> None:
-    path = tmp_path / "v.toml"
-    path.write_text('title = "t"\n' + text)
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
-    assert info.value.key == key
-    assert message in info.value.message
+    bad_scenario(tmp_path, 'title = "t"\n' + text, key, message)
 
 
 def test_non_ascii_application_data_round_trips(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from biopair.scenario.loader import ScenarioError, load_scenario
 from biopair.tls.framing import make_record, split_records
 from biopair.transport.faults import Fault, FaultEngine, FaultError
 from biopair.transport.holds import parse_condition
+from tests.helpers import bad_scenario
 
 STREAM = make_record(22, b"hello") + make_record(23, b"world!") + make_record(21, b"\x01\x00")
 
@@ -199,12 +200,7 @@ def test_a_fault_too_late_fails_the_scenario(tmp_path: Path) -> None:
 )
 def test_bad_fault_steps_name_the_key(tmp_path: Path, step: str, key: str,
                                       message: str) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text(f'title = "t"\n[[steps]]\n{step}\n')
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
-    assert info.value.key == key
-    assert message in info.value.message
+    bad_scenario(tmp_path, f'title = "t"\n[[steps]]\n{step}\n', key, message)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from biopair.scenario.loader import ScenarioError, load_scenario
 from biopair.scenario.runner import run_scenario, show_data
 from biopair.transport.memory import MemoryLink
 from biopair.transport.socket import SocketEnds, SocketLink, unread
-from tests.helpers import pyopenssl
+from tests.helpers import bad_scenario, pyopenssl
 
 LINKS = ["memory", "socket"]
 
@@ -228,12 +228,9 @@ expect = "16384"
 
 
 def test_unknown_link_kind_in_a_scenario_is_one_clear_error(tmp_path: Path) -> None:
-    path = _scenario(tmp_path, 'title = "t"\n[schedule]\nlink = "sockets"\n'
-                               '[[steps]]\ncall = "client connect"\n')
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
-    assert info.value.key == "schedule.link"
-    assert "did you mean 'socket'" in info.value.message
+    bad_scenario(tmp_path, 'title = "t"\n[schedule]\nlink = "sockets"\n'
+                           '[[steps]]\ncall = "client connect"\n',
+                 "schedule.link", "did you mean 'socket'")
 
 
 def test_repeat_multiplies_data_and_needs_data(tmp_path: Path) -> None:
