@@ -233,6 +233,8 @@ class WrapperEndpoint:
         self._pump()
         if result.error == "PENDING":  # the pump may have finished it
             result = self._settle(op, size)
+            if op == "send" and result.ret:  # a send asked again wrote more: collect it
+                self._pump()
         if op == "send" and result.ret and self._send_open:
             self._send_open = False
             self.app_sent += self._payload[:result.ret]
