@@ -10,7 +10,8 @@ from biopair.engine.pair import Pair, RunEntry
 from biopair.scenario.loader import load_scenario
 from biopair.scenario.runner import run_scenario
 
-SCENARIO = Path(__file__).parent.parent / "scenarios/wrappers/cpython-109051-start-tls-paused.toml"
+SCENARIO = (Path(__file__).parents[2] / "scenarios" / "wrappers"
+            / "cpython-109051-start-tls-paused.toml")
 
 
 def _pair() -> Pair:
