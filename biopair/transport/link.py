@@ -255,9 +255,9 @@ class Link(abc.ABC):
         n = queued if limit is None or limit > queued else limit
         given = 0
         if n:
-            # One copy of what is handed over; the rest of the queue stays where it is
-            # (deleting a bytearray's front only moves its start: O(bytes moved)).
-            chunk = bytes(queue) if n == queued else bytes(memoryview(queue)[:n])
+            # The rest of the queue stays where it is (deleting a bytearray's front only
+            # moves its start, and CPython compacts it when half is free: O(bytes moved)).
+            chunk = bytes(queue) if n == queued else bytes(queue[:n])
             giver = self._giver
             given = giver(chunk, n) if giver is not None else self._give(chunk)
             if given < 0:  # pragma: no cover - a memory BIO only fails when out of memory
