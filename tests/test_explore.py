@@ -272,14 +272,17 @@ def test_a_lean_run_leaves_no_reference_cycle() -> None:
 
 
 def test_lean_runs_fit_the_scenario_once_and_judge_the_same() -> None:
-    # Fitted once per search (its version tables chosen), a lean run reports what a run
-    # of the scenario as loaded reports.
-    sc = load_scenario(TICKETS)
-    spec = sc.explore or ExploreSpec()
-    assert ex.fitted(sc) is ex.fitted(sc)
-    point = ex.parse_schedule("s0.100")
-    lean, _ = ex.run_once(sc, spec, point, contexts=ex.contexts_for(sc, spec))
-    plain, _ = ex.run_once(sc, spec, point, full=True)
-    assert ex.fingerprint(lean) == ex.fingerprint(plain)
-    assert ex.behaviour(lean) == ex.behaviour(plain)
-    assert lean.scenario == plain.scenario
+    # Fitted once per search (version tables chosen, expectations remembered), a lean
+    # run reports what a full run of the scenario as loaded reports.
+    for path, schedule in ((TICKETS, "s0.100"), (FALSE_CLAIM, "s0.100"), (FALSE_CLAIM, "-")):
+        sc = load_scenario(path)
+        spec = sc.explore or ExploreSpec()
+        assert ex.fitted(sc) is ex.fitted(sc)
+        point = ex.parse_schedule(schedule)
+        for _ in range(2):  # the second judged from what the first remembered
+            lean, _ = ex.run_once(sc, spec, point, contexts=ex.contexts_for(sc, spec))
+            plain, _ = ex.run_once(sc, spec, point, full=True)
+            assert ex.fingerprint(lean) == ex.fingerprint(plain)
+            assert ex.behaviour(lean) == ex.behaviour(plain)
+            assert lean.failures == plain.failures
+            assert bool(lean.failures) == (path == FALSE_CLAIM and schedule != "-")

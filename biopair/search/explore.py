@@ -45,6 +45,7 @@ life of the process, which also runs the shrinker's candidates.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -79,9 +80,9 @@ from biopair.engine.schedule import (
 )
 from biopair.engine.schedule import Turn as TurnState
 from biopair.engine.trace import RunEnd
-from biopair.outcome import summarize
+from biopair.outcome import Outcome, Pattern, summarize
 from biopair.scenario.loader import load_scenario
-from biopair.scenario.model import ExploreSpec, RunStep, Scenario, ScenarioError
+from biopair.scenario.model import CallStep, ExploreSpec, RunStep, Scenario, ScenarioError
 from biopair.scenario.resolve import for_stack, unmet_requires
 from biopair.scenario.runner import Verdict, run_scenario
 from biopair.search import interrupt
@@ -591,6 +592,45 @@ def _schedule_factory(scenario: Scenario, spec: ExploreSpec, point: Sequence[Ato
     return make
 
 
+class _Remembered(Pattern):
+    """A fitted pattern that remembers its verdict on each outcome sequence it judged.
+
+    A search judges the same few sequences thousands of times, and a match builds its
+    automaton's moves afresh each time; the verdict is a function of the sequence alone,
+    so it is looked up (bounded: forgotten wholesale past :data:`_CLASSES_KEPT`)."""
+
+    _memo: dict[tuple[Outcome, ...], bool]
+
+    def __init__(self, pattern: Pattern) -> None:
+        super().__init__(pattern.text, pattern.program)
+        object.__setattr__(self, "_memo", {})
+
+    def matches(self, outcomes: Sequence[Outcome]) -> bool:
+        """:meth:`Pattern.matches`, remembered."""
+        key = tuple(outcomes)
+        memo = self._memo
+        found = memo.get(key)
+        if found is None:
+            if len(memo) >= _CLASSES_KEPT:
+                memo.clear()
+            found = memo[key] = super().matches(key)
+        return found
+
+
+def _remembering(scenario: Scenario) -> Scenario:
+    # The fitted scenario with each step's expectation a _Remembered pattern.
+    steps: list[Any] = []
+    for step in scenario.steps:
+        if isinstance(step, RunStep) and step.expect:
+            step = dataclasses.replace(step, expect={
+                name: _Remembered(p) if type(p) is Pattern else p
+                for name, p in step.expect.items()})
+        elif isinstance(step, CallStep) and type(step.expect) is Pattern:
+            step = dataclasses.replace(step, expect=_Remembered(step.expect))
+        steps.append(step)
+    return dataclasses.replace(scenario, steps=tuple(steps))
+
+
 #: Per process: each scenario seen lately (path -> scenario, fitted or None).
 _FITTED: dict[str, tuple[Scenario, Scenario | None]] = {}
 
@@ -609,7 +649,7 @@ def fitted(scenario: Scenario) -> Scenario | None:
         return hit[1]
     versions = stack_versions()
     fit = None if unmet_requires(scenario, versions) is not None else \
-        for_stack(scenario, versions)
+        _remembering(for_stack(scenario, versions))
     if len(_FITTED) >= KEPT:
         _FITTED.pop(next(iter(_FITTED)))
     _FITTED[scenario.path] = (scenario, fit)
