@@ -240,6 +240,7 @@ def run_scenario(
     protocol: bool | None = None,
     contexts: Callable[[Scenario], Mapping[str, Any]] | None = None,
     summary: bool = True,
+    fitted: bool = False,
 ) -> Verdict:
     """Run a scenario on the stack in use and judge it.
 
@@ -265,6 +266,9 @@ def run_scenario(
         summary: False: skip what only a report reads (a search's many runs): the
             verdict's ``streams``, and each endpoint's ``states`` unless ``[result]``
             checks that endpoint.
+        fitted: the scenario is already :func:`~biopair.scenario.resolve.for_stack`'s
+            result for ``versions`` with its ``requires`` met (a search fits it once for
+            its thousands of runs); it is run as it is.
 
     Returns:
         The :class:`Verdict` (``skipped`` set when ``requires`` is not met or a peer
@@ -275,11 +279,12 @@ def run_scenario(
             table has no branch for this stack.
     """
     failures: list[Failure] = []
-    vs = stack_versions() if versions is None else versions
-    unmet = unmet_requires(scenario, vs)
-    if unmet is not None:
-        return Verdict(scenario, failures, Trace(), skipped=unmet)
-    scenario = for_stack(scenario, vs)
+    if not fitted:
+        vs = stack_versions() if versions is None else versions
+        unmet = unmet_requires(scenario, vs)
+        if unmet is not None:
+            return Verdict(scenario, failures, Trace(), skipped=unmet)
+        scenario = for_stack(scenario, vs)
     missing = None if require_peers else _missing_peer(scenario)
     if missing:
         return Verdict(scenario, failures, Trace(), skipped=missing)
