@@ -69,7 +69,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="biopair", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="biopair", description=__doc__.splitlines()[0],
+                     epilog="Documentation: docs/ in the source tree, from "
+                            "docs/scenario-format.md (writing a scenario) and docs/trace.md "
+                            "(reading a run); each command's --help lists its options.")
     parser.add_argument("--version", action="store_true", help="print versions and exit")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run scenario files or directories")
@@ -102,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-golden", action="store_true",
                      help="do not compare golden traces (they record one environment; "
                           "under another, read `biopair diff` instead)")
+    run.add_argument("--fill", metavar="FILE",
+                     help="run FILE and write what the stack did into it: every step's "
+                          "expect as a compressed pattern (WANT_READ{1775} 1) and the "
+                          "[result] values, keeping comments, layout and version tables; "
+                          "prints the diff (docs/scenario-format.md)")
     explain = sub.add_parser("explain", help="tell what happened in each call, and why")
     explain.add_argument("paths", nargs="+", help="scenario files or directories")
     sub.add_parser("version", help="print biopair, pyOpenSSL, cryptography, OpenSSL versions")
@@ -115,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="fault kind: %(choices)s (default: the file's [sweep] fault, else "
                          "corrupt)")
     sw.add_argument("--link", choices=_Choices(_directions), metavar="DIRECTION",
-                    help="the swept direction: %(choices)s")
+                    help="the swept direction: %(choices)s (default: the file's [sweep] "
+                         "link, else server>client)")
     sw.add_argument("--records", action="store_true", help="one run per record, not per byte")
     sw.add_argument("--start", type=int, help="first offset/record")
     sw.add_argument("--stop", type=int, help="end offset/record (exclusive)")
@@ -179,18 +188,25 @@ def _main(argv: Sequence[str] | None) -> int:
         from biopair.endpoints import versions
 
         for name, value in versions.versions().items():
-            print(f"{name} {value}")
+            # OpenSSL_version() already starts with "OpenSSL": not "OpenSSL OpenSSL 4.0.3".
+            print(value if value.startswith(f"{name} ") else f"{name} {value}")
         return 0
     if args.command == "diff":
         from biopair.views import diff as _diff
 
         try:
-            code, report = _diff.main(args.a, args.b, max(0, args.context))
+            code, report = _diff.main(args.a, args.b, max(0, args.context), _width())
         except _diff.DiffInputError as exc:
             print(f"biopair diff: {exc}", file=sys.stderr)
             return 2
         print(report)
         return code
+    if args.command == "run" and args.fill is not None:
+        if args.paths != ["scenarios"] or args.json or args.update:
+            print("biopair: --fill takes one FILE and no other paths, --json or --update",
+                  file=sys.stderr)
+            return 2
+        return _fill(args.fill)
     if args.command == "run":
         return _run(args.paths, as_json=args.json, quiet=args.quiet,
                     options=_RunOptions(ladder=args.trace, full=args.full, pcap=args.pcap,
@@ -240,7 +256,8 @@ def _output_problem(options: _RunOptions) -> str | None:
     return None
 
 
-def _files(paths: list[str]) -> tuple[list[Path], int]:
+def _files(paths: list[str], bad: list[dict[str, str]] | None = None
+           ) -> tuple[list[Path], int]:
     from biopair.scenario.loader import find_scenarios
 
     files: list[Path] = []
@@ -248,10 +265,44 @@ def _files(paths: list[str]) -> tuple[list[Path], int]:
     for path in paths:
         if not Path(path).exists():
             print(f"{path}: no such file or directory", file=sys.stderr)
+            if bad is not None:
+                bad.append({"file": path, "key": "", "message": "no such file or directory"})
             errors += 1
             continue
         files.extend(find_scenarios([path]))
     return files, errors
+
+
+#: A call's ``pyopenssl`` view longer than this (a long read's repr) is shortened in
+#: ``run --json``: the payload itself is in ``data`` (docs/json-schema.md).
+VIEW_LIMIT = 200
+
+
+def _short_views(doc: dict[str, object]) -> dict[str, object]:
+    from biopair.views.ladder import shorten_repr
+
+    for key in ("calls", "events"):
+        for event in doc.get(key) or ():  # type: ignore[attr-defined]
+            view = event.get("pyopenssl")
+            if isinstance(view, str):
+                event["pyopenssl"] = shorten_repr(view, VIEW_LIMIT, 80)
+    return doc
+
+
+def _width() -> int:
+    # The front end reads the environment; views take the width as an argument.
+    from biopair.views.ladder import width_from
+
+    return width_from(os.environ)
+
+
+def _bad_input(bad: list[dict[str, str]] | None, exc: Exception, file: Path | str) -> None:
+    """Note a bad-input file for ``--json`` (every error of a ScenarioErrors)."""
+    if bad is None:
+        return
+    for e in getattr(exc, "errors", [exc]):
+        bad.append({"file": str(getattr(e, "path", file)), "key": getattr(e, "key", ""),
+                    "message": getattr(e, "message", str(e))})
 
 
 def _golden(verdict: Verdict, options: _RunOptions) -> golden.GoldenResult:
@@ -263,7 +314,7 @@ def _golden(verdict: Verdict, options: _RunOptions) -> golden.GoldenResult:
         return golden.GoldenResult("skipped", "")
     path = verdict.scenario.path
     return golden.check_run(verdict, update=options.update, require=options.golden,
-                            rerun=lambda: run_scenario(load_scenario(path),
+                            rerun=lambda: run_scenario(load_scenario(path), every=True,
                                                        require_peers=options.require_peers))
 
 
@@ -280,7 +331,11 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     if problem is not None:
         print(f"biopair: {problem}", file=sys.stderr)
         return 2
-    files, errors = _files(paths)
+    from biopair.views.ladder import fill, glue, plural
+
+    bad: list[dict[str, str]] = []
+    width = _width()
+    files, errors = _files(paths, bad)
     verdicts: list[Verdict] = []
     failed = 0
     colour = render.use_colour(sys.stdout.isatty(), os.environ)
@@ -293,9 +348,10 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
             refused = golden.refusal(file) if uses_golden else None
             if refused is not None:
                 print(refused, file=sys.stderr)
+                bad.append({"file": str(file), "key": "", "message": refused})
                 errors += 1
                 continue
-            verdict = _load_and_run(file, options.require_peers)
+            verdict = _load_and_run(file, options.require_peers, bad)
             if verdict is None:
                 errors += 1
                 continue
@@ -304,6 +360,7 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
                         else golden.GoldenResult("skipped", ""))
             except files_.FileRefused as exc:  # changed while the scenario ran
                 print(str(exc), file=sys.stderr)
+                _bad_input(bad, exc, file)
                 errors += 1
                 continue
             verdicts.append(verdict)
@@ -316,17 +373,21 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
             if options.ladder and verdict.skipped is None:
                 print(render.render_ladder(verdict.trace, colour=colour, full=options.full,
                                            title=f"{file}: {verdict.scenario.title}"))
+            # One line when it fits, else the title and the rest wrapped beneath.
+            title = verdict.scenario.title
             if verdict.skipped is not None:
                 if not quiet:
-                    print(f"SKIP {file}  {verdict.scenario.title}  ({verdict.skipped})")
+                    print(fill(f"{glue('SKIP ' + str(file))}  {title}  ({verdict.skipped})",
+                               width, "", "     "))
             elif ok:
                 if not quiet:
-                    print(f"PASS {file}  {verdict.scenario.title}  "
-                          f"({len(verdict.trace.calls)} calls)")
+                    calls = plural(len(verdict.trace.calls), "call")
+                    print(fill(f"{glue('PASS ' + str(file))}  {title}  ({calls})",
+                               width, "", "     "))
             else:
-                print(f"FAIL {file}  {verdict.scenario.title}")
+                print(fill(f"{glue('FAIL ' + str(file))}  {title}", width, "", "     "))
                 if not verdict.passed:
-                    print(verdict.report())
+                    print(verdict.report(width))
     except interrupt.Interrupted as exc:
         # The scenario in progress was abandoned (its pair closed, its peer killed); what
         # completed is summed up below, and no pcap or key log is written.
@@ -349,13 +410,14 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     passed = len(verdicts) - failed - skipped
     if as_json:
         json.dump({"versions": versions.versions(),
-                   "scenarios": [v.to_json() for v in verdicts]},
+                   "scenarios": [_short_views(v.to_json()) for v in verdicts],
+                   "errors": bad},
                   sys.stdout, indent=2, sort_keys=True)
         print()
     else:
         summary = f"{passed} passed, {failed} failed" + (f", {skipped} skipped"
                                                          if skipped else "")
-        print(summary + (f", {errors} errors" if errors else "")
+        print(summary + (f", {plural(errors, 'error')}" if errors else "")
               + (f"; interrupted by {interrupt.signal_name(stopped.signum)} after "
                  f"{len(verdicts) + errors} of {len(files)} files" if stopped else ""))
     if stopped is not None:
@@ -485,6 +547,54 @@ def _explore(args: argparse.Namespace) -> int:
     return 1 if report.counterexample is not None else 0
 
 
+def _fill(path: str) -> int:
+    """``biopair run --fill FILE``: run it, write the actual outcomes in, show the diff."""
+    from biopair.scenario.loader import ScenarioError, load_scenario
+    from biopair.scenario.runner import run_scenario
+    from biopair.views import files
+    from biopair.views.golden import filled_text, unified_diff
+
+    problem = files.check_destination(path, what="--fill ")
+    if problem is not None:
+        print(f"biopair: {problem}", file=sys.stderr)
+        return 2
+    try:
+        raw = files.read_regular(path)
+    except files.FileRefused as exc:
+        print(f"biopair: --fill {exc}", file=sys.stderr)
+        return 2
+    if raw is None:
+        print(f"{path}: no such file or directory", file=sys.stderr)
+        return 2
+    try:
+        text = raw.decode()
+        loaded = load_scenario(path)
+        verdict = run_scenario(loaded, every=True, require_peers=_peers_required())
+    except UnicodeDecodeError:
+        print(f"{path}: not UTF-8 text", file=sys.stderr)
+        return 2
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if verdict.skipped is not None:
+        print(f"{path}: nothing to fill, the scenario did not run ({verdict.skipped})",
+              file=sys.stderr)
+        return 2
+    new = filled_text(text, loaded, verdict)
+    change = unified_diff(path, text, new)
+    if not change:
+        print(f"{path}: already says what the stack did; unchanged")
+        return 0
+    print(change, end="")
+    try:
+        files.write_atomic(path, new)
+    except files.FileRefused as exc:
+        print(f"biopair: --fill {exc}", file=sys.stderr)
+        return 2
+    print(f"filled {path}")
+    return 0
+
+
 def _peers_required() -> bool:
     # What the environment means is the front end's decision, not the runner's: CI
     # (CI=true) installs the external TLS programs, so there a missing one must surface
@@ -492,15 +602,18 @@ def _peers_required() -> bool:
     return os.environ.get("CI") == "true"
 
 
-def _load_and_run(file: Path, require_peers: bool) -> Verdict | None:
-    """Run one scenario file; a bad one is one line on stderr and None."""
+def _load_and_run(file: Path, require_peers: bool,
+                  bad: list[dict[str, str]] | None = None) -> Verdict | None:
+    """Run one scenario file, reporting every failed expectation; a bad file is one line
+    per problem on stderr (and noted in ``bad``), and None."""
     from biopair.scenario.loader import ScenarioError, load_scenario
     from biopair.scenario.runner import run_scenario
 
     try:
-        return run_scenario(load_scenario(file), require_peers=require_peers)
+        return run_scenario(load_scenario(file), require_peers=require_peers, every=True)
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
+        _bad_input(bad, exc, file)
         return None
 
 
@@ -515,7 +628,7 @@ def _explain(paths: list[str]) -> int:
             errors += 1
             continue
         failed += not verdict.passed
-        print(explain.explain(verdict))
+        print(explain.explain(verdict, _width()))
         print()
     if errors:
         return 2

@@ -28,7 +28,7 @@ def _save(tmp_path: Path, name: str, doc: object) -> str:
 def test_same_runs_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc = _doc([("client", "connect", -1, "WANT_READ"), ("client", "connect", 1, "NONE")], "3")
     assert main(["diff", _save(tmp_path, "a", doc), _save(tmp_path, "b", doc)]) == 0
-    assert "1 scenarios take the same turns, 0 diverge" in capsys.readouterr().out
+    assert "1 scenario takes the same turns, 0 diverge" in capsys.readouterr().out
 
 
 def test_first_divergence_is_shown_with_context(tmp_path: Path,

@@ -92,3 +92,56 @@ def test_cli_trace_and_explain(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert cli.main(["explain", path]) == 0
     assert "SSL_ERROR_WANT_READ" in capsys.readouterr().out
     assert cli.main(["explain", "no/such.toml"]) == 2
+
+
+# -- issue 16: the learner's view --------------------------------------------------------
+
+BIG_READ = """
+title = "a 16 KB read"
+[[steps]]
+run = ["client connect", "server accept"]
+[[steps]]
+call = "server write 16384"
+[[steps]]
+move = "server>client"
+[[steps]]
+call = "client read 16384"
+"""
+
+
+def test_explain_shows_a_payload_as_its_length_and_ends(tmp_path: Path) -> None:
+    (tmp_path / "big.toml").write_text(BIG_READ)
+    text = explain(run_scenario(load_scenario(tmp_path / "big.toml")))
+    # Once about 210 lines of "abcdefghij..."; now one sentence with the length.
+    assert "return 16,384 bytes b'abcdefghijkl'...b'" in text
+    assert "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz" not in text
+    assert len(text.splitlines()) < 80
+
+
+def test_explain_words_want_write_without_contradicting_itself() -> None:
+    verdict = run_scenario(load_scenario(Path(__file__).parent.parent / "scenarios" /
+                                         "libssl" / "write-16k-into-4k-pair.toml"))
+    if verdict.skipped:
+        pytest.skip(verdict.skipped)
+    text = " ".join(explain(verdict).split())
+    assert "it the link" not in text
+    assert "waiting for the link: the link to the peer is full" in text
+    # A call that put bytes on the wire made progress, whatever it returned.
+    assert not re.search(r"bytes on the wire to the peer\.[^.]*It makes no progress", text)
+
+
+def test_explain_never_splits_a_message_and_its_size(tmp_path: Path) -> None:
+    (tmp_path / "big.toml").write_text(BIG_READ)
+    text = explain(run_scenario(load_scenario(tmp_path / "big.toml")), width=50)
+    assert not re.search(r"\(\d[\d,]*$", text, re.M)  # "ClientHello (208" / "B)"
+    # (the first line is the temporary path, one word longer than the line)
+    assert max(len(line) for line in text.splitlines()[1:]) <= 50
+
+
+def test_explain_follows_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "big.toml").write_text(BIG_READ)
+    monkeypatch.setenv("COLUMNS", "60")
+    assert cli.main(["explain", str(tmp_path / "big.toml")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines[1:]) <= 59

@@ -16,6 +16,13 @@ traces keep them.
 
 :class:`WireView` is shared with :mod:`biopair.views.explain`: it follows the bytes on each link
 through the trace and says, for a call that returned WANT_READ, which bytes were missing.
+
+The text helpers at the end are every text view's (run lines, failure reports, explain,
+sweep, diff): each fits an 80-column terminal (:data:`WIDTH` characters) unless the front
+end passes another width (``biopair`` reads ``COLUMNS``: views never read the
+environment); long values are wrapped onto indented continuation lines, never cut, so a
+reason string a TLS engineer needs is shown whole; data is never shown whole
+(:func:`show_bytes`: its length and its first and last bytes).
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ from biopair.engine.trace import (
 from biopair.outcome import format_outcome
 from biopair.transport.link import DIRECTIONS, parse_direction
 
+#: The width of every text view: 79 characters, so a line fits an 80-column terminal with
+#: the last column free (a terminal that fills it may wrap early).
 WIDTH = 79
 _PREFIX = 6  # "#1234 "
 _COLOURS = {"client": "\x1b[36m", "server": "\x1b[35m", "wire": "\x1b[2m",
@@ -155,7 +164,7 @@ def turns(trace: Trace) -> list[Turn]:
             if event.error in ("WANT_READ",):
                 turn.waiting = view.waiting(event.endpoint)
             elif event.error == "WANT_WRITE":
-                turn.waiting = "the link would take no more bytes"
+                turn.waiting = "the link to the peer is full"
             current = turn
         elif getattr(event, "call", None) is not None:
             # A new turn unless this one is still gathering the coming call's events;
@@ -341,3 +350,88 @@ def render_ladder(trace: Trace, *, title: str = "", colour: bool = False,
 def use_colour(stream_isatty: bool, environ: Mapping[str, str]) -> bool:
     """Colour only on a TTY and never when ``NO_COLOR`` is set (https://no-color.org)."""
     return stream_isatty and not environ.get("NO_COLOR")
+
+
+# -- text for a terminal: one width, wrapping (never cutting), short payloads ------------
+
+#: The narrowest width honoured (``COLUMNS=10`` would make every line a word).
+MIN_WIDTH = 40
+#: Bytes shown at each end of a payload.
+EDGE = 12
+#: A space that must not break a line ("ClientHello (208 B)" stays whole).
+_GLUE = "\x00"
+
+
+def width_from(env: Mapping[str, str]) -> int:
+    """The width for text views from an environment's ``COLUMNS`` (default :data:`WIDTH`).
+
+    Returns:
+        ``COLUMNS`` less one (the last column stays free) when it is a whole number of at
+        least :data:`MIN_WIDTH`, else :data:`WIDTH` (a bad value is ignored).
+    """
+    raw = env.get("COLUMNS", "").strip()
+    if raw.isdigit() and int(raw) >= MIN_WIDTH:
+        return min(int(raw), 1000) - 1
+    return WIDTH
+
+
+def glue(text: str) -> str:
+    """``text`` with its spaces made unbreakable for :func:`wrap`."""
+    return text.replace(" ", _GLUE)
+
+
+def wrap(text: str, width: int = WIDTH, indent: str = "", subsequent: str | None = None
+         ) -> list[str]:
+    """Wrap one paragraph to ``width`` columns, breaking only at spaces, never cutting.
+
+    A word longer than the line stays whole on a line of its own (a reason string or a
+    path is never split).  Spaces made with :func:`glue` never break.
+
+    Args:
+        text: the paragraph.
+        width: the line width.
+        indent: the first line's indent.
+        subsequent: the continuation lines' indent (default: ``indent`` plus two spaces).
+
+    Returns:
+        The lines (at least one).
+    """
+    rest = indent + "  " if subsequent is None else subsequent
+    lines = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=rest,
+                          break_long_words=False, break_on_hyphens=False) or [indent]
+    return [line.replace(_GLUE, " ") for line in lines]
+
+
+def fill(text: str, width: int = WIDTH, indent: str = "", subsequent: str | None = None
+         ) -> str:
+    """:func:`wrap`, joined with newlines."""
+    return "\n".join(wrap(text, width, indent, subsequent))
+
+
+def show_bytes(data: bytes, edge: int = EDGE) -> str:
+    """A payload for a person: whole when short, else its length, first and last bytes.
+
+    Returns:
+        ``b'hello'`` for up to ``2 * edge`` bytes, else
+        ``16,384 bytes b'abcdefghijkl'...b'uvwxyzabcdef'``.
+    """
+    if len(data) <= 2 * edge:
+        return repr(data)
+    return f"{len(data):,} bytes {data[:edge]!r}...{data[-edge:]!r}"
+
+
+def shorten_repr(text: str, limit: int = 120, edge: int = 40) -> str:
+    """A long repr shortened to its ends and its length; short text unchanged.
+
+    Returns:
+        ``text`` when at most ``limit`` characters, else
+        ``"<first edge chars>...<last edge chars> (N chars)"``.
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:edge]}...{text[-edge:]} ({len(text):,} chars)"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 call``, ``2 calls``, ``1,775 calls``."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
