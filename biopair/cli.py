@@ -17,11 +17,10 @@ import functools
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from biopair.scenario.runner import Verdict
@@ -135,6 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--timeout", type=float, default=60.0,
                     help="seconds a single run may take before it counts as a hang")
     sw.add_argument("--json", action="store_true", help="print the report as JSON")
+    sw.add_argument("-q", "--quiet", action="store_true",
+                    help="no progress bar (there is none unless stderr is a terminal and "
+                         "NO_COLOR is unset)")
     ex = sub.add_parser("explore", help="search the scenario's [explore] schedule space for "
                                         "a schedule that refutes it; shrink and replay it "
                                         "(see docs/explore.md)")
@@ -372,7 +374,8 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
                 continue
             if options.ladder and verdict.skipped is None:
                 print(render.render_ladder(verdict.trace, colour=colour, full=options.full,
-                                           title=f"{file}: {verdict.scenario.title}"))
+                                           title=f"{file}: {verdict.scenario.title}",
+                                           width=width))
             # One line when it fits, else the title and the rest wrapped beneath.
             title = verdict.scenario.title
             if verdict.skipped is not None:
@@ -469,12 +472,25 @@ def _sweep(args: argparse.Namespace) -> int:
         print("biopair: --stop must be above --start", file=sys.stderr)
         return 2
     jobs = args.jobs or os.cpu_count() or 1
-    report = sweep(scenario, spec, jobs=jobs, timeout=args.timeout)
+    bar = _progress_bar("run", quiet=args.quiet or args.json)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            if bar.total != total:  # known once the unfaulted run has measured the link
+                bar.total = total
+                bar.refresh()
+            bar.update(done - bar.n)
+
+    try:
+        report = sweep(scenario, spec, jobs=jobs, timeout=args.timeout, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.json:
         json.dump(report.to_json(), sys.stdout, indent=2, sort_keys=True)
         print()
     else:
-        print(report.summary())
+        print(report.summary(_width()))
     if report.interrupted:
         return interrupt.exit_code(getattr(signal, report.interrupted))
     return 0 if report.passed else 1
@@ -515,20 +531,18 @@ def _explore(args: argparse.Namespace) -> int:
                 print(f"  {why[1]}")
             return 1 if why else 0
         progress = None
-        if sys.stderr.isatty() and not args.json:
-            started = time.monotonic()
-
+        bar = _progress_bar("schedule", quiet=args.json, total=args.budget)
+        if bar is not None:
             def progress(done: int, classes: int) -> None:
-                rate = done / max(time.monotonic() - started, 1e-9)
-                print(f"\r{done} schedules, {classes} classes, {rate:.0f}/s",
-                      end="", file=sys.stderr, flush=True)
+                bar.set_postfix_str(f"{classes} classes", refresh=False)
+                bar.update(done - bar.n)
         try:
             report = ex.explore(scenario, spec, exhaustive=args.exhaustive, seed=args.seed,
                                 budget=args.budget, seconds=args.time, jobs=args.jobs,
                                 progress=progress)
         finally:
-            if progress is not None:
-                print(file=sys.stderr)
+            if bar is not None:
+                bar.close()
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -593,6 +607,21 @@ def _fill(path: str) -> int:
         return 2
     print(f"filled {path}")
     return 0
+
+
+def _progress_bar(unit: str, *, quiet: bool, total: int | None = None) -> Any:
+    """A tqdm progress bar on stderr for long work, or None: nothing is drawn unless
+    stderr is a terminal, ``NO_COLOR`` is unset and the command is not ``--quiet``."""
+    if quiet or not sys.stderr.isatty() or "NO_COLOR" in os.environ:
+        return None
+    import shutil
+
+    from tqdm import tqdm
+
+    # A terminal that reports no size (0 x 0) gets 80 x 24: tqdm draws nothing in 0 rows.
+    size = shutil.get_terminal_size((80, 24))
+    return tqdm(total=total, unit=unit, file=sys.stderr, leave=False,
+                ncols=max(size.columns, 40) - 1, nrows=max(size.lines, 2))
 
 
 def _peers_required() -> bool:

@@ -365,7 +365,11 @@ def filled_text(text: str, loaded: Scenario, verdict: Verdict,
             if all(v is None for v in seen_by.values()):
                 continue
             if "expect" not in raw:
-                raw["expect"] = tomlkit.inline_table()
+                # Written as the shipped scenarios write it: { client = "...", ... }.
+                pairs = ", ".join(f"{name} = {tomlkit.string(seen).as_string()}"
+                                  for name, seen in seen_by.items() if seen is not None)
+                raw["expect"] = tomlkit.parse(f"expect = {{ {pairs} }}\n")["expect"]
+                continue
             for endpoint, seen in seen_by.items():
                 if seen is not None:
                     _set(raw["expect"], endpoint, seen, step.expect.get(endpoint), vs)

@@ -208,11 +208,12 @@ def collapse(keys: Sequence[object], min_reps: int = 3,
 
 
 class Ladder:
-    """Draws a trace as a ladder, 79 columns wide."""
+    """Draws a trace as a ladder, :data:`WIDTH` columns wide unless told otherwise."""
 
-    def __init__(self, colour: bool = False, full: bool = False) -> None:
+    def __init__(self, colour: bool = False, full: bool = False, width: int = WIDTH) -> None:
         self.colour = colour
         self.full = full
+        self.width = width
 
     def paint(self, text: str, kind: str) -> str:
         """Wrap ``text`` in the ANSI colour of ``kind`` when colour is on."""
@@ -220,10 +221,10 @@ class Ladder:
 
     def line(self, seq: str, side: str, text: str, kind: str | None = None) -> str:
         """One ladder line: ``side`` is client (left), server (right) or wire (centre)."""
-        room = WIDTH - _PREFIX
+        room = self.width - _PREFIX
         if len(text) > room:
             indent = len(text) - len(text.lstrip()) + 2
-            parts = textwrap.wrap(text, room, subsequent_indent=" " * indent)
+            parts = balanced(text, room, " " * indent)
             return "\n".join(self.line(seq if i == 0 else "", side, part, kind)
                              for i, part in enumerate(parts))
         if side == "client":
@@ -237,7 +238,7 @@ class Ladder:
 
     def header(self) -> list[str]:
         """Column titles."""
-        room = WIDTH - _PREFIX
+        room = self.width - _PREFIX
         title = "client" + "wire".center(room - 12) + "server"
         return [" " * _PREFIX + title, " " * _PREFIX + "-" * room]
 
@@ -302,7 +303,7 @@ class Ladder:
 
     def render(self, trace: Trace, title: str = "") -> str:
         """The whole ladder as text."""
-        lines = [title] if title else []
+        lines = wrap(title, self.width, "", "  ") if title else []
         lines += self.header()
         grouped = turns(trace)
         segments = ([(i, 1, 1) for i in range(len(grouped))] if self.full
@@ -332,7 +333,7 @@ def _seq_span(first: Turn, last: Turn) -> str:
 
 
 def render_ladder(trace: Trace, *, title: str = "", colour: bool = False,
-                  full: bool = False) -> str:
+                  full: bool = False, width: int = WIDTH) -> str:
     """A trace as a ladder diagram.
 
     Args:
@@ -340,11 +341,12 @@ def render_ladder(trace: Trace, *, title: str = "", colour: bool = False,
         title: a first line (the scenario's file and title).
         colour: use ANSI colours.
         full: draw every turn instead of collapsing repeated ones.
+        width: the line width.
 
     Returns:
-        The ladder, lines at most 79 columns wide (colour codes aside).
+        The ladder, lines at most ``width`` columns wide (colour codes aside).
     """
-    return Ladder(colour=colour, full=full).render(trace, title)
+    return Ladder(colour=colour, full=full, width=width).render(trace, title)
 
 
 def use_colour(stream_isatty: bool, environ: Mapping[str, str]) -> bool:
@@ -400,6 +402,23 @@ def wrap(text: str, width: int = WIDTH, indent: str = "", subsequent: str | None
     lines = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=rest,
                           break_long_words=False, break_on_hyphens=False) or [indent]
     return [line.replace(_GLUE, " ") for line in lines]
+
+
+def balanced(text: str, width: int, subsequent: str = "") -> list[str]:
+    """:func:`wrap` into as few lines as fit ``width``, but of even length: the narrowest
+    width that needs no more lines, so no single word is stranded on the last line.
+
+    Returns:
+        The lines.
+    """
+    lines = wrap(text, width, "", subsequent)
+    best = lines
+    for narrower in range(width - 1, max(len(subsequent) + 8, width // 2), -1):
+        trial = wrap(text, narrower, "", subsequent)
+        if len(trial) > len(lines):
+            break
+        best = trial
+    return best
 
 
 def fill(text: str, width: int = WIDTH, indent: str = "", subsequent: str | None = None
