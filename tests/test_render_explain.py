@@ -145,3 +145,15 @@ def test_explain_follows_columns(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert cli.main(["explain", str(tmp_path / "big.toml")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert max(len(line) for line in lines[1:]) <= 59
+
+
+def test_the_ladder_strands_no_single_word_and_follows_the_width() -> None:
+    from biopair.views.ladder import balanced
+
+    text = "= -1 WANT_READ: has all 1,550 B sent by the client; nothing more in flight"
+    lines = balanced(text, 73)
+    assert len(lines) == 2 and len(lines[-1].split()) > 1
+    with Pair() as pair:
+        pair.handshake()
+        narrow = render_ladder(pair.trace, width=60)
+    assert max(len(line) for line in narrow.splitlines()) <= 60
