@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from biopair.scenario.loader import load_scenario
+from biopair.scenario.model import ExploreSpec
 from biopair.scenario.runner import run_scenario
 from biopair.search import explore as ex
 
@@ -40,7 +41,7 @@ def main() -> int:
     parser.add_argument("--budget", type=int, default=256)
     args = parser.parse_args()
     sc = load_scenario(SCENARIO)
-    spec = sc.explore or ex.ExploreSpec()
+    spec = sc.explore or ExploreSpec()
     point = ex.parse_schedule("s0.100")
     with tempfile.TemporaryDirectory() as tmp:
         _, schedule = ex.run_once(sc, spec, point, full=True)

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from biopair import outcome
-from biopair.outcome import Outcome, compile_pattern
+from biopair.outcome import Outcome, Pattern, compile_pattern
 
 WR = Outcome(-1, "WANT_READ")
 LENGTHS = (1_000, 10_000, 100_000)
@@ -90,8 +90,13 @@ def _table(rounds: int, label: str) -> float:
         first: float | None = None
         for n in LENGTHS:
             seq = make(n)
-            mine, floor = _paired(lambda s=seq, p=pattern: p.matches(s),  # type: ignore[misc]
-                                  lambda s=seq: _baseline(s), max(1, WINDOW // n), rounds)
+            def ours(s: list[Outcome] = seq, p: Pattern = pattern) -> object:
+                return p.matches(s)
+
+            def floor_(s: list[Outcome] = seq) -> object:
+                return _baseline(s)
+
+            mine, floor = _paired(ours, floor_, max(1, WINDOW // n), rounds)
             per = mine / n * 1e6
             growth = "" if previous is None else f"{mine / previous:.1f}x"
             print(f"{shown:<34} {kind:<14} {n:>8,} {per:>10.2f} {mine / floor:>10.1f} "

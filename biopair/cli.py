@@ -95,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="write the TLS secrets as an NSS key log (SSLKEYLOGFILE format); "
                           "created 0600, an existing file is replaced atomically, a "
                           "symbolic link is refused")
+    run.add_argument("--html", metavar="OUT.html",
+                     help="write the run of one scenario file as a self-contained HTML page "
+                          "(an SVG sequence diagram you can step through; docs/html.md); "
+                          "replaced atomically, a symbolic link is refused")
     run.add_argument("--update", action="store_true",
                      help="write each scenario's golden trace (name.trace) after checking "
                           "that two runs agree")
@@ -109,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
                           "expect as a compressed pattern (WANT_READ{1775} 1) and the "
                           "[result] values, keeping comments, layout and version tables; "
                           "prints the diff (docs/scenario-format.md)")
+    rep = sub.add_parser("report", help="write a scenario directory as a browsable site: one "
+                                        "HTML page per scenario and an index by topic "
+                                        "(docs/html.md)")
+    rep.add_argument("root", help="scenario directory")
+    rep.add_argument("-o", "--out", required=True, metavar="SITE",
+                     help="the site's directory (created if missing)")
     explain = sub.add_parser("explain", help="tell what happened in each call, and why")
     explain.add_argument("paths", nargs="+", help="scenario files or directories")
     sub.add_parser("version", help="print biopair, pyOpenSSL, cryptography, OpenSSL versions")
@@ -212,11 +222,14 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "run":
         return _run(args.paths, as_json=args.json, quiet=args.quiet,
                     options=_RunOptions(ladder=args.trace, full=args.full, pcap=args.pcap,
-                                        keylog=args.keylog, update=args.update,
+                                        keylog=args.keylog, html=args.html,
+                                        update=args.update,
                                         golden=args.golden, no_golden=args.no_golden,
                                         require_peers=_peers_required()))
     if args.command == "explain":
         return _explain(args.paths)
+    if args.command == "report":
+        return _report(args.root, args.out)
     if args.command == "index":
         from biopair.views import index
 
@@ -235,6 +248,7 @@ class _RunOptions:
     full: bool = False
     pcap: str | None = None
     keylog: str | None = None
+    html: str | None = None
     update: bool = False
     golden: bool = False
     no_golden: bool = False
@@ -247,10 +261,12 @@ def _output_problem(options: _RunOptions) -> str | None:
     from biopair.views import files
 
     outputs = [(name, path) for name, path in (("--pcap", options.pcap),
-                                               ("--keylog", options.keylog)) if path]
-    if len(outputs) == 2 and (os.path.abspath(outputs[0][1])
-                              == os.path.abspath(outputs[1][1])):
-        return f"--pcap and --keylog name the same file ({options.pcap})"
+                                               ("--keylog", options.keylog),
+                                               ("--html", options.html)) if path]
+    for i, (name, path) in enumerate(outputs):
+        for other, path2 in outputs[i + 1:]:
+            if os.path.abspath(path) == os.path.abspath(path2):
+                return f"{name} and {other} name the same file ({path})"
     for name, path in outputs:
         problem = files.check_destination(path, what=f"{name} ")
         if problem is not None:
@@ -338,6 +354,10 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     bad: list[dict[str, str]] = []
     width = _width()
     files, errors = _files(paths, bad)
+    if options.html and len(files) + errors != 1:
+        print(f"biopair: --html draws one scenario file, and {len(files) + errors} were "
+              "given (`biopair report DIR -o SITE/` draws a directory)", file=sys.stderr)
+        return 2
     verdicts: list[Verdict] = []
     failed = 0
     colour = render.use_colour(sys.stdout.isatty(), os.environ)
@@ -401,6 +421,14 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
             pcap.write_pcapng(options.pcap, [(v.scenario.name, v.trace) for v in verdicts])
         except files_.FileRefused as exc:
             print(f"biopair: --pcap {exc}", file=sys.stderr)
+            errors += 1
+    if options.html and stopped is None and verdicts:
+        from biopair.views import html
+
+        try:
+            html.write_page(options.html, verdicts[0])
+        except files_.FileRefused as exc:
+            print(f"biopair: --html {exc}", file=sys.stderr)
             errors += 1
     if options.keylog and stopped is None:
         try:
@@ -644,6 +672,47 @@ def _load_and_run(file: Path, require_peers: bool,
         print(str(exc), file=sys.stderr)
         _bad_input(bad, exc, file)
         return None
+
+
+def _report(root: str, out: str) -> int:
+    from biopair.search import interrupt
+    from biopair.views import files as files_
+    from biopair.views import html
+
+    base = Path(root)
+    if not base.is_dir():
+        print(f"{root}: not a directory", file=sys.stderr)
+        return 2
+    try:
+        site = html.prepare_site(out)
+    except html.SiteError as exc:
+        print(f"biopair report: {exc}", file=sys.stderr)
+        return 2
+    files, errors = _files([root])
+    entries: list[tuple[Path, Verdict]] = []
+    try:
+        for file in files:
+            verdict = _load_and_run(file, _peers_required())
+            if verdict is None:
+                errors += 1
+                continue
+            entries.append((file.relative_to(base), verdict))
+    except interrupt.Interrupted as exc:
+        print(f"biopair report: interrupted by {interrupt.signal_name(exc.signum)}; "
+              "no site written", file=sys.stderr)
+        return exc.exit_code
+    try:
+        written = html.write_site(site, base.resolve().name, entries)
+    except (html.SiteError, files_.FileRefused) as exc:
+        print(f"biopair report: {exc}", file=sys.stderr)
+        return 2
+    failed = sum(not v.passed for _, v in entries)
+    print(f"wrote {written} files to {site} ({len(entries)} scenarios"
+          + (f", {failed} failed" if failed else "")
+          + (f", {errors} errors" if errors else "") + ")")
+    if errors:
+        return 2
+    return 1 if failed else 0
 
 
 def _explain(paths: list[str]) -> int:

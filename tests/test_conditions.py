@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from biopair.scenario.conditions import ConditionError, choose, parse_condition, stack_versions
+from biopair.endpoints.versions import stack_versions
+from biopair.scenario.conditions import ConditionError, choose, parse_condition
 from biopair.scenario.loader import ScenarioError, load_scenario
 from biopair.scenario.resolve import for_stack
 from biopair.scenario.runner import run_scenario

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from biopair.cli import main
 EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
 
 
-def _doc(calls: list[tuple[str, str, int | None, str | None]], openssl: str) -> dict:
+def _doc(calls: list[tuple[str, str, int | None, str | None]], openssl: str) -> dict[str, Any]:
     return {"versions": {"OpenSSL": openssl}, "scenarios": [{
         "file": "s.toml", "passed": True,
         "calls": [{"endpoint": e, "op": o, "ret": r, "error": err, "reasons": []}
@@ -50,7 +51,7 @@ def test_first_divergence_is_shown_with_context(tmp_path: Path,
 
 def test_scenario_missing_on_one_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a = _doc([("client", "connect", 1, "NONE")], "3")
-    b = {"versions": {}, "scenarios": []}
+    b: dict[str, Any] = {"versions": {}, "scenarios": []}
     assert main(["diff", _save(tmp_path, "a", a), _save(tmp_path, "b", b)]) == 1
     assert "only in A" in capsys.readouterr().out
 

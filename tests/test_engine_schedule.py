@@ -10,6 +10,7 @@ from biopair import Pair
 from biopair.engine.schedule import (
     NO_MOVE,
     Delivery,
+    Fixed,
     LinkState,
     MoveChoice,
     Schedule,
@@ -171,3 +172,37 @@ def test_calls_recorded_by_a_custom_schedule_are_the_stacks_answers() -> None:
         result = pair.run(HANDSHAKE, schedule=ThreeThenAll())
     assert all(isinstance(c, Call) for c in result.calls)
     assert summarize(result.outcomes["client"]).endswith("1")
+
+
+@pytest.mark.parametrize(("deliver", "turns", "fixed"), [
+    ("bytewise", "alternate", Fixed(True, 1, False, True)),
+    ("all", "alternate", Fixed(True, None, False, True)),
+    ("records", "drain", Fixed(True, "record", None, True)),
+    ((5, 300), "alternate", Fixed(False, None, False, True)),
+])
+def test_fixed_says_what_the_default_answers_whatever_it_is_asked(
+        deliver: object, turns: str, fixed: Fixed) -> None:
+    assert Schedule(deliver, turns).fixed() == fixed  # type: ignore[arg-type]
+
+
+def test_an_overridden_choice_is_no_longer_fixed() -> None:
+    # A run takes fixed answers once; a subclass must be asked every time instead.
+    class Moves(Schedule):
+        def move(self, link: LinkState) -> MoveChoice:
+            return super().move(link)
+
+    class Keeps(Schedule):
+        def keep_turn(self, turn: Turn, progressed: bool) -> bool:
+            return False
+
+    class Orders(Schedule):
+        def turn_order(self, running: Sequence[T]) -> Sequence[T]:
+            return list(reversed(running))
+
+    assert not Moves("bytewise").fixed().move_known
+    assert Keeps("bytewise").fixed().keep_turn is None
+    assert not Orders("bytewise").fixed().in_order
+    with Pair(deliver="bytewise") as pair:
+        result = pair.run(HANDSHAKE, schedule=Orders("bytewise"))
+    assert result.terminal is None
+    assert pair.trace.calls[0].endpoint == "server"  # the server's turn came first

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,7 @@ def test_a_crash_mid_write_keeps_the_old_file_and_leaves_no_temp_file(
     def crash(fd: int) -> None:
         raise KeyboardInterrupt  # Ctrl-C between the write and the rename
 
-    monkeypatch.setattr(files.os, "fsync", crash)
+    monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(KeyboardInterrupt):
         files.write_atomic(target, "new\n" * 1000)
     assert target.read_text() == "old\n"
@@ -62,8 +62,9 @@ def test_a_link_at_the_destination_is_refused_not_followed(tmp_path: Path,
         victim.write_text("precious\n")
     link = tmp_path / "out"
     link.symlink_to(victim)
-    for check in (lambda: files.write_atomic(link, "x"),
-                  lambda: files.write_atomic(link, "x", secret=True)):
+    checks: list[Callable[[], None]] = [lambda: files.write_atomic(link, "x"),
+                                        lambda: files.write_atomic(link, "x", secret=True)]
+    for check in checks:
         with pytest.raises(FileRefused, match="is a symbolic link, which biopair never "
                                               "follows"):
             check()
@@ -87,7 +88,7 @@ def test_a_link_planted_during_the_write_is_replaced_not_followed(
         if not target.is_symlink():
             target.symlink_to(victim)  # after the check, before the rename
 
-    monkeypatch.setattr(files.os, "fsync", plant)
+    monkeypatch.setattr(os, "fsync", plant)
     files.write_atomic(target, "mine\n")
     assert not target.is_symlink() and target.read_text() == "mine\n"
     assert victim.read_text() == "precious\n"

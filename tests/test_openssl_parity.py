@@ -14,6 +14,7 @@ import pytest
 from OpenSSL import SSL
 
 from biopair import EndpointConfig, Pair
+from tests.helpers import pyopenssl
 
 Script = list[tuple[str, ...]]
 
@@ -105,7 +106,7 @@ def test_raw_classification_agrees_with_pyopenssl(name: str) -> None:
                 endpoint, op, *rest = args
                 data = rest[0].encode() if rest else None
                 call = raw.call(endpoint, op, data=data)
-                said = _public(public.endpoints[endpoint].conn, op, data)
+                said = _public(pyopenssl(public, endpoint).conn, op, data)
                 assert call.pyopenssl == said, (endpoint, op, call)
                 compared += 1
         assert compared >= 2

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from biopair import load_scenario, run_scenario
+from tests.helpers import moves
 
 WRITES = 320  # 5 MiB: more than a pipe plus both TCP buffers hold (it stalled at ~4.3 MB)
 
@@ -27,6 +28,5 @@ def test_s_client_takes_5_mib_without_stalling(tmp_path: Path) -> None:
                     + steps)
     verdict = run_scenario(load_scenario(path))
     assert verdict.passed, verdict.report()
-    moved = sum(e.nbytes for e in verdict.trace.events
-                if type(e).__name__ == "MoveEvent" and e.direction == "server>client")
+    moved = sum(e.nbytes for e in moves(verdict.trace, "server>client"))
     assert moved > WRITES * 16384

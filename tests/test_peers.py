@@ -11,6 +11,7 @@ import pytest
 from biopair import EndpointConfig, Pair
 from biopair.endpoints.peers import PeerEndpoint, PeerError, peer_command
 from biopair.scenario.loader import ScenarioError, load_scenario
+from tests import helpers
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI")
 needs_gnutls = pytest.mark.skipif(shutil.which("gnutls-serv") is None,
@@ -23,17 +24,18 @@ needs_gnutls = pytest.mark.skipif(shutil.which("gnutls-serv") is None,
 def test_server_peer_bytewise_handshake_then_echo(stack: str) -> None:
     server = EndpointConfig(role="server", stack=stack)
     with Pair(EndpointConfig(role="client"), server, deliver="bytewise") as pair:
-        proc = pair.server.proc
+        peer = pair.server
+        assert isinstance(peer, PeerEndpoint)
+        proc = peer.proc
         result = pair.run([("client", "connect")])
         assert result.terminal is None
         assert result.outcomes["client"][-1].ret == 1
-        moves = [e for e in pair.trace.events if getattr(e, "direction", "") == "client>server"
-                 and hasattr(e, "nbytes")]
+        moves = helpers.moves(pair.trace, "client>server")
         assert moves and all(m.nbytes == 1 for m in moves)
         assert pair.trace.link == "tcp-peer"
         pair.call("client", "write", data=b"abc\n")
         pair.run([("client", "read")], deliver="all")
-        assert bytes(pair.client.received) in (b"abc\n", b"cba\n")
+        assert bytes(helpers.pyopenssl(pair, "client").received) in (b"abc\n", b"cba\n")
     assert proc.poll() is not None  # closing the pair killed the peer
 
 
@@ -43,7 +45,7 @@ def test_client_peer_reaches_in_process_server() -> None:
     with Pair(client, EndpointConfig(role="server")) as pair:
         result = pair.run([("server", "accept")])
         assert result.outcomes["server"][-1].ret == 1
-        assert pair.server.state()["version"] == "TLSv1.3"
+        assert helpers.state(pair, "server")["version"] == "TLSv1.3"
 
 
 @needs_openssl

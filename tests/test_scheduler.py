@@ -10,6 +10,7 @@ import pytest
 from biopair import EndpointConfig, Pair, RunEntry
 from biopair.engine.pair import Delivery
 from biopair.outcome import summarize
+from tests.helpers import pyopenssl, state
 
 
 def test_whole_buffer_handshake_takes_two_turns_each() -> None:
@@ -18,7 +19,7 @@ def test_whole_buffer_handshake_takes_two_turns_each() -> None:
         assert result.terminal is None
         assert summarize(result.outcomes["client"]) == "WANT_READ 1"
         assert summarize(result.outcomes["server"]) == "WANT_READ 1"
-        assert pair.client.state()["version"] == "TLSv1.3"
+        assert state(pair, "client")["version"] == "TLSv1.3"
 
 
 def _bytewise_counts() -> tuple[int, int]:
@@ -102,7 +103,7 @@ def test_write_retried_in_a_run_reuses_the_buffer() -> None:
         pair.handshake()
         result = pair.run([RunEntry("client", "write", data=b"ping"), ("server", "read")])
         assert result.terminal is None
-        assert pair.server.received == bytearray(b"ping")
+        assert pyopenssl(pair, "server").received == bytearray(b"ping")
 
 
 def test_eof_waits_for_queued_bytes() -> None:
@@ -125,4 +126,4 @@ def test_settings_openssl_refuses_are_config_errors() -> None:
     with pytest.raises(ConfigError, match=r"client.ciphers"):
         Pair(EndpointConfig(role="client", ciphers="NO-SUCH-CIPHER"))
     with pytest.raises(ConfigError, match=r"server.groups"):
-        Pair(server=EndpointConfig(role="server", groups=["nope"]))
+        Pair(server=EndpointConfig(role="server", groups=("nope",)))

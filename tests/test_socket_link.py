@@ -22,6 +22,7 @@ from biopair.scenario.loader import ScenarioError, load_scenario
 from biopair.scenario.runner import run_scenario, show_data
 from biopair.transport.memory import MemoryLink
 from biopair.transport.socket import SocketEnds, SocketLink, unread
+from tests.helpers import pyopenssl
 
 LINKS = ["memory", "socket"]
 
@@ -113,7 +114,7 @@ def test_paused_socket_link_fills_the_writer_and_openssl_says_want_write() -> No
         result = pair.run([RunEntry("client", "write"), RunEntry("server", "read")])
         assert result.terminal is None
         assert result.outcomes["client"][-1].ret == 16384
-        assert pair.server.received == pattern_bytes(16384)
+        assert pyopenssl(pair, "server").received == pattern_bytes(16384)
 
 
 def test_memory_link_never_blocks_a_writer() -> None:
@@ -251,13 +252,13 @@ def test_write_buffers_same_keeps_the_address_copy_never_reuses_one() -> None:
         pair.handshake()
         pair.pause("client>server")
         assert pair.call("client", "write", size=16384).error == "WANT_WRITE"
-        first = pair.client._write
+        first = pyopenssl(pair, "client")._write
         assert first is not None
         address = first.address()
         # Without ACCEPT_MOVING_WRITE_BUFFER only the very same address is accepted.
         same = pair.call("client", "write", size=16384, buffer="same")
         assert same.error == "WANT_WRITE"
-        assert pair.client._write is first and first.address() == address
+        assert pyopenssl(pair, "client")._write is first and first.address() == address
     # pyOpenSSL >= 25.2 sets ACCEPT_MOVING_WRITE_BUFFER by default; older releases do not.
     moving = EndpointConfig(role="client", modes=("ACCEPT_MOVING_WRITE_BUFFER",))
     with Pair(moving, link="socket") as pair:
@@ -266,7 +267,7 @@ def test_write_buffers_same_keeps_the_address_copy_never_reuses_one() -> None:
         pair.call("client", "write", size=16384)
         seen = set()
         for _ in range(20):
-            buf = pair.client._write
+            buf = pyopenssl(pair, "client")._write
             assert buf is not None
             seen.add(buf.address())
             assert pair.call("client", "write", buffer="copy").error == "WANT_WRITE"

@@ -9,6 +9,7 @@ import pytest
 from biopair import EndpointConfig, Pair
 from biopair.endpoints.stdlib import StdlibEndpoint, classify
 from biopair.outcome import Outcome, compile_pattern
+from tests.helpers import state
 
 
 def _pair(client: str, server: str, **kw: object) -> Pair:
@@ -26,14 +27,14 @@ def test_cross_stack_bytewise_handshake_and_data(client: str, server: str) -> No
             outcomes = result.outcomes[name]
             assert outcomes[-1].ret == 1
             assert all(o.error == "WANT_READ" for o in outcomes[:-1])
-            stdlib = pair.endpoints[name].cfg.stack == "stdlib"
+            stdlib = pair.endpoints[name].stack == "stdlib"
             # the stdlib hides every failed call's return value, pyOpenSSL never does
             assert all((o.ret is None) == stdlib for o in outcomes[:-1])
         pair.call("client", "write", data=b"ping")
         run = pair.run([("server", "read")])
         assert run.outcomes["server"][-1] == Outcome(4, "NONE")
-        assert pair.server.received == b"ping"
-        assert pair.server.state()["version"] == "TLSv1.3"
+        assert state(pair, "server")["received"] == "ping"
+        assert state(pair, "server")["version"] == "TLSv1.3"
 
 
 def test_hidden_return_in_trace_text_and_json() -> None:

@@ -46,6 +46,7 @@ def test_bytewise_handshake_yields_want_read_then_finishes(role: str, version: s
     assert all(r.ret is None for r in results[:-1]), "tlslite-ng has no return value"
     assert (results[-1].ret, results[-1].error) == (1, "NONE")
     state = ep.state()
+    assert state is not None
     assert state["version"] == f"TLSv{version}"
     assert state["cipher"] and state["cipher"].startswith("TLS_")
 

@@ -57,8 +57,10 @@ def test_tls13_encrypted_messages_are_named_by_the_message_callback() -> None:
         names = [name for call, name in got if call == finishing]
         # The message callback of OpenSSL 3.1 and 3.2 (measured) does not report the
         # received middlebox ChangeCipherSpec; 3.4 and later do.
-        _, ccs = choose({"openssl >= 3.4": ["ChangeCipherSpec"], "openssl == 3.2": [],
-                         "openssl == 3.1": []})
+        _, chosen = choose({"openssl >= 3.4": ["ChangeCipherSpec"], "openssl == 3.2": [],
+                            "openssl == 3.1": []})
+        assert isinstance(chosen, list)
+        ccs: list[str] = chosen
         assert names == ["ServerHello", *ccs, "EncryptedExtensions",
                          "Certificate", "CertificateVerify", "Finished"]
         read = pair.trace.calls[-1]

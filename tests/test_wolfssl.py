@@ -14,6 +14,7 @@ from biopair.endpoints.config import ConfigError, EndpointConfig
 from biopair.endpoints.protocol import Endpoint, RawResult
 from biopair.endpoints.pyopenssl import Endpoint as PyOpenSSLEndpoint
 from biopair.endpoints.versions import stack_versions
+from biopair.endpoints.wolfssl import WolfSSLEndpoint
 from tests.conformance.drive import done, handshake_op, pump
 
 pytestmark = pytest.mark.skipif(registry.missing("wolfssl") is not None,
@@ -52,6 +53,7 @@ def test_a_capped_send_callback_gives_a_genuine_want_write(role: str, version: s
         seen = _drive(ep, peer)
         errors = [r.error for r in seen[role]]
         assert "WANT_WRITE" in errors
+        assert isinstance(ep, WolfSSLEndpoint)
         assert ep.pipe.send_refusals >= errors.count("WANT_WRITE")
         state = ep.state()
         assert state is not None and state["version"] == f"TLSv{version}"

@@ -120,6 +120,20 @@ X509 *SSL_get1_peer_certificate(const SSL *s);
 int SSL_session_reused(const SSL *s);
 int SSL_get_shutdown(const SSL *ssl);
 const char *SSL_state_string_long(const SSL *s);
+
+int SSL_pending(const SSL *s);
+int SSL_has_pending(const SSL *s);
+int SSL_in_init(const SSL *s);
+size_t SSL_get_finished(const SSL *s, void *buf, size_t count);
+size_t SSL_get_peer_finished(const SSL *s, void *buf, size_t count);
+typedef struct ssl_session_st SSL_SESSION;
+SSL_SESSION *SSL_get_session(const SSL *ssl);
+int SSL_SESSION_is_resumable(const SSL_SESSION *s);
+int SSL_export_keying_material(SSL *s, unsigned char *out, size_t olen,
+                               const char *label, size_t llen,
+                               const unsigned char *context, size_t contextlen,
+                               int use_context);
+uint64_t SSL_set_options(SSL *s, uint64_t op);
 """
 
 # -- numbers from the headers (macros have no symbol to dlopen) ----------------------------

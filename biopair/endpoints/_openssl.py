@@ -144,20 +144,27 @@ class WriteBuffer:
         return int(_ffi.cast("uintptr_t", self._cdata))
 
 
-# Bound once: the hot path of a bytewise run makes these calls thousands of times.
-_ERR_clear_error = _lib.ERR_clear_error
-_ERR_peek_error = _lib.ERR_peek_error
-_SSL_do_handshake = _lib.SSL_do_handshake
-_SSL_get_error = _lib.SSL_get_error
-_WANT_READ = _lib.SSL_ERROR_WANT_READ
 #: SSL_do_handshake() said -1, SSL_get_error() WANT_READ, errno 0, empty error queue: the
 #: answer to nearly every call of a bytewise handshake (a NamedTuple is immutable, so one
 #: value serves them all).
 _HANDSHAKE_WANT_READ = RawResult(-1, "WANT_READ", (), 0, b"", "WantReadError()")
 
 
+def _queue_known_empty(ret: int, code: int) -> bool:
+    # SSL_get_error(ssl, ret) with ret <= 0 looks at the error queue first and answers
+    # SSL_ERROR_SSL or SSL_ERROR_SYSCALL whenever it is not empty (ssl_lib.c, every
+    # OpenSSL from 1.0 to 4.0); any other answer for ret <= 0 means the queue was empty,
+    # so ERR_peek_error() would only say 0 again.  For ret > 0 it answers NONE without
+    # looking, so the queue must be asked.
+    return ret <= 0 and code != _lib.SSL_ERROR_SSL and code != _lib.SSL_ERROR_SYSCALL
+
+
 def call(conn: SSL.Connection, op: str, arg: int | WriteBuffer | None = None) -> RawResult:
     """Make one raw SSL call on a pyOpenSSL ``Connection`` and classify the result.
+
+    The C calls, in order: ERR_clear_error(), errno = 0, the SSL function, errno,
+    SSL_get_error() (see below), and ERR_peek_error() (then ERR_get_error() until the
+    queue is empty) unless SSL_get_error() already proved the queue empty.
 
     Args:
         conn: the endpoint's connection.
@@ -172,21 +179,13 @@ def call(conn: SSL.Connection, op: str, arg: int | WriteBuffer | None = None) ->
         The :class:`RawResult`; SSL_get_error() is not asked after SSL_shutdown() returns
         0 or 1 (SSL_shutdown(3) says its answer would mislead).
     """
+    if op == "handshake":
+        return handshaker(conn)()
     ssl = conn._ssl
-    _ERR_clear_error()
+    _lib.ERR_clear_error()
     _ffi.errno = 0
     data = b""
-    if op == "handshake":
-        ret = _SSL_do_handshake(ssl)
-        err_no = _ffi.errno
-        code = _SSL_get_error(ssl, ret)
-        if code == _WANT_READ and not _ERR_peek_error():
-            # The hot path of every bytewise run: nothing to drain, nothing to format, and
-            # (for the values OpenSSL almost always gives) nothing to build either.
-            if ret == -1 and err_no == 0:
-                return _HANDSHAKE_WANT_READ
-            return RawResult(ret, "WANT_READ", (), err_no, b"", "WantReadError()")
-    elif op in ("read", "peek"):
+    if op in ("read", "peek"):
         assert isinstance(arg, int)
         buf = _ffi.new("char[]", arg)
         fn = _lib.SSL_read if op == "read" else _lib.SSL_peek
@@ -222,28 +221,67 @@ def call(conn: SSL.Connection, op: str, arg: int | WriteBuffer | None = None) ->
             data = _ffi.buffer(buf, readbytes[0])[:]
     else:  # pragma: no cover - the scenario loader rejects unknown ops
         raise ValueError(f"unknown raw op {op!r}")
-    error: str | None
     if op in ("renegotiate", "verify_client_post_handshake") or (op == "shutdown" and ret >= 0):
         # SSL_renegotiate and SSL_verify_client_post_handshake return 1 or 0 and are not
         # I/O calls, and SSL_shutdown(3) says SSL_get_error() misleads after a 0: not asked.
-        error = None
+        return _result(op, int(ret), None, int(err_no), data)
+    return _result(op, int(ret), _lib.SSL_get_error(ssl, ret), int(err_no), data)
+
+
+def _result(op: str, ret: int, code: int | None, err_no: int, data: bytes) -> RawResult:
+    # The common tail of every raw call: name the error, read the queue if it may hold
+    # anything, and derive pyOpenSSL's view.
+    error = None if code is None else ERROR_NAMES.get(code, "UNKNOWN")
+    if code is not None and _queue_known_empty(ret, code):
+        queue: tuple[tuple[int, str], ...] = ()
     else:
-        error = ERROR_NAMES.get(_lib.SSL_get_error(ssl, ret), "UNKNOWN")
-    queue = _drain_error_queue() if _lib.ERR_peek_error() else ()
-    ret = int(ret)
+        queue = _drain_error_queue() if _lib.ERR_peek_error() else ()
     return RawResult(
         ret=ret,
         error=error,
         reasons=tuple(text for _, text in queue),
-        errno=int(err_no),
+        errno=err_no,
         data=data,
-        pyopenssl=pyopenssl_view(op, ret, error, queue, int(err_no), data),
+        pyopenssl=pyopenssl_view(op, ret, error, queue, err_no, data),
     )
 
 
+def handshaker(conn: SSL.Connection) -> Callable[[], RawResult]:
+    """A callable making ``call(conn, "handshake")``, with its lookups made once.
+
+    The hot path of every run: a bytewise handshake makes thousands of these calls.  The
+    C calls are :func:`call`'s: ERR_clear_error(), errno = 0, SSL_do_handshake(), errno,
+    SSL_get_error(), and ERR_peek_error() only where SSL_get_error() left the queue's
+    state open (see ``_queue_known_empty``).
+    """
+    ssl = conn._ssl
+    ffi = _ffi
+    clear = _lib.ERR_clear_error
+    do_handshake = _lib.SSL_do_handshake
+    get_error = _lib.SSL_get_error
+    want_read = _lib.SSL_ERROR_WANT_READ
+
+    def handshake() -> RawResult:
+        clear()
+        ffi.errno = 0
+        ret = do_handshake(ssl)
+        err_no = ffi.errno
+        code = get_error(ssl, ret)
+        if code == want_read:
+            # ret <= 0 here, so the queue is empty: nothing to drain, nothing to format,
+            # and (for the values OpenSSL almost always gives) nothing to build either.
+            if ret == -1 and err_no == 0:
+                return _HANDSHAKE_WANT_READ
+            return RawResult(ret, "WANT_READ", (), err_no, b"", "WantReadError()")
+        return _result("handshake", int(ret), code, int(err_no), b"")
+
+    return handshake
+
+
 _MEM_PTR = _ffi.new("char **")
-_READ_BUF_SIZE = 1 << 16
-_READ_BUF = _ffi.new("char[]", _READ_BUF_SIZE)
+#: The size of one BIO_read() from an output BIO.
+READ_BUF_SIZE = 1 << 16
+_READ_BUF = _ffi.new("char[]", READ_BUF_SIZE)
 
 
 def input_pending(conn: SSL.Connection) -> int:
@@ -257,17 +295,19 @@ def take_output(conn: SSL.Connection) -> bytes:
     """Everything OpenSSL has written into a memory-BIO connection's output BIO.
 
     The same as looping over ``Connection.bio_read`` until WantReadError, without the
-    exception: the scheduler calls this after every SSL call.
+    exception.  One BIO_read() usually suffices: a memory BIO hands over everything it
+    holds up to the buffer's size, so a shorter answer means it is now empty.
     """
-    bio = conn._from_ssl
-    if not _lib.BIO_get_mem_data(bio, _MEM_PTR):
+    read, unpack = output_reader(conn)
+    n = read()
+    if n <= 0:
         return b""
-    chunks = []
-    while True:
-        n = _lib.BIO_read(bio, _READ_BUF, _READ_BUF_SIZE)
-        if n <= 0:
-            break
-        chunks.append(_ffi.buffer(_READ_BUF, n)[:])
+    chunk: bytes = unpack(n)
+    if n < READ_BUF_SIZE:
+        return chunk
+    chunks = [chunk]
+    while (n := read()) > 0:
+        chunks.append(unpack(n))
     return b"".join(chunks)
 
 
@@ -283,37 +323,23 @@ def input_writer(conn: SSL.Connection) -> Callable[[bytes, int], int]:
     return functools.partial(_lib.BIO_write, conn._into_ssl)
 
 
-def output_taker(conn: SSL.Connection) -> Callable[[], bytes]:
-    """A callable that does :func:`take_output` for one memory-BIO connection, with its
-    lookups made once."""
-    bio = conn._from_ssl
-    pending = functools.partial(_lib.BIO_get_mem_data, bio, _MEM_PTR)
-    read = functools.partial(_lib.BIO_read, bio, _READ_BUF, _READ_BUF_SIZE)
-    buffer = _ffi.buffer
-    cbuf = _READ_BUF
+def output_reader(conn: SSL.Connection) -> tuple[Callable[[], int], Callable[[int], bytes]]:
+    """Two C-level callables for a memory-BIO connection's output BIO, with no Python
+    frame in between: ``read()`` is one BIO_read() of up to :data:`READ_BUF_SIZE` bytes
+    into a shared buffer (it returns the count, <= 0 for none), ``unpack(n)`` the first
+    ``n`` bytes of that buffer.  A memory BIO hands over all it holds up to the size
+    asked, so an answer below :data:`READ_BUF_SIZE` means the BIO is now empty."""
+    read = functools.partial(_lib.BIO_read, conn._from_ssl, _READ_BUF, READ_BUF_SIZE)
+    return read, functools.partial(_ffi.unpack, _READ_BUF)
 
-    def take() -> bytes:
-        if not pending():
-            return b""
-        n = read()
-        if n <= 0:
-            return b""
-        first: bytes = buffer(cbuf, n)[:]
-        if not pending():
-            return first
-        chunks = [first]
-        while (n := read()) > 0:
-            chunks.append(buffer(cbuf, n)[:])
-        return b"".join(chunks)
 
-    return take
 def read_output(conn: SSL.Connection, limit: int) -> bytes:
     """Up to ``limit`` bytes of a memory-BIO connection's output BIO (b"": none, or the
     connection sits on a socket); ``Connection.bio_read`` without its exception."""
     bio = conn._from_ssl
     if bio is None or not _lib.BIO_get_mem_data(bio, _MEM_PTR):
         return b""
-    size = min(limit, _READ_BUF_SIZE)
+    size = min(limit, READ_BUF_SIZE)
     n = _lib.BIO_read(bio, _READ_BUF, size)
     return _ffi.buffer(_READ_BUF, n)[:] if n > 0 else b""
 
@@ -398,6 +424,25 @@ def set_connection_modes(conn: SSL.Connection, set_bits: int, clear_bits: int) -
         _lib.SSL_set_mode(conn._ssl, set_bits)
     if clear_bits:
         _lib.SSL_clear_mode(conn._ssl, clear_bits)
+
+
+def change_connection(conn: SSL.Connection, set_bits: int, clear_bits: int,
+                      options: int) -> None:
+    """On a live connection: clear SSL_MODE_* bits, then set others, then set SSL_OP_*
+    bits (the order a ``set_modes``/``clear_modes``/``set_options`` step documents)."""
+    if clear_bits:
+        _lib.SSL_clear_mode(conn._ssl, clear_bits)
+    if set_bits:
+        _lib.SSL_set_mode(conn._ssl, set_bits)
+    if options:
+        _lib.SSL_set_options(conn._ssl, options)
+
+
+def handshake_finished(conn: SSL.Connection) -> bool:
+    """True once a handshake has finished: this side has sent its Finished and read the
+    peer's (SSL_get_finished and SSL_get_peer_finished both have one).  pyOpenSSL's
+    binding has no SSL_is_init_finished; the two Finished messages are what it means."""
+    return conn.get_finished() is not None and conn.get_peer_finished() is not None
 
 
 def session_reused(conn: SSL.Connection) -> bool | None:

@@ -59,14 +59,25 @@ SETTINGS: tuple[str, ...] = (
 RESULTS: tuple[str, ...] = (
     "version", "cipher", "alpn", "group", "server_name", "peer_certificate",
     "session_reused", "shutdown", "received", "state", "renegotiate_pending",
-    "early_data_status",
+    "early_data_status", *("pending", "has_pending", "in_init", "session_resumable"),
+    "keys_match",
 )
+#: State queries a ``check`` step (and ``[result]``) may name besides the settled values:
+#: SSL_pending(), SSL_has_pending(), SSL_in_init(), SSL_SESSION_is_resumable().
+STATE_QUERIES: tuple[str, ...] = ("pending", "has_pending", "in_init", "session_resumable")
+#: ``[result] keys_match``: both ends export the same RFC 5705 keying material (label
+#: :data:`EXPORTER_LABEL`, :data:`EXPORTER_LENGTH` bytes, no context).  The material is
+#: compared, never reported.
+EXPORTER_LABEL = b"EXPORTER-biopair"
+EXPORTER_LENGTH = 32
 #: Ops, settings and results only a stack with OpenSSL's whole C API can drive (libssl);
 #: pyOpenSSL's binding has no SSL_key_update, SSL_set_quiet_shutdown,
-#: SSL_set_max_send_fragment or SSL_get_early_data_status.
+#: SSL_set_max_send_fragment, SSL_get_early_data_status, SSL_has_pending, SSL_in_init or
+#: SSL_SESSION_is_resumable.
 C_API_OPS: tuple[str, ...] = ("key_update",)
 C_API_SETTINGS: tuple[str, ...] = ("quiet_shutdown", "max_send_fragment")
-C_API_RESULTS: tuple[str, ...] = ("early_data_status",)
+C_API_RESULTS: tuple[str, ...] = ("early_data_status", "has_pending", "in_init",
+                                   "session_resumable")
 #: SSL_set_max_send_fragment()'s range (ssl.h: SSL3_RT_MAX_PLAIN_LENGTH and 512).
 MAX_SEND_FRAGMENT = (512, 16384)
 #: SSL_get_early_data_status() values, as ``[result]`` names them.

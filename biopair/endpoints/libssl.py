@@ -526,11 +526,45 @@ class LibsslEndpoint:
         """None: a libssl session does not cross pairs (``resume`` is not declared)."""
         return None
 
+    def _finished(self) -> bool:
+        # A handshake has finished once this side sent its Finished and read the peer's
+        # (as the pyOpenSSL endpoint judges it).
+        lib, ssl = self.lib, self.ssl
+        return bool(lib.SSL_get_finished(ssl, ffi.NULL, 0)
+                    and lib.SSL_get_peer_finished(ssl, ffi.NULL, 0))
+
+    def export_keys(self, label: bytes, length: int) -> bytes | None:
+        """SSL_export_keying_material() without a context (None before a handshake has
+        finished, or if OpenSSL refuses)."""
+        if self._closed or not self._finished():
+            return None
+        out = ffi.new("unsigned char[]", length)
+        ok = self.lib.SSL_export_keying_material(self.ssl, out, length, label, len(label),
+                                                 ffi.NULL, 0, 0)
+        self.lib.ERR_clear_error()
+        return ffi.buffer(out, length)[:] if ok == 1 else None
+
+    def change_modes(self, set_modes: tuple[str, ...], clear_modes: tuple[str, ...],
+                     set_options: tuple[str, ...]) -> None:
+        """SSL_clear_mode, then SSL_set_mode, then SSL_set_options on the live SSL."""
+        lib, ssl, modes = self.lib, self.ssl, _modes()
+        if clear_modes:
+            lib.SSL_ctrl(ssl, _libssl.SSL_CTRL_CLEAR_MODE, sum(modes[m] for m in clear_modes),
+                         ffi.NULL)
+        if set_modes:
+            lib.SSL_ctrl(ssl, _libssl.SSL_CTRL_MODE, sum(modes[m] for m in set_modes),
+                         ffi.NULL)
+        if set_options:
+            options = _options()
+            lib.SSL_set_options(ssl, sum(options[o] for o in set_options))
+
     def state(self) -> dict[str, Any] | None:
-        """What the connection settled, by ``[result]`` key."""
+        """What the connection settled, by ``[result]`` key, and the state queries of
+        ``check`` steps; ``version`` is None until a handshake has finished."""
         if self._closed:
             return None
         lib, ssl = self.lib, self.ssl
+        session = lib.SSL_get_session(ssl)
         cipher = lib.SSL_get_current_cipher(ssl)
         alpn, alpn_len = ffi.new("const unsigned char **"), ffi.new("unsigned int *")
         lib.SSL_get0_alpn_selected(ssl, alpn, alpn_len)
@@ -545,7 +579,13 @@ class LibsslEndpoint:
         bits = lib.SSL_get_shutdown(ssl)
         servername = lib.SSL_get_servername(ssl, _libssl.TLSEXT_NAMETYPE_HOST_NAME)
         state = {
-            "version": _libssl.c_string(lib.SSL_get_version(ssl)),
+            "version": (_libssl.c_string(lib.SSL_get_version(ssl)) if self._finished()
+                        else None),
+            "pending": int(lib.SSL_pending(ssl)),
+            "has_pending": bool(lib.SSL_has_pending(ssl)),
+            "in_init": bool(lib.SSL_in_init(ssl)),
+            "session_resumable": (bool(lib.SSL_SESSION_is_resumable(session))
+                                  if session != ffi.NULL else False),
             "cipher": (_libssl.c_string(lib.SSL_CIPHER_get_name(cipher))
                        if cipher != ffi.NULL else None),
             "alpn": (ffi.buffer(alpn[0], alpn_len[0])[:].decode("ascii", "replace")

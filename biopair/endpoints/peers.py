@@ -562,6 +562,15 @@ class PeerEndpoint:
             return (Path(self._tmp.name) / "stdout").read_bytes()
         return b""
 
+    def export_keys(self, label: bytes, length: int) -> None:
+        """None: this stack has no exporter (``keys_match`` is refused at load)."""
+        return None
+
+    def change_modes(self, set_modes: tuple[str, ...], clear_modes: tuple[str, ...],
+                     set_options: tuple[str, ...]) -> None:
+        """Refused: this stack cannot change modes (the loader refuses the step)."""
+        raise ValueError(f"the {self.stack} stack cannot change modes or options")
+
     def close(self) -> None:
         """Close the socket and kill the process; safe to call twice."""
         sock = getattr(self, "sock", None)

@@ -16,8 +16,11 @@ Three things cross this boundary and nothing else:
   (:meth:`Endpoint.wire_take`) and what it is given to read (:meth:`Endpoint.wire_give`,
   :meth:`Endpoint.wire_eof`); links move bytes only through these (a pyOpenSSL endpoint
   on a memory BIO or a socket also offers a faster path that its own link kinds use);
-* **state queries**: :meth:`Endpoint.state` for ``[result]`` checks and
-  :meth:`Endpoint.state_string` for hold conditions.
+* **state queries**: :meth:`Endpoint.state` for ``[result]`` checks and ``check`` steps
+  (with SSL_pending and, where the stack has them, SSL_has_pending, SSL_in_init and
+  SSL_SESSION_is_resumable), :meth:`Endpoint.state_string` for hold conditions,
+  :meth:`Endpoint.export_keys` for ``keys_match``; and one change of the live
+  connection, :meth:`Endpoint.change_modes`.
 
 This module imports nothing from biopair: it is the floor the stacks stand on.
 """
@@ -149,6 +152,23 @@ class Endpoint(Protocol):
 
     def session(self) -> Any:
         """The session to offer for resumption in a later pair (None: none)."""
+        ...
+
+    def export_keys(self, label: bytes, length: int) -> bytes | None:
+        """RFC 5705 keying material (SSL_export_keying_material, no context), or None
+        where the stack has no exporter or the handshake has not finished.  Compared
+        between the two ends, never reported (it is a secret)."""
+        ...
+
+    def change_modes(self, set_modes: tuple[str, ...], clear_modes: tuple[str, ...],
+                     set_options: tuple[str, ...]) -> None:
+        """Change SSL_MODE_* and SSL_OP_* bits of the live connection: ``clear_modes``
+        first, then ``set_modes``, then ``set_options`` (SSL_clear_mode, SSL_set_mode,
+        SSL_set_options).  Only stacks that declare ``modes`` take it.
+
+        Raises:
+            ValueError: on a stack that cannot change modes (the loader refuses those).
+        """
         ...
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.x509.oid import NameOID
@@ -261,6 +262,16 @@ class Endpoint:
             result = _openssl.call(self.conn, raw_op)
         return result
 
+    def caller(self, op: str, size: int | None = None, data: bytes | None = None,
+               buffer: str = "auto") -> Callable[[], RawResult]:
+        """A callable making ``call(op, size=size, data=data, buffer=buffer)`` each time
+        it is called: the pair prepares one per run entry.  A handshake op gets
+        :func:`biopair.endpoints._openssl.handshaker` (no Python frame in between: the
+        hot path of every run); any other op this method with its arguments bound."""
+        if OPS[op] == "handshake":
+            return _openssl.handshaker(self.conn)
+        return functools.partial(self.call, op, size=size, data=data, buffer=buffer)
+
     def _write_buffer(
         self, size: int | None, data: bytes | None, buffer: str
     ) -> _openssl.WriteBuffer:
@@ -322,14 +333,36 @@ class Endpoint:
         """
         self._retired.clear()
 
+    def export_keys(self, label: bytes, length: int) -> bytes | None:
+        """SSL_export_keying_material() through pyOpenSSL (None before the handshake has
+        finished, or if OpenSSL refuses)."""
+        if not _openssl.handshake_finished(self.conn):
+            return None
+        try:
+            return bytes(self.conn.export_keying_material(label, length, None))
+        except SSL.Error:
+            return None
+
+    def change_modes(self, set_modes: tuple[str, ...], clear_modes: tuple[str, ...],
+                     set_options: tuple[str, ...]) -> None:
+        """SSL_clear_mode, then SSL_set_mode, then SSL_set_options on the connection."""
+        _openssl.change_connection(
+            self.conn, sum(_openssl.MODES[m] for m in set_modes),
+            sum(_openssl.MODES[m] for m in clear_modes),
+            sum(_openssl.OPTIONS[o] for o in set_options))
+
     def state(self) -> dict[str, Any]:
-        """What the handshake settled, for a scenario's ``[result]`` checks."""
+        """What the handshake settled, for a scenario's ``[result]`` checks and ``check``
+        steps.  ``version`` is None until a handshake has finished (OpenSSL names the
+        method's highest version from the start)."""
         conn = self.conn
         alpn = conn.get_alpn_proto_negotiated()
         peer = conn.get_peer_certificate()
         group = _openssl.group_name(conn)
+        finished = _openssl.handshake_finished(conn)
         return {
-            "version": conn.get_protocol_version_name(),
+            "version": conn.get_protocol_version_name() if finished else None,
+            "pending": conn.pending(),
             "cipher": conn.get_cipher_name(),
             "alpn": alpn.decode() if alpn else None,
             "group": group,

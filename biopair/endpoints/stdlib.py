@@ -49,7 +49,9 @@ from biopair.outcome import ERROR_NAMES
 
 #: What the ``ssl`` module can do: no peek, renegotiate or early data (SSLObject has no
 #: such methods), no sigalgs, TLS 1.3 ciphersuites, groups or modes (SSLContext cannot set
-#: them), no resumption across pairs; no group, shutdown state or state string to report.
+#: them), no resumption across pairs; no group, shutdown state, state string,
+#: SSL_has_pending, SSL_in_init, session resumability or exporter to report
+#: (SSLObject.pending() is SSL_pending).
 CAPABILITIES = Capabilities(
     stack="stdlib",
     ops=frozenset({"connect", "accept", "handshake", "read", "write", "shutdown",
@@ -60,7 +62,7 @@ CAPABILITIES = Capabilities(
         "alpn", "ciphers", "options", "post_handshake_auth",
     }),
     results=frozenset({"version", "cipher", "alpn", "server_name", "peer_certificate",
-                       "session_reused", "received"}),
+                       "session_reused", "received", "pending"}),
     raw_returns=False,
 )
 #: Endpoint keys a stdlib endpoint honours (derived; kept for the loader until it reads
@@ -281,6 +283,15 @@ class StdlibEndpoint:
         """The SSLSession (not usable by a pyOpenSSL endpoint)."""
         return self.conn.session
 
+    def export_keys(self, label: bytes, length: int) -> None:
+        """None: this stack has no exporter (``keys_match`` is refused at load)."""
+        return None
+
+    def change_modes(self, set_modes: tuple[str, ...], clear_modes: tuple[str, ...],
+                     set_options: tuple[str, ...]) -> None:
+        """Refused: this stack cannot change modes (the loader refuses the step)."""
+        raise ValueError(f"the {self.stack} stack cannot change modes or options")
+
     def close(self) -> None:
         """Nothing to release (two memory BIOs and an SSLObject); idempotent."""
 
@@ -304,4 +315,5 @@ class StdlibEndpoint:
             "peer_certificate": peer,
             "session_reused": obj.session_reused,
             "received": self.received.decode("utf-8", "backslashreplace"),
+            "pending": obj.pending(),
         }

@@ -312,6 +312,15 @@ class TlsliteEndpoint:
         """None: resumption across pairs is not offered on this stack."""
         return None
 
+    def export_keys(self, label: bytes, length: int) -> None:
+        """None: this stack has no exporter (``keys_match`` is refused at load)."""
+        return None
+
+    def change_modes(self, set_modes: tuple[str, ...], clear_modes: tuple[str, ...],
+                     set_options: tuple[str, ...]) -> None:
+        """Refused: this stack cannot change modes (the loader refuses the step)."""
+        raise ValueError(f"the {self.stack} stack cannot change modes or options")
+
     def close(self) -> None:
         """Drop pending generators; idempotent (nothing else is held)."""
         for gen in self._pending.values():

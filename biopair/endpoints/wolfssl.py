@@ -339,6 +339,15 @@ class WolfSSLEndpoint:
     def __del__(self) -> None:
         self.close()
 
+    def export_keys(self, label: bytes, length: int) -> None:
+        """None: this stack has no exporter (``keys_match`` is refused at load)."""
+        return None
+
+    def change_modes(self, set_modes: tuple[str, ...], clear_modes: tuple[str, ...],
+                     set_options: tuple[str, ...]) -> None:
+        """Refused: this stack cannot change modes (the loader refuses the step)."""
+        raise ValueError(f"the {self.stack} stack cannot change modes or options")
+
     def close(self) -> None:
         """Free the SSL object and its context; idempotent."""
         if getattr(self, "_ssl", None) is not None:

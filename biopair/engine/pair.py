@@ -26,19 +26,29 @@ hold conditions a :class:`Sides` view), so a closed pair is freed by reference c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from OpenSSL import SSL
 
 from biopair.endpoints.config import READ_OPS, EndpointConfig
-from biopair.endpoints.protocol import Endpoint
+from biopair.endpoints.protocol import Endpoint, RawResult
 from biopair.engine import builder, recorder, runloop
 from biopair.engine.builder import LINK_KINDS
 from biopair.engine.recorder import Clock
 from biopair.engine.runloop import RunEntry, RunResult
 from biopair.engine.schedule import DELIVER_NAMES, TURNS, Deliver, Delivery, Schedule
-from biopair.engine.trace import Call, FaultEvent, HoldEvent, LinkEvent, MoveEvent, RunEnd, Trace
+from biopair.engine.trace import (
+    Call,
+    EndpointEvent,
+    FaultEvent,
+    HoldEvent,
+    LinkEvent,
+    MoveEvent,
+    RunEnd,
+    Trace,
+)
 from biopair.tls.parser import Parser
 from biopair.transport.faults import Fault
 from biopair.transport.holds import Condition
@@ -162,7 +172,8 @@ class Pair:
         self.progress = 0
         self.schedule = Schedule(deliver, turns)
         self.max_calls = max_calls
-        self.trace = Trace(link=self.link_kind, record=record)
+        self.trace = Trace(link=self.link_kind, record=record,
+                           stacks={name: ep.stack for name, ep in self.endpoints.items()})
         self._clock = Clock()
         self._holding = False  # set while any link is held (checked after every call)
         self._faulty = False  # set once a fault is armed on any link
@@ -238,33 +249,63 @@ class Pair:
         Returns:
             The recorded :class:`~biopair.engine.trace.Call`.
         """
+        return self.caller(endpoint, op, size, data, buffer)()
+
+    def caller(self, endpoint: str, op: str, size: int | None = None,
+               data: bytes | None = None, buffer: str = "auto") -> Callable[[], Call]:
+        """A callable that makes ``call(endpoint, op, size=size, data=data,
+        buffer=buffer)`` each time it is called, with every lookup made once.
+
+        A run prepares one per entry: its calls are the hot path of every run (a bytewise
+        handshake makes thousands).  The callable refers to the pair; the pair does not
+        keep it (that would be a reference cycle).
+
+        Returns:
+            A callable returning the recorded :class:`~biopair.engine.trace.Call`.
+        """
         ep, outbound, pending_of = self._wiring[endpoint]
-        pending = pending_of()
-        # A paused socket link does not drain its sender: bytes the call wrote then wait in
-        # the sender's socket, and only its fill level shows that the call made progress.
-        paused = outbound.paused
-        stalled = outbound.sender_pending() if paused else 0
+        prepare = getattr(ep, "caller", None)
+        raw_call: Callable[[], RawResult] = (
+            prepare(op, size, data, buffer) if prepare is not None
+            else functools.partial(ep.call, op, size=size, data=data, buffer=buffer))
+        pull = outbound.pull
         trace = self.trace
         calls = trace.calls
+        events = trace.events
         clock = self._clock
-        seq = clock.call = len(calls)
-        try:
-            raw = ep.call(op, size=size, data=data, buffer=buffer)
-            sent = outbound.pull()
-        finally:
-            clock.call = None
-        consumed = pending - pending_of()
-        if sent or consumed or (paused and outbound.sender_pending() != stalled):
-            self.progress += 1
-        # Positional: this runs once per SSL call, thousands of times in a bytewise run.
-        record: Call = _new_tuple(Call, (
-            seq, endpoint, op, raw.ret, raw.error, raw.reasons, raw.pyopenssl,
-            raw.data if op in _READ_OPS else (data or b""), sent, consumed, clock.step))
-        calls.append(record)
-        trace.events.append(record)
-        if self._faulty or self._holding:
-            self._after_bytes()
-        return record
+        reads = op in _READ_OPS
+        offered = data or b""
+        pair = self
+
+        def make_call() -> Call:
+            pending = pending_of()
+            # A paused socket link does not drain its sender: bytes the call wrote then
+            # wait in the sender's socket, and only its fill level shows that the call
+            # made progress.
+            paused = outbound.paused
+            stalled = outbound.sender_pending() if paused else 0
+            seq = clock.call = len(calls)
+            try:
+                raw = raw_call()
+                sent = pull()
+            finally:
+                clock.call = None
+            consumed = pending - pending_of()
+            if sent or consumed or (paused and outbound.sender_pending() != stalled):
+                pair.progress += 1
+            # Unpacked and positional: this runs once per SSL call, thousands of times in a
+            # bytewise run (one unpack costs less than five field lookups).
+            ret, error, reasons, _errno, read, view = raw
+            record: Call = _new_tuple(Call, (
+                seq, endpoint, op, ret, error, reasons, view, read if reads else offered,
+                sent, consumed, clock.step))
+            calls.append(record)
+            events.append(record)
+            if pair._faulty or pair._holding:
+                pair._after_bytes()
+            return record
+
+        return make_call
 
     def move(self, direction: str, nbytes: int | str | None = None) -> int:
         """Hand up to ``nbytes`` (all if None) queued bytes on ``direction`` to the receiver.
@@ -289,22 +330,41 @@ class Pair:
             link.pull()
             if self._faulty or self._holding:
                 self._after_bytes()
-        was_closed = link.closed
-        if isinstance(nbytes, str):
-            nbytes = 0 if link.paused or link.held else link.rx.stop(link.queue, nbytes)
-        moved = link.deliver(nbytes)
-        closed = link.closed
-        if moved or closed != was_closed:
-            self.progress += 1
+        return self.mover(link)(nbytes)
+
+    def mover(self, link: Link) -> Callable[[int | str | None], int]:
+        """A callable making ``move_link(link, nbytes, False)`` each time it is called
+        with ``nbytes``, with every lookup made once.
+
+        A run prepares one per link: a bytewise run moves after nearly every call.  The
+        callable refers to the pair; the pair does not keep it (a reference cycle).
+        """
+        deliver = link.deliver
+        queue = link.queue
+        name = link.name
         trace = self.trace
-        if (moved or nbytes != 0) and trace.record:
-            trace.events.append(_new_tuple(MoveEvent, (link.name, moved, len(link.queue),
-                                                       self._clock.step)))
-        if closed and not was_closed:
-            trace.add(LinkEvent("closed", link.name, self._clock.step))
-        if moved and (self._faulty or self._holding):
-            self._after_bytes()
-        return moved
+        events = trace.events
+        record = trace.record
+        clock = self._clock
+        pair = self
+
+        def move(nbytes: int | str | None) -> int:
+            was_closed = link.closed
+            if isinstance(nbytes, str):
+                nbytes = 0 if link.paused or link.held else link.rx.stop(queue, nbytes)
+            moved = deliver(nbytes)
+            closed = link.closed
+            if moved or closed != was_closed:
+                pair.progress += 1
+            if (moved or nbytes != 0) and record:
+                events.append(_new_tuple(MoveEvent, (name, moved, len(queue), clock.step)))
+            if closed and not was_closed:
+                trace.add(LinkEvent("closed", name, clock.step))
+            if moved and (pair._faulty or pair._holding):
+                pair._after_bytes()
+            return moved
+
+        return move
 
     def fault(self, fault: Fault) -> Fault:
         """Arm a fault on its link (:mod:`biopair.transport.faults`); it applies as its bytes pass.
@@ -355,6 +415,34 @@ class Pair:
                 self.eof(direction)
         if self._holding:
             self._check_holds()
+
+    def junk(self, endpoint: str, data: bytes) -> int:
+        """Write ``data`` straight into ``endpoint``'s own input (the BIO or socket it
+        reads from), outside the peer's stream: no fault, hold or parser of the link sees
+        it, and the next call reads it before anything the peer sends afterwards.
+
+        Returns:
+            Bytes the input accepted (a full socket may take fewer).
+        """
+        link = self._in_link[endpoint]
+        accepted = link.give_receiver(data)
+        if accepted:
+            self.progress += 1
+        shown = data[:16].hex() + ("..." if len(data) > 16 else "")
+        self.trace.add(EndpointEvent("junk", endpoint, f"{len(data)} bytes {shown} "
+                                                       f"({accepted} accepted)",
+                                     self._clock.step))
+        return accepted
+
+    def change_modes(self, endpoint: str, set_modes: tuple[str, ...] = (),
+                     clear_modes: tuple[str, ...] = (),
+                     set_options: tuple[str, ...] = ()) -> None:
+        """Change modes and options of ``endpoint``'s live connection: clear, then set,
+        then options (:meth:`~biopair.endpoints.protocol.Endpoint.change_modes`)."""
+        self.endpoints[endpoint].change_modes(set_modes, clear_modes, set_options)
+        detail = "; ".join(f"{what} {' '.join(names)}" for what, names in (
+            ("clear", clear_modes), ("set", set_modes), ("options", set_options)) if names)
+        self.trace.add(EndpointEvent("modes", endpoint, detail, self._clock.step))
 
     def eof(self, direction: str) -> None:
         """Close ``direction``: its receiver sees EOF once the queued bytes are delivered."""

@@ -24,14 +24,14 @@ imports nothing that imports it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from biopair.endpoints.config import WRITE_OPS
-from biopair.engine.schedule import NO_MOVE, LinkState, Schedule, Size
+from biopair.engine.schedule import NO_MOVE, LinkState, MoveChoice, Schedule, Size
 from biopair.engine.trace import Call
-from biopair.outcome import DEADLOCK, LIMIT, Outcome, wants
+from biopair.outcome import DEADLOCK, LIMIT, Outcome
 
 #: Ops whose retry passes the same buffer again (and whose partial success goes on).
 _WRITE_OPS = frozenset(WRITE_OPS)
@@ -45,6 +45,9 @@ class RunEntry:
     op: str
     size: int | None = None
     data: bytes | None = None
+    #: the entry finishes after this many outcomes other than WANT_* (each a new call;
+    #: a write writes the same payload again).
+    repeat: int = 1
 
 
 class RunResult:
@@ -58,13 +61,13 @@ class RunResult:
         calls: the calls the run made.
     """
 
-    __slots__ = ("_outcomes", "_per_endpoint", "_unfinished", "calls", "terminal")
+    __slots__ = ("_endpoints", "_outcomes", "_unfinished", "calls", "terminal")
 
     def __init__(self, calls: list[Call], terminal: str | None,
-                 per_endpoint: dict[str, list[Call]], unfinished: Sequence[str] = ()) -> None:
+                 endpoints: Sequence[str], unfinished: Sequence[str] = ()) -> None:
         self.calls = calls
         self.terminal = terminal
-        self._per_endpoint = per_endpoint
+        self._endpoints = tuple(dict.fromkeys(endpoints))
         self._unfinished = tuple(unfinished)
         self._outcomes: dict[str, list[Outcome]] | None = None
 
@@ -72,8 +75,8 @@ class RunResult:
     def outcomes(self) -> dict[str, list[Outcome]]:
         """Each endpoint's outcome sequence, the terminal appended for unfinished entries."""
         if self._outcomes is None:
-            outcomes = {name: [c.outcome for c in calls]
-                        for name, calls in self._per_endpoint.items()}
+            outcomes = {name: [c.outcome for c in self.calls if c.endpoint == name]
+                        for name in self._endpoints}
             if self.terminal is not None:
                 end = DEADLOCK if self.terminal == DEADLOCK.error else LIMIT
                 for name in self._unfinished:
@@ -118,8 +121,17 @@ class Driver(Protocol[L]):
         """One SSL call, and the pulls after it."""
         ...
 
+    def caller(self, endpoint: str, op: str, size: int | None = None,
+               data: bytes | None = None) -> Callable[[], Call]:
+        """A callable making ``call(endpoint, op, size=size, data=data)`` each time."""
+        ...
+
     def move_link(self, link: L, size: Size, pull: bool) -> int:
         """One move the schedule chose (``pull``: look for the sender's bytes first)."""
+        ...
+
+    def mover(self, link: L) -> Callable[[Size], int]:
+        """A callable making ``move_link(link, size, False)`` each time."""
         ...
 
     def write_data(self, endpoint: str) -> bytes:
@@ -142,15 +154,17 @@ class EntryState:
         entry: the entry.
         index: its position in the run's entry list.
         calls: calls made for it so far.
+        done: its outcomes other than WANT_* so far (it finishes at ``entry.repeat``).
         rest: the unwritten rest of a partial write, passed by the next call.
     """
 
-    __slots__ = ("calls", "entry", "index", "rest")
+    __slots__ = ("calls", "done", "entry", "index", "rest")
 
     def __init__(self, entry: RunEntry, index: int) -> None:
         self.entry = entry
         self.index = index
         self.calls = 0
+        self.done = 0  # outcomes other than WANT_* so far (repeat)
         self.rest: bytes | None = None
 
     @property
@@ -175,28 +189,34 @@ def run(
     Returns:
         The :class:`RunResult`; a stall ends it with ``DEADLOCK``, a cap with ``LIMIT``.
     """
-    running = [EntryState(e if isinstance(e, RunEntry) else RunEntry(e[0], e[1]), i)
-               for i, e in enumerate(entries)]
-    per_endpoint: dict[str, list[Call]] = {s.endpoint: [] for s in running}
+    listed = [e if isinstance(e, RunEntry) else RunEntry(e[0], e[1]) for e in entries]
+    running = [EntryState(e, i) for i, e in enumerate(listed)]
+    # Per entry (by index), what its turns need, looked up once: its endpoint and op,
+    # whether it writes, and its call with its own arguments, prepared by the driver.
+    plans = [(e.endpoint, e.op, e.op in _WRITE_OPS, e.op == "write",
+              driver.caller(e.endpoint, e.op, e.size, e.data)) for e in listed]
     made: list[Call] = []
     terminal: Outcome | None = None
     # Only this run calls while it runs, so the pair's life cap is a budget for it.
     budget = min(cap, driver.max_calls - driver.calls_made)
     links = driver.link_states
+    # Each link with its move prepared once by the driver (a link whose sender's bytes
+    # arrive on their own, an external peer's, is moved with a pull first).
+    moving = [(link, None if link.waits else driver.mover(link)) for link in links]
     # Bound once: these run after every call.
     call_fn = driver.call
     move_link = driver.move_link
     move_size = schedule.move
     keep_turn = schedule.keep_turn
+    # What the schedule answers whatever it is asked, taken once.
+    move_known, fixed_size, keeps, in_order = schedule.fixed()
     while running and terminal is None:
         before = driver.progress
         all_wanted = True
-        for state in schedule.turn_order(tuple(running)):
-            entry = state.entry
-            endpoint = entry.endpoint
-            op = entry.op
-            is_write = op in _WRITE_OPS
-            mine = per_endpoint[endpoint]
+        # A copy: entries that finish leave ``running`` during the round.
+        order = tuple(running)
+        for state in order if in_order else schedule.turn_order(order):
+            endpoint, op, is_write, plain_write, prepared = plans[state.index]
             while True:
                 if len(made) >= budget:
                     terminal = LIMIT
@@ -211,26 +231,43 @@ def run(
                 elif is_write and state.calls:
                     call = call_fn(endpoint, op, size=None, data=None)
                 else:
-                    call = call_fn(endpoint, op, size=entry.size, data=entry.data)
+                    call = prepared()
                 state.calls += 1
                 made.append(call)
-                mine.append(call)
-                for link in links:
+                for link, move in moving:
                     # A link with nothing to hand over cannot move: not a choice to ask.
-                    if link.queue or (link.eof and not link.closed):
+                    if link.queue:
+                        if move_known and not (link.paused or link.held):
+                            size: MoveChoice = fixed_size
+                        else:
+                            size = move_size(link)
+                    elif link.eof and not link.closed:
                         size = move_size(link)
-                        if size is not NO_MOVE:
-                            move_link(link, size, link.waits)
-                done = call.ret
-                if op == "write" and done is not None and done > 0:
-                    written = driver.write_data(endpoint)
-                    if done < len(written):
-                        state.rest = written[done:]
-                if state.rest is None and not wants(call.error):
-                    running.remove(state)
+                    else:
+                        continue
+                    if size is NO_MOVE:
+                        continue
+                    if move is None:
+                        move_link(link, size, True)
+                    else:
+                        move(size)
+                if plain_write:
+                    done = call.ret
+                    if done is not None and done > 0:
+                        written = driver.write_data(endpoint)
+                        if done < len(written):
+                            state.rest = written[done:]
+                error = call.error
+                if state.rest is None and (error is None or not error.startswith("WANT_")):
+                    # Finished (the rule is outcome.wants(), written out on the hot path),
+                    # once ``repeat`` times.
                     all_wanted = False
+                    state.done += 1
+                    if state.done >= state.entry.repeat:
+                        running.remove(state)
                     break
-                if not keep_turn(state, driver.progress != turn_start):
+                if not (keep_turn(state, driver.progress != turn_start) if keeps is None
+                        else keeps):
                     break
             if terminal is not None:
                 break
@@ -239,4 +276,5 @@ def run(
             terminal = DEADLOCK
     name = terminal.error if terminal is not None else None
     driver.end_run(len(made), name)
-    return RunResult(made, name, per_endpoint, [s.endpoint for s in running])
+    return RunResult(made, name, [e.endpoint for e in listed],
+                     [s.endpoint for s in running])

@@ -22,6 +22,12 @@ is the schedule's:
   default moves every such link that is neither paused nor held; a paused or held link
   does not move until a ``resume`` or its hold condition releases it.
 
+A run reads :meth:`Schedule.fixed` once before it starts: the answers a schedule gives
+whatever it is asked (the default's move size for a policy that is not a list, its turn
+order, its ``alternate`` turns) are then taken from there rather than asked after every
+call -- the hot path of a bytewise run.  Overriding a method un-fixes its answer, so a
+subclass is asked every time without doing anything more.
+
 The loop asks nothing else, so a schedule that answers differently -- an explorer that
 varies split points, turn order and when a link moves -- drives the very same loop
 (there is no second code path).  A schedule sees the links through :class:`LinkState`
@@ -39,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import Final, Literal, Protocol, TypeVar
+from typing import Final, Literal, NamedTuple, Protocol, TypeVar
 
 from biopair.transport.link import DIRECTIONS
 
@@ -180,6 +186,32 @@ class Delivery:
         return policy[index] if index < len(policy) else None
 
 
+class Fixed(NamedTuple):
+    """The answers a schedule gives whatever it is asked, known before a run starts.
+
+    A run asks its schedule after every call; the answers that cannot vary it takes from
+    here once (:meth:`Schedule.fixed`), and asks the schedule for every other.
+
+    Attributes:
+        move_known: True if :attr:`move` is what :meth:`Schedule.move` answers for every
+            link that has bytes queued and is neither paused nor held.
+        move: that answer (meaningful only with ``move_known``).
+        keep_turn: what :meth:`Schedule.keep_turn` answers for every turn, or None if
+            the answer depends on the turn.
+        in_order: True if :meth:`Schedule.turn_order` returns the running entries in
+            the order it is given them.
+    """
+
+    move_known: bool
+    move: Size
+    keep_turn: bool | None
+    in_order: bool
+
+
+#: The answer of a schedule that fixes nothing in advance.
+ASK_EVERY_TIME = Fixed(False, None, None, False)
+
+
 class Schedule:
     """The default schedule: today's turn rules and delivery policies.
 
@@ -210,6 +242,21 @@ class Schedule:
             A new schedule; this one is unchanged.
         """
         return Schedule(deliver, self.turns)
+
+    def fixed(self) -> Fixed:
+        """The answers this schedule gives whatever it is asked (a run reads them once).
+
+        The default schedule fixes the size of every move of a delivery policy that is
+        not a list, the turn order (as given), and, with ``turns = "alternate"``, that
+        no entry keeps its turn.  A subclass that overrides :meth:`move`,
+        :meth:`keep_turn` or :meth:`turn_order` fixes that answer no longer (it is asked
+        every time) unless it overrides this method too.
+        """
+        cls = type(self)
+        move_known = cls.move is Schedule.move and not self._listed
+        keeps = False if cls.keep_turn is Schedule.keep_turn and not self._drain else None
+        return Fixed(move_known, self._fixed if move_known else None, keeps,
+                     cls.turn_order is Schedule.turn_order)
 
     def turn_order(self, running: Sequence[T]) -> Sequence[T]:
         """The order in which the running entries take their turns this round.

@@ -162,6 +162,26 @@ class HoldEvent:
         return {"event": self.kind, "step": self.step, "direction": self.direction,
                 "until": self.condition}
 
+@dataclass(frozen=True)
+class EndpointEvent:
+    """A change a step made to one endpoint outside any SSL call: ``junk`` (bytes written
+    into its own input) or ``modes`` (SSL_MODE_*/SSL_OP_* changed on the live connection).
+
+    Attributes:
+        kind: ``junk`` or ``modes``.
+        endpoint: whose input or connection.
+        detail: ``5 bytes 160303ffff (5 accepted)``, ``clear ACCEPT_MOVING_WRITE_BUFFER``.
+    """
+
+    kind: str
+    endpoint: str
+    detail: str
+    step: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"event": self.kind, "step": self.step, "endpoint": self.endpoint,
+                "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -273,7 +293,13 @@ class StateEvent:
 
 
 Event = (Call | MoveEvent | LinkEvent | RunEnd | RecordEvent | MessageEvent | AlertEvent
-         | StateEvent | FaultEvent | HoldEvent)
+         | StateEvent | FaultEvent | HoldEvent | EndpointEvent)
+
+#: How a call line in a failure trace names each stack's own view of the call.
+STACK_LABELS: dict[str, str] = {
+    "pyopenssl": "pyOpenSSL", "stdlib": "ssl", "libssl": "libssl", "wolfssl": "wolfSSL",
+    "tlslite-ng": "tlslite-ng",
+}
 
 
 @dataclass
@@ -288,6 +314,8 @@ class Trace:
             export; never in JSON or golden traces: it holds random bytes).
         keylog: NSS key log lines of both endpoints (secrets: never in JSON or golden
             traces).
+        stacks: each endpoint's stack, by endpoint name, so a call line names the view
+            of its own stack (``[ssl: ...]`` for the stdlib); not in JSON.
     """
 
     link: str = "memory"
@@ -296,6 +324,7 @@ class Trace:
     calls: list[Call] = field(default_factory=list)
     wire: dict[str, bytearray] = field(default_factory=dict)
     keylog: list[str] = field(default_factory=list)
+    stacks: dict[str, str] = field(default_factory=dict)
 
     def add(self, event: Event) -> None:
         """Append an event."""
@@ -333,7 +362,7 @@ class Trace:
                 lines.append(_summary_line(calls[i:j]))
                 i = j
                 continue
-            lines.append(_call_line(calls[i]))
+            lines.append(_call_line(calls[i], self.stacks))
             i += 1
         return "\n".join(lines)
 
@@ -342,7 +371,7 @@ def _quiet(call: Call) -> bool:
     return call.wants and not call.sent
 
 
-def _call_line(c: Call) -> str:
+def _call_line(c: Call, stacks: dict[str, str] | None = None) -> str:
     step = f"step {c.step + 1}" if c.step is not None else ""
     err = c.error if c.error is not None else "(not asked)"  # a column: short form
     reasons = f" {format_reasons(c.reasons)}" if c.reasons else ""
@@ -351,8 +380,10 @@ def _call_line(c: Call) -> str:
     )
     view = c.pyopenssl if len(c.pyopenssl) <= 100 else c.pyopenssl[:96] + " ..."
     ret = format_ret(c.ret)
+    stack = (stacks or {}).get(c.endpoint, "pyopenssl")
+    label = STACK_LABELS.get(stack, stack)
     return (f"  #{c.seq:<5} {step:>8} {c.endpoint:>6} {c.op:<11} ret={ret:<6} "
-            f"{err}{reasons}{io}  [pyOpenSSL: {view}]")
+            f"{err}{reasons}{io}  [{label}: {view}]")
 
 
 def _summary_line(block: list[Call]) -> str:

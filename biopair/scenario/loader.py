@@ -57,22 +57,29 @@ from biopair.scenario.model import (
     EXPLORE_MAX_PAUSES,
     EXPLORE_MAX_SPLITS,
     EXPLORE_MAX_TURNS,
+    UNTIL_CAP,
+    UNTIL_MAX,
     CallStep,
+    CheckStep,
     ExploreSpec,
     FaultStep,
     HoldStep,
+    JunkStep,
     LinkStep,
+    ModeStep,
     MoveStep,
     ResultSpec,
     RunStep,
     Scenario,
     ScenarioError,
+    Sends,
     Step,
     SweepSpec,
     Versioned,
 )
 from biopair.scenario.readers import Reader, describe, suggest
 from biopair.tls.framing import STOPS
+from biopair.tls.vocab import RECORD_NAMES, WIRE_NAMES
 from biopair.transport.faults import Fault
 from biopair.transport.holds import parse_condition
 from biopair.transport.link import DIRECTIONS
@@ -98,13 +105,22 @@ _SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer", "bio
 #: The largest BIO pair a scenario may ask for (each way).
 MAX_BIO_PAIR = 1 << 24
 _FAULT_ACTIONS = ("corrupt", "truncate", "drop", "duplicate", "inject", "split", "coalesce")
-_ACTIONS = ("call", "move", "eof", "run", "pause", "resume", *_FAULT_ACTIONS, "hold")
-_STEP_KEYS = (*_ACTIONS, "expect", "bytes", "size", "data", "buffer", "deliver",
-              "max_calls", "note", "offset", "record", "at", "length", "xor", "hex", "count",
-              "until", "repeat", "request")
+#: Steps that change the live connection; one step may combine them (clear, set, options).
+_MODE_ACTIONS = ("clear_modes", "set_modes", "set_options")
+_ACTIONS = ("call", "move", "eof", "run", "pause", "resume", *_FAULT_ACTIONS, "hold",
+            "check", "junk", *_MODE_ACTIONS)
+#: What a ``check`` step may assert: every [result] key but keys_match (a pair's).
+_CHECK_KEYS = tuple(k for k in RESULTS if k != "keys_match")
+#: The most junk one step may write (64 KiB).
+MAX_JUNK = 1 << 16
+_STEP_KEYS = tuple(dict.fromkeys((
+    *_ACTIONS, "expect", "bytes", "size", "data", "buffer", "deliver", "max_calls", "note",
+    "offset", "record", "at", "length", "xor", "hex", "count", "until", "repeat", "request",
+    "sends", *_CHECK_KEYS)))
 _ADDRESS = ("offset", "record", "at")
 _STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
-    "call": ("expect", "size", "data", "buffer", "note", "repeat", "request"),
+    "call": ("expect", "size", "data", "buffer", "note", "repeat", "request", "sends",
+             "until", "max_calls"),
     "move": ("bytes", "note"),
     "eof": (*_ADDRESS, "note"),
     "pause": ("note",),
@@ -118,13 +134,18 @@ _STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
     "split": ("record", "size", "note"),
     "coalesce": ("record", "count", "note"),
     "hold": ("until", "note"),
+    "check": (*_CHECK_KEYS, "note"),
+    "junk": ("hex", "note"),
+    **{action: (*_MODE_ACTIONS, "note") for action in _MODE_ACTIONS},
 }
 _SWEEP_KEYS = ("fault", "link", "unit", "start", "stop", "stride", "xor", "forbid")
 #: Faults a sweep can apply at each position.
 SWEEP_FAULTS = ("corrupt", "truncate", "eof", "drop", "duplicate")
 _EXPLORE_KEYS = ("links", "splits", "turns", "pauses", "forbid")
 _RESULT_KEYS = RESULTS
-_RUN_ENTRY_KEYS = ("call", "size", "data")
+_RUN_ENTRY_KEYS = ("call", "size", "data", "repeat", "sends")
+#: The largest ``repeat`` of a run entry.
+MAX_REPEAT = 10_000
 BUFFERS = ("auto", "same", "copy")
 #: The largest read, peek or write a step may ask for (64 MiB).
 MAX_SIZE = 1 << 26
@@ -417,6 +438,8 @@ class _Loader:
         self.read.table(raw, where)
         self.read.keys(raw, _STEP_KEYS, where)
         actions = [k for k in _ACTIONS if k in raw]
+        if len(actions) > 1 and all(a in _MODE_ACTIONS for a in actions):
+            actions = actions[:1]  # one mode step: clear, set and options together
         if len(actions) != 1:
             found = f"{len(actions)} ({', '.join(actions)})" if actions else "none"
             raise self.fail(where, f"a step needs exactly one action key of "
@@ -431,6 +454,12 @@ class _Loader:
         value = raw[action]
         if action == "call":
             return self.call_step(raw, i, where)
+        if action == "check":
+            return self.check_step(raw, i, where)
+        if action == "junk":
+            return self.junk_step(raw, i, where)
+        if action in _MODE_ACTIONS:
+            return self.mode_step(raw, i, where)
         if action == "move":
             nbytes: int | str | None = None
             if "bytes" in raw:
@@ -527,7 +556,104 @@ class _Loader:
                                 f"{SAME_BUFFER_CAPACITY} bytes at its address; a "
                                 f"{payload}-byte payload does not fit there")
         expect = self.expectation(raw["expect"], f"{where}.expect") if "expect" in raw else None
-        return CallStep(i, endpoint, op, expect, size, data, buffer, expect_data)
+        sends = self.sends(raw["sends"], f"{where}.sends") if "sends" in raw else None
+        until = None
+        cap = UNTIL_CAP
+        if "until" in raw:
+            until = self.pattern(raw["until"], f"{where}.until")
+        if "max_calls" in raw:
+            if until is None:
+                raise self.fail(f"{where}.max_calls", "caps an until loop: give until too")
+            cap = read.at_most(raw["max_calls"], f"{where}.max_calls", UNTIL_MAX, "calls")
+        return CallStep(i, endpoint, op, expect, size, data, buffer, expect_data, sends,
+                        until, cap)
+
+    def sends(self, value: Any, key: str) -> Sends:
+        # sends = 0 | N | ["alert:close_notify", "!application_data", ...]
+        read = self.read
+        if isinstance(value, int) and not isinstance(value, bool):
+            n = read.positive(value, key, zero=True)
+            if n > MAX_SIZE:
+                raise self.fail(key, f"must be at most {MAX_SIZE} bytes")
+            return Sends(nbytes=n, text=str(n))
+        if not isinstance(value, list):
+            raise self.fail(key, 'expected a byte count (0: nothing) or a list of names like '
+                                 f'["alert:close_notify"], got {describe(value)}')
+        names: list[str] = []
+        absent: list[str] = []
+        for j, item in enumerate(value):
+            ikey = f"{key}[{j + 1}]"
+            if not isinstance(item, str):
+                raise self.fail(ikey, f"expected a record or message name, got "
+                                      f"{describe(item)}")
+            name = item[1:] if item.startswith("!") else item
+            if name not in WIRE_NAMES:
+                raise self.fail(ikey, f"unknown name {name!r}{suggest(name, sorted(WIRE_NAMES))}; "
+                                      f"names: a record type ({', '.join(RECORD_NAMES)}), "
+                                      f'"alert:DESCRIPTION" or a handshake message name')
+            (absent if item.startswith("!") else names).append(name)
+        both = set(names) & set(absent)
+        if both:
+            raise self.fail(key, f"{sorted(both)} both required and forbidden")
+        shown = ", ".join(f'"{v}"' for v in value)
+        return Sends(names=tuple(names), absent=tuple(absent), text=f"[{shown}]")
+
+    def check_step(self, raw: Mapping[str, Any], i: int, where: str) -> CheckStep:
+        endpoint = self.read.choice(raw["check"], ENDPOINTS, f"{where}.check")
+        values = {k: self.result_entry(k, v, f"{where}.{k}") for k, v in raw.items()
+                  if k in _CHECK_KEYS}
+        if not values:
+            raise self.fail(where, f"a check needs at least one key to assert "
+                                   f"({', '.join(_CHECK_KEYS)})")
+        return CheckStep(i, endpoint, values)
+
+    def junk_step(self, raw: Mapping[str, Any], i: int, where: str) -> JunkStep:
+        endpoint = self.read.choice(raw["junk"], ENDPOINTS, f"{where}.junk")
+        if "hex" not in raw:
+            raise self.fail(f"{where}.hex", 'missing: junk needs the bytes, e.g. hex = '
+                                            '"474554202f20485454502f312e310d0a" ("GET / ...")')
+        data = self.read.hex_bytes(raw["hex"], f"{where}.hex")
+        if not data:
+            raise self.fail(f"{where}.hex", "no bytes: give at least one")
+        if len(data) > MAX_JUNK:
+            raise self.fail(f"{where}.hex", f"at most {MAX_JUNK} bytes, got {len(data)}")
+        return JunkStep(i, endpoint, data)
+
+    def mode_step(self, raw: Mapping[str, Any], i: int, where: str) -> ModeStep:
+        # clear_modes = "client ACCEPT_MOVING_WRITE_BUFFER", set_modes = "client ...":
+        # every key of the step names the same endpoint, then its names.
+        endpoint: str | None = None
+        names: dict[str, tuple[str, ...]] = {}
+        for action in _MODE_ACTIONS:
+            if action not in raw:
+                continue
+            key = f"{where}.{action}"
+            text = raw[action]
+            if not isinstance(text, str) or len(text.split()) < 2:
+                raise self.fail(key, f'expected "ENDPOINT NAME ..." (e.g. "client '
+                                     f'ENABLE_PARTIAL_WRITE"), got {describe(text)}')
+            words = text.split()
+            who = self.read.choice(words[0], ENDPOINTS, key)
+            if endpoint is not None and who != endpoint:
+                raise self.fail(key, f"names {who}; this step changes the {endpoint} (one "
+                                     f"endpoint per step)")
+            endpoint = who
+            table = _openssl.OPTIONS if action == "set_options" else _openssl.MODES
+            what = "option" if action == "set_options" else "mode"
+            check = self.read.name_in(table, what)
+            for j, name in enumerate(words[1:]):
+                check(name, f"{key}[{j + 1}]")
+            if len(set(words[1:])) != len(words) - 1:
+                raise self.fail(key, "names a flag twice")
+            names[action] = tuple(words[1:])
+        both = set(names.get("set_modes", ())) & set(names.get("clear_modes", ()))
+        if both:
+            raise self.fail(f"{where}.set_modes", f"{sorted(both)} also in clear_modes: in "
+                                                  f"one step that only sets it; clear it in "
+                                                  f"a later step")
+        assert endpoint is not None  # step() found at least one mode action
+        return ModeStep(i, endpoint, names.get("set_modes", ()), names.get("clear_modes", ()),
+                        names.get("set_options", ()))
 
     def run_step(self, raw: Mapping[str, Any], i: int, where: str) -> RunStep:
         read = self.read
@@ -537,9 +663,11 @@ class _Loader:
             raise self.fail(key, f'expected a list of calls like ["client connect", '
                                  f'"server accept"], got {describe(value)}')
         entries: list[RunEntry] = []
+        sends: dict[str, Sends] = {}
         for j, item in enumerate(value):
             ekey = f"{key}[{j + 1}]"
             data = None
+            repeat = 1
             if isinstance(item, dict):
                 read.keys(item, _RUN_ENTRY_KEYS, ekey)
                 if "call" not in item:
@@ -551,6 +679,11 @@ class _Loader:
                     if op not in WRITE_OPS:
                         raise self.fail(f"{ekey}.data", "only a write entry takes data")
                     data = read.string(item["data"], f"{ekey}.data").encode()
+                if "repeat" in item:
+                    repeat = read.at_most(item["repeat"], f"{ekey}.repeat", MAX_REPEAT,
+                                          "times")
+                if "sends" in item:
+                    sends[endpoint] = self.sends(item["sends"], f"{ekey}.sends")
             else:
                 endpoint, op, size = self.call_words(item, ekey)
             if op == "key_update":
@@ -560,7 +693,7 @@ class _Loader:
             if any(e.endpoint == endpoint for e in entries):
                 raise self.fail(ekey, f"{endpoint} appears twice; a run calls each endpoint "
                                       f"with one op")
-            entries.append(RunEntry(endpoint, op, size, data))
+            entries.append(RunEntry(endpoint, op, size, data, repeat))
         expect: dict[str, Pattern | Versioned[Pattern]] = {}
         if "expect" in raw:
             table = raw["expect"]
@@ -577,7 +710,7 @@ class _Loader:
         deliver = self.deliver(raw["deliver"], f"{where}.deliver") if "deliver" in raw else None
         max_calls = (read.positive(raw["max_calls"], f"{where}.max_calls")
                      if "max_calls" in raw else None)
-        return RunStep(i, tuple(entries), expect, deliver, max_calls)
+        return RunStep(i, tuple(entries), expect, deliver, max_calls, sends)
 
     def fault_step(self, raw: Mapping[str, Any], i: int, where: str, kind: str) -> FaultStep:
         read = self.read
@@ -665,17 +798,22 @@ class _Loader:
         table = read.table(raw, "result")
         read.keys(table, (*_RESULT_KEYS, *ENDPOINTS, "calls"), "result")
         both = {k: self.result_entry(k, v, f"result.{k}")
-                for k, v in table.items() if k in _RESULT_KEYS}
+                for k, v in table.items() if k in _RESULT_KEYS and k != "keys_match"}
+        keys_match = (read.boolean(table["keys_match"], "result.keys_match")
+                      if "keys_match" in table else None)
         per: dict[str, dict[str, Any]] = {}
         for role in ENDPOINTS:
             if role in table:
                 sub = read.table(table[role], f"result.{role}")
                 read.keys(sub, _RESULT_KEYS, f"result.{role}")
+                if "keys_match" in sub:
+                    raise self.fail(f"result.{role}.keys_match", "compares both ends: put "
+                                                                 "it in [result]")
                 per[role] = {k: self.result_entry(k, v, f"result.{role}.{k}")
                              for k, v in sub.items()}
         calls = (self.result_entry("calls", table["calls"], "result.calls")
                  if "calls" in table else None)
-        return ResultSpec(both, per, calls)
+        return ResultSpec(both, per, calls, keys_match=keys_match)
 
     def result_entry(self, key: str, value: Any, path: str) -> Any:
         # calls = { "openssl >= 3.5" = 3631, "else" = 1312 }: versioned like a pattern.
@@ -688,8 +826,11 @@ class _Loader:
         read = self.read
         if key == "calls":
             return read.positive(value, path)
-        if key in ("session_reused", "renegotiate_pending"):
+        if key in ("session_reused", "renegotiate_pending", "has_pending", "in_init",
+                   "session_resumable"):
             return read.boolean(value, path)
+        if key == "pending":
+            return read.positive(value, path, zero=True)
         if key == "shutdown":
             return list(read.str_list(value, path, self._shutdown_flag))
         if key == "early_data_status":

@@ -72,9 +72,37 @@ class Versioned(Generic[T]):
         return first_holding(self.branches, versions)
 
 
+#: ``until`` on a call step repeats the call at most this many times by default
+#: (``max_calls`` on the step sets another cap, up to :data:`UNTIL_MAX`).
+UNTIL_CAP = 1000
+UNTIL_MAX = 100_000
+
+
+@dataclass(frozen=True)
+class Sends:
+    """``sends``: what a call (or all calls of a run entry) wrote for the peer.
+
+    Attributes:
+        nbytes: the exact byte count (``sends = 0``: nothing), or None.
+        names: record and message names that must all be among what was written
+            (``"alert"``, ``"alert:close_notify"``, ``"application_data"``, ``"Finished"``).
+        absent: names that must not be (written ``"!alert"``).
+        text: the value as the file wrote it, for reports.
+    """
+
+    nbytes: int | None = None
+    names: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+    text: str = ""
+
+
 @dataclass(frozen=True)
 class CallStep:
-    """``call = "endpoint op"``: one SSL call, optionally asserted."""
+    """``call = "endpoint op"``: one SSL call, optionally asserted.
+
+    With ``until`` the call is repeated until an outcome matches it (at most
+    ``max_calls`` times); ``expect`` then applies to the whole sequence.
+    """
 
     index: int
     endpoint: str
@@ -84,6 +112,47 @@ class CallStep:
     data: bytes | None = None
     buffer: str = "auto"
     expect_data: bytes | None = None
+    sends: Sends | None = None
+    until: Pattern | None = None
+    max_calls: int = UNTIL_CAP
+
+
+@dataclass(frozen=True)
+class CheckStep:
+    """``check = "endpoint"``: state asserted at this point of the run.
+
+    Attributes:
+        values: ``[result]`` keys and the state queries (``pending``, ``has_pending``,
+            ``in_init``, ``session_resumable``) with their expected values (maybe
+            :class:`Versioned` until a run resolves them).
+    """
+
+    index: int
+    endpoint: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModeStep:
+    """``clear_modes``/``set_modes``/``set_options = "endpoint NAME ..."``: change the live
+    connection (clear, then set, then options)."""
+
+    index: int
+    endpoint: str
+    set_modes: tuple[str, ...] = ()
+    clear_modes: tuple[str, ...] = ()
+    set_options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JunkStep:
+    """``junk = "endpoint"``: bytes written straight into the endpoint's own input (the
+    BIO or socket it reads from), outside the peer's stream: no fault, hold or parser of
+    the link sees them."""
+
+    index: int
+    endpoint: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -113,6 +182,8 @@ class RunStep:
     expect: Mapping[str, Pattern | Versioned[Pattern]] = field(default_factory=dict)
     deliver: Deliver | None = None
     max_calls: int | None = None
+    #: ``sends`` of inline entries, by endpoint: what all of that entry's calls wrote.
+    sends: Mapping[str, Sends] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -133,7 +204,8 @@ class HoldStep:
     until: HoldCondition
 
 
-Step = CallStep | MoveStep | LinkStep | RunStep | FaultStep | HoldStep
+Step = (CallStep | MoveStep | LinkStep | RunStep | FaultStep | HoldStep | CheckStep
+        | ModeStep | JunkStep)
 
 
 @dataclass(frozen=True)
@@ -197,6 +269,7 @@ class ResultSpec:
         both: keys that must hold for each endpoint (e.g. ``version``).
         per_endpoint: ``[result.client]`` / ``[result.server]`` checks.
         calls: the total number of SSL calls the scenario must make.
+        keys_match: whether both ends' RFC 5705 exporters must agree (None: unchecked).
         when: once resolved, for each value chosen from a table of version conditions,
             the condition that held, by key (``calls``, ``group``, ``client.group``), for
             failure reports; empty before.
@@ -206,6 +279,8 @@ class ResultSpec:
     per_endpoint: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     calls: int | Versioned[int] | None = None
     when: Mapping[str, str] = field(default_factory=dict)
+    #: ``keys_match``: both ends export the same keying material (True), or not (False).
+    keys_match: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from biopair.outcome import Pattern
 from biopair.scenario.conditions import ConditionError, Versions
 from biopair.scenario.model import (
     CallStep,
+    CheckStep,
     ResultSpec,
     RunStep,
     Scenario,
@@ -86,6 +87,8 @@ class _Fit:
         where = f"steps[{step.index + 1}]"
         if isinstance(step, CallStep) and step.expect is not None:
             return dataclasses.replace(step, expect=self.pattern(step.expect, f"{where}.expect"))
+        if isinstance(step, CheckStep):
+            return dataclasses.replace(step, values=self.values(step.values, where, f"{where}."))
         if isinstance(step, RunStep) and step.expect:
             expect = {name: self.pattern(p, f"{where}.expect.{name}")
                       for name, p in step.expect.items()}
@@ -103,4 +106,4 @@ class _Fit:
         calls = spec.calls
         if isinstance(spec.calls, Versioned):
             calls = self.choose(spec.calls, "result.calls", "calls")[1]
-        return ResultSpec(both, per, calls, dict(self.when))
+        return ResultSpec(both, per, calls, dict(self.when), spec.keys_match)

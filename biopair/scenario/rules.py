@@ -17,7 +17,15 @@ from collections.abc import Collection, Iterator, Mapping
 
 from biopair.endpoints.config import VERSIONS, EndpointConfig
 from biopair.endpoints.registry import capabilities
-from biopair.scenario.model import CallStep, ResultSpec, RunStep, Step
+from biopair.scenario.model import (
+    CallStep,
+    CheckStep,
+    JunkStep,
+    ModeStep,
+    ResultSpec,
+    RunStep,
+    Step,
+)
 from biopair.scenario.readers import Reader
 
 
@@ -126,6 +134,38 @@ def check_stacks(reader: Reader, endpoints: Mapping[str, EndpointConfig], link: 
         if op not in caps[endpoint].ops:
             raise reader.fail(key, f"{endpoint}.stack = {stack!r} cannot {op} (it can: "
                                    f"{', '.join(sorted(caps[endpoint].ops))})")
+    if result.keys_match is not None:
+        cannot = [f"{name}.stack = {endpoints[name].stack!r}" for name in endpoints
+                  if "keys_match" not in caps[name].results]
+        if cannot:
+            raise reader.fail("result.keys_match", f"{' and '.join(cannot)} cannot export "
+                                                   f"keying material (RFC 5705)")
+    for step in steps:
+        where = f"steps[{step.index + 1}]"
+        if isinstance(step, CheckStep):
+            name = step.endpoint
+            if caps[name].external:
+                raise reader.fail(f"{where}.check", f"the {name} is an external program "
+                                                    f"({endpoints[name].stack}); its state "
+                                                    f"is not visible")
+            for key in step.values:
+                if key not in caps[name].results:
+                    raise reader.fail(f"{where}.{key}", f"{name}.stack = "
+                                                        f"{endpoints[name].stack!r} cannot "
+                                                        f"report {key}")
+        elif isinstance(step, ModeStep):
+            name = step.endpoint
+            if "modes" not in caps[name].settings or caps[name].external:
+                action = ("clear_modes" if step.clear_modes else
+                          "set_modes" if step.set_modes else "set_options")
+                raise reader.fail(f"{where}.{action}", f"{name}.stack = "
+                                                       f"{endpoints[name].stack!r} cannot "
+                                                       f"change modes or options of a live "
+                                                       f"connection")
+        elif isinstance(step, JunkStep) and caps[step.endpoint].external:
+            raise reader.fail(f"{where}.junk", f"the {step.endpoint} is an external "
+                                               f"program; junk goes into an in-process "
+                                               f"endpoint's input")
     # The client's resume key is judged with its settings; the priming handshake shares
     # the server's context too, so the server's stack must declare resume as well.
     server = endpoints["server"]

@@ -18,25 +18,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from biopair.endpoints import registry
-from biopair.endpoints.config import ConfigError
+from biopair.endpoints.config import EXPORTER_LABEL, EXPORTER_LENGTH, ConfigError
 from biopair.endpoints.peers import PEER_STACKS, PeerError, peer_available
 from biopair.endpoints.peers import program_for as peer_program
 from biopair.endpoints.pyopenssl import build_context
 from biopair.endpoints.registry import missing as missing_library
 from biopair.endpoints.versions import stack_versions
 from biopair.engine.pair import Pair, Schedule
-from biopair.engine.trace import Trace
-from biopair.outcome import Outcome, Pattern, summarize
+from biopair.engine.trace import AlertEvent, Call, MessageEvent, RecordEvent, Trace
+from biopair.outcome import DEADLOCK, LIMIT, Outcome, Pattern, summarize, wants
 from biopair.scenario.conditions import Versions
 from biopair.scenario.model import (
     CallStep,
+    CheckStep,
     FaultStep,
     HoldStep,
+    JunkStep,
     LinkStep,
+    ModeStep,
     MoveStep,
     ResultSpec,
+    RunStep,
     Scenario,
     ScenarioError,
+    Sends,
     Step,
     Versioned,
 )
@@ -154,6 +159,15 @@ def describe_step(step: Step) -> str:
         return step.fault.describe()
     if isinstance(step, HoldStep):
         return f"hold {step.direction} until {step.until.text()}"
+    if isinstance(step, CheckStep):
+        return f"check {step.endpoint}"
+    if isinstance(step, JunkStep):
+        return f"junk into the {step.endpoint}'s input ({len(step.data)} bytes)"
+    if isinstance(step, ModeStep):
+        parts = [f"{what} {' '.join(names)}" for what, names in (
+            ("clear_modes", step.clear_modes), ("set_modes", step.set_modes),
+            ("set_options", step.set_options)) if names]
+        return f"{step.endpoint}: " + ", ".join(parts)
     return "run " + ", ".join(f"{e.endpoint} {e.op}" for e in step.entries)
 
 
@@ -280,6 +294,9 @@ def run_scenario(
     missing = None if require_peers else _missing_peer(scenario)
     if missing:
         return Verdict(scenario, failures, Trace(), skipped=missing)
+    if _names_sends(scenario):
+        # A sends list is judged from the trace's records and messages: record them.
+        record, protocol = True, True
     with _make_pair(scenario, record, protocol) as pair:
         if schedule is not None:
             pair.schedule = schedule(pair)
@@ -310,6 +327,8 @@ def run_scenario(
         if not failures or (judge and every):
             before = len(failures)
             _check_result(scenario, states, len(pair.trace.calls), failures)
+            if scenario.result.keys_match is not None:
+                _check_keys(pair, scenario.result.keys_match, failures)
             if before:
                 failures[before:] = [dataclasses.replace(f, diverged=True)
                                      for f in failures[before:]]
@@ -321,16 +340,28 @@ def run_scenario(
 def _run_step(pair: Pair, step: Step, failures: list[Failure],
               observed: dict[str, str]) -> None:
     where = f"steps[{step.index + 1}]"
+    first_event = len(pair.trace.events)
     if isinstance(step, CallStep):
-        call = pair.call(step.endpoint, step.op, size=step.size, data=step.data,
-                         buffer=step.buffer)
-        observed[f"{where}.expect"] = summarize([call.outcome])
+        if step.until is not None:
+            calls, outcomes = _call_until(pair, step)
+        else:
+            call = pair.call(step.endpoint, step.op, size=step.size, data=step.data,
+                             buffer=step.buffer)
+            calls, outcomes = [call], [call.outcome]
+        observed[f"{where}.expect"] = summarize(outcomes)
         if step.expect is not None:
-            _check(failures, f"{where}.expect", _fitted(step.expect), [call.outcome],
-                   step.index)
-        if step.expect_data is not None and call.data != step.expect_data:
+            _check(failures, f"{where}.expect", _fitted(step.expect), outcomes, step.index)
+        elif outcomes[-1].terminal:
+            failures.append(Failure(f"{where}.until", f"an outcome matching {step.until.text}"
+                                    if step.until is not None else "", summarize(outcomes),
+                                    step.index))
+        last = calls[-1]
+        if step.expect_data is not None and last.data != step.expect_data:
             failures.append(Failure(f"{where}.data", show_data(step.expect_data),
-                                    show_data(call.data), step.index))
+                                    show_data(last.data), step.index))
+        if step.sends is not None:
+            _check_sends(pair, step.sends, step.endpoint, calls, first_event,
+                         f"{where}.sends", step.index, failures)
     elif isinstance(step, MoveStep):
         pair.move(step.direction, step.nbytes)
     elif isinstance(step, LinkStep):
@@ -343,7 +374,19 @@ def _run_step(pair: Pair, step: Step, failures: list[Failure],
                                     str(exc), step.index))
     elif isinstance(step, HoldStep):
         pair.hold(step.direction, step.until)
+    elif isinstance(step, CheckStep):
+        state = pair.endpoints[step.endpoint].state() or {}
+        for key, value in step.values.items():
+            actual = state.get(key)
+            if actual != value:
+                failures.append(Failure(f"{where}.{key}", _show(value), _show(actual),
+                                        step.index))
+    elif isinstance(step, JunkStep):
+        pair.junk(step.endpoint, step.data)
+    elif isinstance(step, ModeStep):
+        pair.change_modes(step.endpoint, step.set_modes, step.clear_modes, step.set_options)
     else:
+        assert isinstance(step, RunStep)
         result = pair.run(step.entries, deliver=step.deliver, max_calls=step.max_calls)
         for entry in step.entries:
             outcomes = result.outcomes[entry.endpoint]
@@ -357,6 +400,122 @@ def _run_step(pair: Pair, step: Step, failures: list[Failure],
                     f"{where}.expect.{entry.endpoint}",
                     "(no expectation: the run must not end in DEADLOCK or LIMIT)",
                     summarize(outcomes), step.index))
+        for j, entry in enumerate(step.entries):
+            sends = step.sends.get(entry.endpoint)
+            if sends is not None:
+                mine = [c for c in result.calls if c.endpoint == entry.endpoint]
+                _check_sends(pair, sends, entry.endpoint, mine, first_event,
+                             f"{where}.run[{j + 1}].sends", step.index, failures)
+
+
+def _call_until(pair: Pair, step: CallStep) -> tuple[list[Call], list[Outcome]]:
+    """Repeat a call step until an outcome matches ``until``: at most ``max_calls`` calls
+    (then LIMIT), and DEADLOCK when a call moved no byte, returned no data and said what
+    the one before it said (OpenSSL would only repeat itself)."""
+    assert step.until is not None
+    calls: list[Call] = []
+    outcomes: list[Outcome] = []
+    while True:
+        if len(calls) >= step.max_calls or pair.calls_made >= pair.max_calls:
+            outcomes.append(LIMIT)
+            break
+        before = pair.progress
+        retry = bool(calls) and step.op in ("write", "write_early_data") and wants(
+            calls[-1].error)
+        # A write that said WANT_* is retried with its pending buffer (as in a run); any
+        # other call repeats with the step's arguments.
+        call = (pair.call(step.endpoint, step.op) if retry else
+                pair.call(step.endpoint, step.op, size=step.size, data=step.data,
+                          buffer=step.buffer))
+        calls.append(call)
+        outcomes.append(call.outcome)
+        if step.until.matches([call.outcome]):
+            break
+        if (len(calls) > 1 and pair.progress == before and (call.ret is None or call.ret <= 0)
+                and call.outcome == calls[-2].outcome):
+            outcomes.append(DEADLOCK)
+            break
+    return calls, outcomes
+
+
+def _names_sends(scenario: Scenario) -> bool:
+    # Does any step assert names (not only a byte count) of what a call wrote?
+    for step in scenario.steps:
+        if isinstance(step, CallStep) and step.sends is not None and (
+                step.sends.names or step.sends.absent):
+            return True
+        if isinstance(step, RunStep) and any(s.names or s.absent
+                                             for s in step.sends.values()):
+            return True
+    return False
+
+
+def written_names(events: Sequence[object], endpoint: str, seqs: set[int]) -> list[str]:
+    """What the calls ``seqs`` of ``endpoint`` wrote, by name, from the trace's events:
+    each record's content type (``application_data``, ``alert``, ``handshake``, ...),
+    the plaintext handshake messages the one TLS parser found in them, the alerts
+    (``alert:close_notify``), and the decrypted messages and alerts the endpoint's
+    message callback reported sending (where its stack has one).
+
+    Returns:
+        The names in trace order (a name appears once per record or message).
+    """
+    out: list[str] = []
+    prefix = f"{endpoint}>"
+    for e in events:
+        if isinstance(e, RecordEvent):
+            if e.call not in seqs or not e.direction.startswith(prefix):
+                continue
+            out.append(e.content_type)
+            for label in e.messages:
+                if label.startswith("alert "):
+                    out.append(f"alert:{label.rsplit(' ', 1)[-1]}")
+                elif not label.startswith("("):
+                    name = label.split(" (", 1)[0]
+                    if name != e.content_type:
+                        out.append(name)
+        elif isinstance(e, MessageEvent):
+            if e.sent and e.endpoint == endpoint and e.call in seqs:
+                out.append(e.name)
+        elif (isinstance(e, AlertEvent) and e.sent and e.endpoint == endpoint
+              and e.call in seqs):
+            out += ["alert", f"alert:{e.description}"]
+    return out
+
+
+def _check_sends(pair: Pair, sends: Sends, endpoint: str, calls: Sequence[Call],
+                 first_event: int, key: str, step: int, failures: list[Failure]) -> None:
+    nbytes = sum(c.sent for c in calls)
+    if sends.nbytes is not None:
+        if nbytes != sends.nbytes:
+            failures.append(Failure(key, f"{sends.nbytes} bytes", f"{nbytes} bytes", step))
+        return
+    names = written_names(pair.trace.events[first_event:], endpoint, {c.seq for c in calls})
+    missing = [n for n in sends.names if n not in names]
+    forbidden = [n for n in sends.absent if n in names]
+    if missing or forbidden:
+        shown = ", ".join(dict.fromkeys(names)) or "nothing"
+        note = ""
+        if pair.endpoints[endpoint].stack != "pyopenssl":
+            note = (f"; the {pair.endpoints[endpoint].stack} stack reports no decrypted "
+                    f"messages, so encrypted records are named by content type only")
+        failures.append(Failure(key, sends.text, f"{nbytes} bytes: {shown}{note}", step))
+
+
+def _check_keys(pair: Pair, wanted: bool, failures: list[Failure]) -> None:
+    # RFC 5705 keying material of both ends, compared here and never reported.
+    ends = {name: ep.export_keys(EXPORTER_LABEL, EXPORTER_LENGTH)
+            for name, ep in pair.endpoints.items()}
+    absent = [name for name, keys in ends.items() if keys is None]
+    if absent:
+        actual = f"no keying material from the {' and '.join(absent)} (no finished handshake)"
+        failures.append(Failure("result.keys_match", _show(wanted), actual))
+        return
+    same = ends["client"] == ends["server"]
+    if same != wanted:
+        failures.append(Failure("result.keys_match", _show(wanted),
+                                "the same keying material" if same else
+                                "different keying material"))
 
 
 def _fitted(pattern: Pattern | Versioned[Pattern]) -> Pattern:

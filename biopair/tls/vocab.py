@@ -225,3 +225,10 @@ def message_name(message: bytes | bytearray | memoryview) -> str:
 
 #: Every name a handshake message can be given by :func:`message_name`, in type order.
 MESSAGE_NAMES: tuple[str, ...] = (*_HANDSHAKES.values(), HELLO_RETRY_REQUEST)
+#: Record names a ``sends`` list may use: each content type's name, and ``not-tls`` (the
+#: parser's report of bytes that are not TLS).
+RECORD_NAMES: tuple[str, ...] = (*_TYPES.values(), "not-tls")
+#: Every name a ``sends`` list may use: record names, handshake message names, and
+#: ``alert:DESCRIPTION`` for each alert description.
+WIRE_NAMES: frozenset[str] = frozenset(
+    (*RECORD_NAMES, *MESSAGE_NAMES, *(f"alert:{name}" for name in _ALERTS.values())))

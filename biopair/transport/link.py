@@ -104,7 +104,11 @@ class Link(abc.ABC):
         self.queue = bytearray()
         self.delivered = 0
         self.paused = False
-        self.until: Condition | None = None
+        #: True while a hold condition (:attr:`until`) keeps the link from delivering (a
+        #: plain attribute, kept by the setter of :attr:`until`: the schedule reads it
+        #: for every move).
+        self.held = False
+        self._until: Condition | None = None
         self.eof = False
         self.closed = False
         self.discarded = 0
@@ -115,19 +119,23 @@ class Link(abc.ABC):
         self._rx_watcher = Parser()
         self.fault_log: list[Applied] = []
         self.on_pull: Callable[[bytes], None] | None = None
-        # A transport may offer C-level shortcuts for its hooks (a memory link does: partial
-        # objects over the BIOs, no Python frame per call).  They must not refer back to
-        # the link: a bound method here would make a reference cycle.
-        self._taker: Callable[[], bytes] | None = None
+        # A transport may offer a C-level shortcut for giving (a memory link does: a partial
+        # object over the BIO, no Python frame per move).  It must not refer back to the
+        # link: a bound method here would make a reference cycle.
         self._giver: Callable[[bytes, int], int] | None = None
         #: A callable that says :meth:`receiver_pending` without a Python frame, if the
         #: transport has one (the pair asks before and after every SSL call).
         self.pending_counter: Callable[[], int] | None = None
 
     @property
-    def held(self) -> bool:
-        """True while a hold condition (:attr:`until`) keeps the link from delivering."""
-        return self.until is not None
+    def until(self) -> Condition | None:
+        """The hold condition while the link is held (see :attr:`held`), else None."""
+        return self._until
+
+    @until.setter
+    def until(self, condition: Condition | None) -> None:
+        self._until = condition
+        self.held = condition is not None
 
     @property
     def pulled(self) -> int:
@@ -138,6 +146,16 @@ class Link(abc.ABC):
     def sent(self) -> Parser:
         """Records and plaintext handshake messages the sender wrote (the ledger's)."""
         return self.ledger.watcher
+
+    def give_receiver(self, data: bytes) -> int:
+        """Write ``data`` straight into the receiver's input (its BIO or socket), outside
+        the stream: no ledger, fault, hold or parser of this link sees it (junk in the
+        receiver's own buffer, not bytes from the sender).
+
+        Returns:
+            Bytes the receiver's input accepted.
+        """
+        return self._give(data)
 
     # -- transport, provided by subclasses -----------------------------------------------
     @abc.abstractmethod
@@ -173,8 +191,7 @@ class Link(abc.ABC):
         """
         if self.paused and not self.pulls_while_paused:
             return 0
-        taker = self._taker
-        chunk = taker() if taker is not None else self._take()
+        chunk = self._take()
         if not chunk:
             return 0
         self._enqueue(*self.engine.process(chunk))
@@ -227,7 +244,7 @@ class Link(abc.ABC):
             The number of bytes the receiver took (0 while paused or held; a socket may
             take fewer than offered).
         """
-        if self.paused or self.until is not None:
+        if self.paused or self.held:
             return 0
         queue = self.queue
         queued = len(queue)

@@ -10,8 +10,10 @@ are told once, then summarised with a count, so the story stays readable.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from biopair.engine.trace import (
+    STACK_LABELS,
     AlertEvent,
     Call,
     LinkEvent,
@@ -34,6 +36,72 @@ _FUNCTIONS = {
     "shutdown": "SSL_shutdown", "renegotiate": "SSL_renegotiate",
     "verify_client_post_handshake": "SSL_verify_client_post_handshake",
 }
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What an SSL_ERROR_SSL with one reason leaves the caller, as OpenSSL then behaves.
+
+    Attributes:
+        reason: a substring of the error queue's reason string it applies to.
+        usable: the connection is not marked failed: other calls work as before.
+        shutdown: SSL_shutdown may (and should) still be called.
+        retry: the same call may be made again, once the cause is gone.
+        why: what happened, in the terms of OpenSSL's sources and manual pages.
+    """
+
+    reason: str
+    usable: bool
+    shutdown: bool
+    retry: bool
+    why: str
+
+    def text(self) -> str:
+        """The advice in one sentence after ``why``."""
+        if self.usable:
+            parts = ["The connection is still usable"]
+            parts.append("SSL_shutdown may be called (it returns 1 once the peer's "
+                         "close_notify has arrived)" if self.shutdown else
+                         "do not call SSL_shutdown")
+            parts.append("retrying the same call can succeed once the cause is gone"
+                         if self.retry else "do not retry this call")
+            return "; ".join(parts) + "."
+        return "The connection is unusable; do not retry and do not call SSL_shutdown."
+
+
+#: SSL_ERROR_SSL advice by reason, first match wins; a reason not listed gets the
+#: SSL_get_error(3) rule (fatal: no further I/O, no SSL_shutdown).  Each entry is checked
+#: against what OpenSSL then does in tests/test_explain_advice.py.
+ADVICE: tuple[Advice, ...] = (
+    Advice("protocol is shutdown", usable=True, shutdown=True, retry=False, why=(
+        "SSL_write refused to write because this side has already sent close_notify "
+        "(SSL_SENT_SHUTDOWN is set): a refusal before any record is built, which does "
+        "not mark the connection failed. SSL_read still reads what the peer sends until "
+        "its close_notify.")),
+    Advice("bad length", usable=False, shutdown=False, retry=False, why=(
+        "a write was retried after WANT_WRITE with fewer bytes than the pending write "
+        "(SSL_write(3): the retry must pass the same arguments); OpenSSL marks the "
+        "connection failed (SSLfatal), where BoringSSL reports BAD_WRITE_RETRY and "
+        "goes on.")),
+    Advice("bad write retry", usable=False, shutdown=False, retry=False, why=(
+        "a write was retried after WANT_WRITE with another buffer without "
+        "SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER; OpenSSL marks the connection failed.")),
+    Advice("unexpected eof", usable=False, shutdown=False, retry=False, why=(
+        "the peer's bytes ended without close_notify (a truncation attack, or a peer "
+        "that closed its socket); the session is not resumable. With "
+        "SSL_OP_IGNORE_UNEXPECTED_EOF OpenSSL reports SSL_ERROR_ZERO_RETURN instead.")),
+    Advice("alert", usable=False, shutdown=False, retry=False, why=(
+        "the peer sent a fatal alert: it has given up on the connection.")),
+)
+
+
+def advice(reasons: Sequence[str]) -> Advice | None:
+    """The :data:`ADVICE` entry for an SSL_ERROR_SSL with these reasons (None: none
+    applies, and the SSL_get_error(3) rule holds)."""
+    for entry in ADVICE:
+        if any(entry.reason in reason for reason in reasons):
+            return entry
+    return None
 
 
 def why(call: Call) -> str:
@@ -84,6 +152,10 @@ def why(call: Call) -> str:
                 "close_notify). Do not call SSL_shutdown afterwards.")
     if call.error == "SSL":
         reasons = "; ".join(call.reasons) or "(empty error queue)"
+        entry = advice(call.reasons)
+        if entry is not None:
+            return (f"{fn} returned {ret} and SSL_get_error() said SSL_ERROR_SSL, and the "
+                    f"error queue says: {reasons}. That is: {entry.why} {entry.text()}")
         return (f"{fn} returned {ret} and SSL_get_error() said SSL_ERROR_SSL: a "
                 f"protocol error, and the error queue says: {reasons}. The connection is "
                 "unusable; do not retry and do not call SSL_shutdown.")
@@ -143,7 +215,7 @@ def tell_turn(turn: Turn, steps: _Steps | None = None, width: int = WIDTH) -> li
         reason = why(c)
         if steps is not None and c.error is not None and c.error != "NONE":
             # Tell the full reason once per (function, error); later just name it.
-            key = f"{c.op} {c.error}"
+            key = f"{c.op} {c.error} {c.reasons}"
             if key in steps.told:
                 ret = format_ret(c.ret, prose=True)
                 reason = f"Again {_FUNCTIONS.get(c.op, c.op)} -> {ret} SSL_ERROR_{c.error}."
@@ -156,7 +228,10 @@ def tell_turn(turn: Turn, steps: _Steps | None = None, width: int = WIDTH) -> li
             story.append(f"It is waiting for the peer: it {turn.waiting}.")
         view = pyopenssl_text(c)
         if view and (steps is None or view not in steps.told):
-            story.append(f"(pyOpenSSL: {view}.)")
+            stack = "pyopenssl"
+            if steps is not None:
+                stack = getattr(steps.scenario, c.endpoint).stack
+            story.append(f"({STACK_LABELS.get(stack, stack)}: {view}.)")
             if steps is not None:
                 steps.told.add(view)
         out.append(_wrap(" ".join(story), width=width))

@@ -35,8 +35,9 @@ def _make(kind: str) -> Pair:
     if kind == "wire":
         return Pair(client=EndpointConfig(role="client", stack="stdlib"))
     if kind == "bio-pair":
-        if _libssl.missing() is not None:
-            pytest.skip(_libssl.missing())
+        why = _libssl.missing()
+        if why is not None:
+            pytest.skip(why)
         return Pair(client=EndpointConfig(role="client", stack="libssl"), link="bio-pair")
     if shutil.which("openssl") is None:
         pytest.skip(_NO_PEER)

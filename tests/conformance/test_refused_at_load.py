@@ -27,7 +27,9 @@ SAMPLES: dict[str, str] = {
     "quiet_shutdown": "true", "max_send_fragment": "512",
 }
 _RESULT_SAMPLES = {"shutdown": '["sent"]', "session_reused": "false",
-                   "renegotiate_pending": "false", "early_data_status": '"not_sent"'}
+                   "renegotiate_pending": "false", "early_data_status": '"not_sent"',
+                   "pending": "0", "has_pending": "false", "in_init": "false",
+                   "session_resumable": "true", "keys_match": "true"}
 
 
 def _scenario(tmp_path: Path, case: Case, extra: str = "", step: str | None = None,
@@ -93,8 +95,18 @@ def test_undeclared_results_are_refused(tmp_path: Path, case: Case) -> None:
         pytest.skip(f"{case.stack} reports every result")
     for key in keys:
         value = _RESULT_SAMPLES.get(key, '"x"')
+        if key == "keys_match":
+            # A pair's check: only in [result], refused for a stack without an exporter.
+            error = _refused(_scenario(tmp_path, case, tail=f"[result]\n{key} = {value}\n"),
+                             case)
+            assert error.key == "result.keys_match"
+            continue
         error = _refused(_scenario(tmp_path, case, tail=f"[result.{case.role}]\n{key} = "
                                                           f"{value}\n"), case)
         assert error.key.startswith(f"result.{case.role}")
         if not case.capabilities.external:  # a shared check skips an external program
             _refused(_scenario(tmp_path, case, tail=f"[result]\n{key} = {value}\n"), case)
+            # and at a check step, naming the step's key
+            check = _refused(_scenario(tmp_path, case, tail=f"[[steps]]\ncheck = "
+                                       f'"{case.role}"\n{key} = {value}\n'), case)
+            assert check.key == f"steps[2].{key}"
