@@ -15,8 +15,10 @@ import argparse
 import dataclasses
 import functools
 import json
+import math
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"biopair: {message}\n")
 
 
+#: The longest --timeout (a day): threading refuses waits much longer than this.
+_MAX_TIMEOUT = 86400.0
+#: The most worker processes a sweep starts.
+_MAX_JOBS = 256
+
+
+def _timeout(text: str) -> float:
+    # argparse turns this ValueError into one line and exit 2.
+    value = float(text)
+    if not (math.isfinite(value) and 0 < value <= _MAX_TIMEOUT):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0 and "
+                                         f"at most {_MAX_TIMEOUT:g}, got {text!r}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= _MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"must be from 0 (one per CPU) to {_MAX_JOBS}, "
+                                         f"got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="biopair", description=__doc__.splitlines()[0],
                      epilog="Documentation: docs/ in the source tree, from "
@@ -113,6 +138,11 @@ def _parser() -> argparse.ArgumentParser:
                           "expect as a compressed pattern (WANT_READ{1775} 1) and the "
                           "[result] values, keeping comments, layout and version tables; "
                           "prints the diff (docs/scenario-format.md)")
+    run.add_argument("--stacks", metavar="A,B,...",
+                     help="run each scenario with every pair of these stacks (client x "
+                          "server) and print the outcome sequences side by side, marking "
+                          "where stacks disagree; with --json, the matrix (read by "
+                          "`biopair diff`)")
     rep = sub.add_parser("report", help="write a scenario directory as a browsable site: one "
                                         "HTML page per scenario and an index by topic "
                                         "(docs/html.md)")
@@ -139,10 +169,11 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--stop", type=int, help="end offset/record (exclusive)")
     sw.add_argument("--stride", type=int, help="step between positions")
     sw.add_argument("--xor", help="hex bytes a corrupt fault XORs in (default ff)")
-    sw.add_argument("--jobs", type=int, default=0,
+    sw.add_argument("--jobs", type=_jobs, default=0,
                     help="worker processes (default: one per CPU; 1 runs in-process)")
-    sw.add_argument("--timeout", type=float, default=60.0,
-                    help="seconds a single run may take before it counts as a hang")
+    sw.add_argument("--timeout", type=_timeout, default=60.0,
+                    help="seconds a single run may take before it counts as a hang "
+                         f"(finite, above 0, at most {_MAX_TIMEOUT:g})")
     sw.add_argument("--json", action="store_true", help="print the report as JSON")
     sw.add_argument("-q", "--quiet", action="store_true",
                     help="no progress bar (there is none unless stderr is a terminal and "
@@ -170,7 +201,10 @@ def _parser() -> argparse.ArgumentParser:
                                        "the call sequences diverge? (exit 0 same, 1 "
                                        "different, 2 bad input)")
     diff.add_argument("a", help="JSON from `biopair run --json` (e.g. under OpenSSL 3.1)")
-    diff.add_argument("b", help="JSON from `biopair run --json` (e.g. under OpenSSL 4.0)")
+    diff.add_argument("b", nargs="?",
+                      help="JSON from `biopair run --json` (e.g. under OpenSSL 4.0); "
+                           "omitted: A is a `--stacks --json` matrix, and each combination "
+                           "is compared with the scenario's first")
     diff.add_argument("--context", type=int, default=3, help="calls shown before the first "
                                                              "divergence (default 3)")
     return parser
@@ -219,6 +253,9 @@ def _main(argv: Sequence[str] | None) -> int:
                   file=sys.stderr)
             return 2
         return _fill(args.fill)
+    if args.command == "run" and args.stacks is not None:
+        return _run_stacks(args.paths, args.stacks, as_json=args.json,
+                           require_peers=_peers_required())
     if args.command == "run":
         return _run(args.paths, as_json=args.json, quiet=args.quiet,
                     options=_RunOptions(ladder=args.trace, full=args.full, pcap=args.pcap,
@@ -282,7 +319,7 @@ def _files(paths: list[str], bad: list[dict[str, str]] | None = None
     errors = 0
     for path in paths:
         if not Path(path).exists():
-            print(f"{path}: no such file or directory", file=sys.stderr)
+            print(f"{_escaped(path)}: no such file or directory", file=sys.stderr)
             if bad is not None:
                 bad.append({"file": path, "key": "", "message": "no such file or directory"})
             errors += 1
@@ -456,6 +493,50 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
             print(f"biopair: interrupted by {interrupt.signal_name(stopped.signum)} after "
                   f"{len(verdicts) + errors} of {len(files)} files", file=sys.stderr)
         return stopped.exit_code
+    if errors:
+        return 2
+    return 1 if failed else 0
+
+
+def _run_stacks(paths: list[str], stacks_text: str, *, as_json: bool,
+                require_peers: bool) -> int:
+    # ``biopair run --stacks``: exit 2 for bad input, 1 if a combination that ran failed
+    # an expectation, else 0.  Refused and skipped combinations are reported, not errors.
+    from biopair.endpoints import versions
+    from biopair.endpoints.registry import STACKS
+    from biopair.scenario.loader import ScenarioError
+    from biopair.views import matrix
+
+    try:
+        stacks = matrix.parse_stacks(stacks_text, STACKS)
+    except ValueError as exc:
+        print(f"biopair: {exc}", file=sys.stderr)
+        return 2
+    files, errors = _files(paths)
+    matrices = []
+    for file in files:
+        try:
+            m = matrix.run_matrix(file, stacks, require_peers=require_peers)
+        except ScenarioError as exc:
+            print(str(exc), file=sys.stderr)
+            errors += 1
+            continue
+        matrices.append(m)
+        if not as_json:
+            print(matrix.render(m))
+            print()
+    failed = sum(r.status == "fail" for m in matrices for r in m.runs)
+    if as_json:
+        json.dump(matrix.to_json(matrices, versions.versions()), sys.stdout, indent=2,
+                  sort_keys=True)
+        print()
+    else:
+        runs = [r for m in matrices for r in m.runs]
+        print(f"{len(matrices)} scenarios x {len(stacks) ** 2} combinations: "
+              f"{sum(r.status == 'pass' for r in runs)} passed, {failed} failed, "
+              f"{sum(r.status == 'skip' for r in runs)} skipped, "
+              f"{sum(r.status == 'refused' for r in runs)} refused"
+              + (f", {errors} errors" if errors else ""))
     if errors:
         return 2
     return 1 if failed else 0
@@ -662,7 +743,11 @@ def _peers_required() -> bool:
 def _load_and_run(file: Path, require_peers: bool,
                   bad: list[dict[str, str]] | None = None) -> Verdict | None:
     """Run one scenario file, reporting every failed expectation; a bad file is one line
-    per problem on stderr (and noted in ``bad``), and None."""
+    per problem on stderr (and noted in ``bad``), and None.
+
+    A harness bug in one file (any other exception) is its traceback on stderr, and
+    None too: the other files still run and the summary counts it as an error.
+    """
     from biopair.scenario.loader import ScenarioError, load_scenario
     from biopair.scenario.runner import run_scenario
 
@@ -672,6 +757,17 @@ def _load_and_run(file: Path, require_peers: bool,
         print(str(exc), file=sys.stderr)
         _bad_input(bad, exc, file)
         return None
+    except Exception:
+        print(f"{_escaped(str(file))}: internal error (a biopair bug, please report it):",
+              file=sys.stderr)
+        traceback.print_exc()
+        return None
+
+
+def _escaped(text: str) -> str:
+    from biopair.scenario.model import escape
+
+    return escape(text)
 
 
 def _report(root: str, out: str) -> int:

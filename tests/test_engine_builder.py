@@ -63,3 +63,31 @@ def test_the_fault_engine_keeps_no_count_of_its_own() -> None:
         assert link.engine.ledger is link.ledger
         assert link.pulled == link.ledger.pulled == link.ledger.released > 0
         assert link.sent is link.engine.watcher
+
+
+def test_send_cap_bounds_only_the_callback_io_endpoints() -> None:
+    # The cap reaches each endpoint whose stack declares capped_sends, and no other.
+    pytest.importorskip("tlslite")
+    parts = builder.build(EndpointConfig(role="client", stack="tlslite-ng"), None,
+                          contexts={}, link="memory", socket_buffer=None, trace_hooks=False,
+                          send_cap=64)
+    try:
+        client, server = parts.endpoints["client"], parts.endpoints["server"]
+        assert client.pipe.send_cap == 64
+        assert client.cfg.send_cap == 64
+        assert not hasattr(server, "pipe")
+    finally:
+        for lk in parts.links.values():
+            lk.close()
+        builder.release(parts.endpoints, parts.sockets)
+
+
+@pytest.mark.parametrize(("client", "link", "message"), [
+    (EndpointConfig(role="client"), "memory", "needs an endpoint whose sends can be capped"),
+    (EndpointConfig(role="client", stack="wolfssl"), "socket", 'needs link = "memory"'),
+])
+def test_send_cap_that_caps_nothing_is_refused(client: EndpointConfig, link: str,
+                                               message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        builder.build(client, None, contexts={}, link=link, socket_buffer=None,
+                      trace_hooks=False, send_cap=64)

@@ -42,6 +42,13 @@ SERVER_STEP = '[[steps]]\ncall = "server accept"\n'
      "client.stack = 'stdlib' cannot peek (it can: "),
     ('[client]\nresume = true\n[server]\nstack = "stdlib"\n' + STEP, "client.resume",
      "resumption needs a server that can resume (server.stack = 'stdlib' cannot)"),
+    ('[schedule]\nsend_cap = 64\n' + STEP, "schedule.send_cap",
+     "caps the sends of a callback-I/O stack (stack = 'wolfssl' or 'tlslite-ng'); "
+     "client.stack = 'pyopenssl' and server.stack = 'pyopenssl' cannot"),
+    ('[client]\nstack = "wolfssl"\n[schedule]\nlink = "socket"\nsend_cap = 64\n' + STEP,
+     "schedule.send_cap", 'caps in-memory sends: it needs link = "memory", not \'socket\''),
+    ('[schedule]\nsend_cap = 0\n' + STEP, "schedule.send_cap", "must be >= 1"),
+    ('[schedule]\nsend_cap = "64"\n' + STEP, "schedule.send_cap", "expected an integer"),
 ])
 def test_a_refused_combination_names_the_key(tmp_path: Path, body: str, key: str,
                                              message: str) -> None:

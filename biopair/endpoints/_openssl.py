@@ -21,7 +21,7 @@ from OpenSSL import SSL
 from OpenSSL._util import ffi as _ffi
 from OpenSSL._util import lib as _lib
 
-from biopair.endpoints.protocol import RawResult
+from biopair.endpoints.protocol import RawResult, WriteData
 from biopair.outcome import ERROR_NAMES as _VOCABULARY
 
 #: SSL_get_error() names by C code, built from the one vocabulary
@@ -124,24 +124,65 @@ class WriteBuffer:
     OpenSSL remembers the address of a write that returned WANT_WRITE; retrying "with the
     same buffer" means passing this very object again, and "an equal copy at another
     address" means a new one with the same bytes.
+
+    After a partial write the rest is written from the same C memory: :meth:`continued`
+    makes a *window* (a pointer into this buffer and a view of its payload) in O(1),
+    so a write of N bytes in N / 16384 calls copies its payload once, not N / 16384 times.
     """
 
-    def __init__(self, data: bytes, capacity: int = 65536) -> None:
+    __slots__ = ("_cdata", "_root", "_source", "_start", "capacity", "data")
+
+    def __init__(self, data: WriteData, capacity: int = 65536) -> None:
         self.capacity = max(capacity, len(data), 1)
-        self._cdata = _ffi.new("char[]", self.capacity)
-        self.data = b""
+        self._cdata: Any = _ffi.new("char[]", self.capacity)
+        self._root: WriteBuffer | None = None  # a window keeps its buffer's memory alive
+        self.data: WriteData = b""
+        self._source: object = None
+        self._start = 0
         self.refill(data)
 
-    def refill(self, data: bytes) -> None:
+    def refill(self, data: WriteData) -> None:
         """Put new contents at the same address (a retry "with different contents")."""
         if len(data) > self.capacity:
             raise ValueError(f"{len(data)} bytes do not fit a {self.capacity}-byte buffer")
         _ffi.memmove(self._cdata, data, len(data))
         self.data = data
+        # What the memory now holds a copy of, and where that copy starts in it: a view
+        # of the same immutable bytes can then be written from here (continued()).
+        source = data.obj if isinstance(data, memoryview) else data
+        if isinstance(source, bytes) and (not isinstance(data, memoryview) or data.readonly):
+            self._source = source
+            self._start = _address_of(data)
+        else:
+            self._source = None
+
+    def continued(self, rest: WriteData) -> WriteBuffer | None:
+        """A window onto this buffer's C memory holding ``rest``, if ``rest`` is a view of
+        the bytes this buffer was filled from (the unwritten rest of a partial write);
+        None otherwise (the caller copies)."""
+        if (not isinstance(rest, memoryview) or self._source is None
+                or rest.obj is not self._source or not rest.contiguous):
+            return None
+        offset = _address_of(rest) - self._start
+        if offset < 0 or offset + len(rest) > len(self.data):
+            return None
+        window = WriteBuffer.__new__(WriteBuffer)
+        window._cdata = self._cdata + offset
+        window._root = self._root or self
+        window.capacity = self.capacity - offset
+        window.data = rest
+        window._source = self._source
+        window._start = self._start + offset
+        return window
 
     def address(self) -> int:
         """The C address of the buffer, to tell copies apart in a trace."""
         return int(_ffi.cast("uintptr_t", self._cdata))
+
+
+def _address_of(data: WriteData) -> int:
+    # The address of a bytes-like object's first byte (no copy).
+    return int(_ffi.cast("uintptr_t", _ffi.from_buffer(data)))
 
 
 #: SSL_do_handshake() said -1, SSL_get_error() WANT_READ, errno 0, empty error queue: the

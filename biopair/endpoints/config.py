@@ -152,6 +152,10 @@ class EndpointConfig:
     #: set by the engine's builder on ``link = "bio-pair"``: the size of each half of the
     #: BIO pair a libssl endpoint sits on (None: memory BIOs).  Not a scenario key.
     bio_pair_size: int | None = None
+    #: set by the engine's builder from ``[schedule] send_cap``: the most output bytes a
+    #: callback-I/O endpoint (wolfSSL, tlslite-ng) holds in memory until the link takes
+    #: them (None: unbounded).  Not a scenario key.
+    send_cap: int | None = None
 
     @property
     def certificate(self) -> str:

@@ -44,7 +44,7 @@ from biopair.endpoints.config import (
     EndpointConfig,
     pattern_bytes,
 )
-from biopair.endpoints.protocol import Capabilities, RawResult
+from biopair.endpoints.protocol import Capabilities, RawResult, WriteData
 from biopair.outcome import ERROR_NAMES as _VOCABULARY
 
 #: Everything pyOpenSSL takes but resumption across pairs, plus what only the C API has.
@@ -124,13 +124,13 @@ def view(op: str, ret: int, error: str | None, queue: tuple[tuple[int, str], ...
 
 class _Buffer:
     # A C write buffer that outlives one SSL_write (OpenSSL remembers its address).
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: WriteData) -> None:
         self.capacity = max(_WRITE_CAPACITY, len(data), 1)
         self.cdata = ffi.new("char[]", self.capacity)
-        self.data = b""
+        self.data: WriteData = b""
         self.refill(data)
 
-    def refill(self, data: bytes) -> None:
+    def refill(self, data: WriteData) -> None:
         if len(data) > self.capacity:
             raise ValueError(f"{len(data)} bytes do not fit a {self.capacity}-byte buffer")
         ffi.memmove(self.cdata, data, len(data))
@@ -362,7 +362,7 @@ class LibsslEndpoint:
                                   f"{lo} to {hi})")
 
     # -- calls ----------------------------------------------------------------------------
-    def call(self, op: str, *, size: int | None = None, data: bytes | None = None,
+    def call(self, op: str, *, size: int | None = None, data: WriteData | None = None,
              buffer: str = "auto") -> RawResult:
         """Make one SSL call and report exactly what libssl said.
 
@@ -434,7 +434,7 @@ class LibsslEndpoint:
         return RawResult(ret, error, tuple(text for _, text in queue), err_no, got,
                          view(raw_op, ret, error, queue, err_no, got))
 
-    def _write_buffer(self, size: int | None, data: bytes | None, buffer: str) -> _Buffer:
+    def _write_buffer(self, size: int | None, data: WriteData | None, buffer: str) -> _Buffer:
         # The pyOpenSSL endpoint's rules: ``same`` refills at the same address, ``copy``
         # moves, ``auto`` retries the pending buffer when no payload is given.
         payload = data if data is not None else pattern_bytes(size) if size is not None else None
@@ -454,7 +454,7 @@ class LibsslEndpoint:
         return current
 
     @property
-    def write_data(self) -> bytes:
+    def write_data(self) -> WriteData:
         """The payload of the current write buffer (b"" before any write)."""
         return self._write.data if self._write is not None else b""
 

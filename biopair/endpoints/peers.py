@@ -59,7 +59,7 @@ from typing import Any, cast
 
 from biopair.endpoints import pki
 from biopair.endpoints.config import EndpointConfig
-from biopair.endpoints.protocol import Capabilities, RawResult
+from biopair.endpoints.protocol import Capabilities, RawResult, WriteData
 
 
 def _peer_capabilities(stack: str, package: str) -> Capabilities:
@@ -534,7 +534,7 @@ class PeerEndpoint:
         return bool(ready)
 
     # -- endpoint interface -------------------------------------------------------------
-    def call(self, op: str, *, size: int | None = None, data: bytes | None = None,
+    def call(self, op: str, *, size: int | None = None, data: WriteData | None = None,
              buffer: str = "auto") -> RawResult:
         """A peer cannot be called (the loader rejects such steps).
 

@@ -30,6 +30,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+#: A write's payload: bytes, or a read-only ``memoryview`` over an earlier payload.  After
+#: a partial write (SSL_MODE_ENABLE_PARTIAL_WRITE) the run loop passes the unwritten rest
+#: as a view of the same payload, never a copy, so writing N bytes costs O(N) however many
+#: calls it takes; a stack may write straight from the view (the pyOpenSSL and libssl
+#: endpoints pass a pointer into the C buffer they already hold) or copy it.
+WriteData = bytes | memoryview
+
 
 class RawResult(NamedTuple):
     """What the stack itself said about one call.
@@ -76,6 +83,9 @@ class Capabilities:
             (then outcomes carry ``ret = None``, matched by ``HIDDEN``).
         external: True for a program in another process (its call counts follow timing).
         package: what to install when the stack is missing (``Debian: gnutls-bin``).
+        capped_sends: True for a callback-I/O stack whose in-memory sends
+            ``[schedule] send_cap`` can bound (its send callback is told "would block"
+            beyond the cap: a genuine WANT_WRITE on a memory link).
     """
 
     stack: str
@@ -87,6 +97,7 @@ class Capabilities:
     raw_returns: bool = True
     external: bool = False
     package: str = ""
+    capped_sends: bool = False
 
 
 @runtime_checkable
@@ -106,18 +117,19 @@ class Endpoint(Protocol):
     capabilities: Capabilities
 
     @property
-    def write_data(self) -> bytes:
+    def write_data(self) -> WriteData:
         """The payload of the current write buffer."""
         ...
 
-    def call(self, op: str, *, size: int | None = None, data: bytes | None = None,
+    def call(self, op: str, *, size: int | None = None, data: WriteData | None = None,
              buffer: str = "auto") -> RawResult:
         """Make one op (``connect``, ``read``, ``write``, ...) and say what the stack said.
 
         Args:
             op: a scenario op the stack declares in :attr:`Capabilities.ops`.
             size: bytes to read (reads) or the size of a generated payload (writes).
-            data: the payload of a write; None retries the pending write buffer.
+            data: the payload of a write (bytes, or a view of :attr:`write_data`: the rest
+                of a partial write); None retries the pending write buffer.
             buffer: for writes, ``auto``/``same``/``copy`` (see the scenario format).
 
         Returns:

@@ -32,7 +32,7 @@ from biopair.endpoints.config import (
     EndpointConfig,
     pattern_bytes,
 )
-from biopair.endpoints.protocol import Capabilities, RawResult
+from biopair.endpoints.protocol import Capabilities, RawResult, WriteData
 
 #: pyOpenSSL takes every op, setting and result but those of OpenSSL's C API its binding
 #: lacks (config.C_API_*), on memory BIOs or a socket.
@@ -229,7 +229,7 @@ class Endpoint:
         op: str,
         *,
         size: int | None = None,
-        data: bytes | None = None,
+        data: WriteData | None = None,
         buffer: str = "auto",
     ) -> RawResult:
         """Make one SSL call.
@@ -237,7 +237,8 @@ class Endpoint:
         Args:
             op: one of :data:`OPS`.
             size: read/peek buffer size, or write length (with generated data).
-            data: write payload.
+            data: write payload (a view of :attr:`write_data`, the rest of a partial
+                write, is written from the same C buffer: no copy).
             buffer: for write: ``auto`` reuses the pending buffer when no data/size is
                 given and allocates a new one otherwise; ``same`` refills the pending
                 buffer at the same C address with the new payload (if any); ``copy``
@@ -262,7 +263,7 @@ class Endpoint:
             result = _openssl.call(self.conn, raw_op)
         return result
 
-    def caller(self, op: str, size: int | None = None, data: bytes | None = None,
+    def caller(self, op: str, size: int | None = None, data: WriteData | None = None,
                buffer: str = "auto") -> Callable[[], RawResult]:
         """A callable making ``call(op, size=size, data=data, buffer=buffer)`` each time
         it is called: the pair prepares one per run entry.  A handshake op gets
@@ -273,10 +274,15 @@ class Endpoint:
         return functools.partial(self.call, op, size=size, data=data, buffer=buffer)
 
     def _write_buffer(
-        self, size: int | None, data: bytes | None, buffer: str
+        self, size: int | None, data: WriteData | None, buffer: str
     ) -> _openssl.WriteBuffer:
         payload = data if data is not None else pattern_bytes(size) if size is not None else None
         current = self._write
+        if buffer == "auto" and current is not None and payload is not None:
+            window = current.continued(payload)
+            if window is not None:  # the rest of a partial write: same memory, no copy
+                self._write = window
+                return window
         if payload is None and buffer == "copy" and current is not None:
             payload = current.data  # an equal copy of the pending write, elsewhere
         if payload is None:
@@ -295,7 +301,7 @@ class Endpoint:
         return current
 
     @property
-    def write_data(self) -> bytes:
+    def write_data(self) -> WriteData:
         """The payload of the endpoint's current write buffer (b"" before any write)."""
         return self._write.data if self._write is not None else b""
 

@@ -44,7 +44,7 @@ from cryptography.x509.oid import NameOID
 
 from biopair.endpoints import pki
 from biopair.endpoints.config import OPS, ConfigError, EndpointConfig, pattern_bytes
-from biopair.endpoints.protocol import Capabilities, RawResult
+from biopair.endpoints.protocol import Capabilities, RawResult, WriteData
 from biopair.outcome import ERROR_NAMES
 
 #: What the ``ssl`` module can do: no peek, renegotiate or early data (SSLObject has no
@@ -227,7 +227,7 @@ class StdlibEndpoint:
         return self.incoming.pending
 
     # -- calls --------------------------------------------------------------------------
-    def call(self, op: str, *, size: int | None = None, data: bytes | None = None,
+    def call(self, op: str, *, size: int | None = None, data: WriteData | None = None,
              buffer: str = "auto") -> RawResult:
         """Make one call through the ``ssl`` module.
 
@@ -255,7 +255,7 @@ class StdlibEndpoint:
                                      data=b"", pyopenssl=shown)
             elif raw_op == "write":
                 if data is not None or size is not None:
-                    self._payload = data if data is not None else pattern_bytes(size or 0)
+                    self._payload = bytes(data) if data is not None else pattern_bytes(size or 0)
                 ret = self.conn.write(self._payload)
                 shown = f"return {ret}"
             elif raw_op == "shutdown":

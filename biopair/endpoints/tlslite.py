@@ -50,7 +50,7 @@ from biopair.endpoints.config import (
     EndpointConfig,
     pattern_bytes,
 )
-from biopair.endpoints.protocol import Capabilities, RawResult
+from biopair.endpoints.protocol import Capabilities, RawResult, WriteData
 
 #: What to install when tlslite-ng is missing.
 PACKAGE = "pip install tlslite-ng"
@@ -69,6 +69,7 @@ CAPABILITIES = Capabilities(
                        "received"}),
     links=frozenset({"memory", "socket"}),
     versions=frozenset({"1.2", "1.3"}),
+    capped_sends=True,
     raw_returns=False,
     package=PACKAGE,
 )
@@ -166,7 +167,7 @@ class TlsliteEndpoint:
         cfg: the endpoint's settings (``stack = "tlslite-ng"``).
         sock: the endpoint's end of a socketpair on a socket link (None: in memory).
         send_cap: in memory, the most bytes sends may hold until the link takes them
-            (None: unbounded).
+            (None: ``cfg.send_cap``, which the builder sets from ``[schedule] send_cap``).
 
     Raises:
         ConfigError: for a setting tlslite-ng cannot honour.
@@ -181,7 +182,7 @@ class TlsliteEndpoint:
         self.name = cfg.role
         self.stack = "tlslite-ng"
         self.capabilities = CAPABILITIES
-        self.pipe = Pipe(sock, send_cap)
+        self.pipe = Pipe(sock, cfg.send_cap if send_cap is None else send_cap)
         self.conn = TLSConnection(_Socket(self.pipe))
         self._hs_settings = _settings(cfg)
         self._chain, self._key = _credentials(cfg)
@@ -212,7 +213,7 @@ class TlsliteEndpoint:
             return conn.writeAsync(self._payload)
         return conn.closeAsync()
 
-    def call(self, op: str, *, size: int | None = None, data: bytes | None = None,
+    def call(self, op: str, *, size: int | None = None, data: WriteData | None = None,
              buffer: str = "auto") -> RawResult:
         """Advance the op's generator by one step.
 
@@ -230,7 +231,7 @@ class TlsliteEndpoint:
             raise ValueError(f"the tlslite-ng stack cannot {op}")
         raw_op = OPS[op]
         if raw_op == "write" and (data is not None or size is not None):
-            self._payload = data if data is not None else pattern_bytes(size or 0)
+            self._payload = bytes(data) if data is not None else pattern_bytes(size or 0)
             self._pending.pop("write", None)
         gen = self._pending.get(raw_op)
         try:

@@ -41,7 +41,7 @@ from biopair.endpoints.config import (
     EndpointConfig,
     pattern_bytes,
 )
-from biopair.endpoints.protocol import Capabilities, RawResult
+from biopair.endpoints.protocol import Capabilities, RawResult, WriteData
 
 #: What the wolfSSL endpoint does: handshakes, reads, peeks, writes and shutdown, TLS 1.2
 #: and 1.3, on memory or a socket; no renegotiation, post-handshake auth, early data,
@@ -58,6 +58,7 @@ CAPABILITIES = Capabilities(
                        "session_reused", "shutdown", "received", "state"}),
     links=frozenset({"memory", "socket"}),
     versions=frozenset({"1.2", "1.3"}),
+    capped_sends=True,
     package=_wolfssl.PACKAGE,
 )
 
@@ -182,7 +183,8 @@ class WolfSSLEndpoint:
         cfg: the endpoint's settings (``stack = "wolfssl"``).
         sock: the endpoint's end of a socketpair on a socket link (None: in memory).
         send_cap: in memory, the most bytes the send callback holds until the link takes
-            them (None: unbounded); beyond it the callback says "would block".
+            them (None: ``cfg.send_cap``, which the builder sets from ``[schedule]
+            send_cap``); beyond it the callback says "would block".
 
     Raises:
         ConfigError: for a setting wolfSSL refuses.
@@ -197,7 +199,7 @@ class WolfSSLEndpoint:
         self.name = cfg.role
         self.stack = "wolfssl"
         self.capabilities = CAPABILITIES
-        self.pipe = Pipe(sock, send_cap)
+        self.pipe = Pipe(sock, cfg.send_cap if send_cap is None else send_cap)
         self.received = bytearray()
         self._payload = b""
         self._ctx = build_context(cfg)
@@ -237,7 +239,7 @@ class WolfSSLEndpoint:
         return self._payload
 
     # -- calls --------------------------------------------------------------------------
-    def call(self, op: str, *, size: int | None = None, data: bytes | None = None,
+    def call(self, op: str, *, size: int | None = None, data: WriteData | None = None,
              buffer: str = "auto") -> RawResult:
         """Make one wolfSSL call.
 
@@ -267,7 +269,7 @@ class WolfSSLEndpoint:
                     self.received += got
         elif raw_op in WRITE_OPS:
             if data is not None or size is not None:
-                self._payload = data if data is not None else pattern_bytes(size or 0)
+                self._payload = bytes(data) if data is not None else pattern_bytes(size or 0)
             ret = lib.wolfSSL_write(ssl, self._payload, len(self._payload))
         else:  # shutdown
             ret = lib.wolfSSL_shutdown(ssl)

@@ -64,19 +64,24 @@ def build(
     socket_buffer: int | None,
     trace_hooks: bool,
     bio_pair_size: int | None = None,
+    send_cap: int | None = None,
 ) -> Parts:
     """Make the endpoints and the links between them.
 
     On ``link = "bio-pair"`` every libssl endpoint sits on a BIO pair of
     ``bio_pair_size`` bytes each way (default
     :data:`~biopair.transport.biopair.DEFAULT_SIZE`), any other stays on its memory BIOs,
-    and each direction is a :class:`~biopair.transport.biopair.BioPairLink`.
+    and each direction is a :class:`~biopair.transport.biopair.BioPairLink`.  With
+    ``send_cap``, every endpoint whose stack declares ``capped_sends`` (wolfSSL,
+    tlslite-ng) holds at most that many output bytes in memory until the link takes them;
+    any other endpoint is unchanged.
 
     Returns:
         The :class:`Parts`.
 
     Raises:
-        ValueError: for an unknown ``link``, or a bio-pair link without a libssl endpoint.
+        ValueError: for an unknown ``link``, a bio-pair link without a libssl endpoint,
+            or a ``send_cap`` off a memory link or without an endpoint that takes one.
         ConfigError, PeerError: as :func:`biopair.endpoints.registry.make_endpoints`
             (after releasing whatever was made).
     """
@@ -84,6 +89,8 @@ def build(
         raise ValueError(f"link must be one of {LINK_KINDS}, not {link!r}")
     if link == "bio-pair":
         client, server = _on_bio_pairs(client, server, bio_pair_size or BIO_PAIR_SIZE)
+    if send_cap is not None:
+        client, server = _capped(client, server, link, send_cap)
     sockets: dict[str, SocketEnds] = {}
     endpoints: dict[str, Any] = {}
     try:
@@ -159,6 +166,24 @@ def _on_bio_pairs(client: EndpointConfig | None, server: EndpointConfig | None,
     if not any(cfg.stack == "libssl" for cfg in cfgs):
         raise ValueError('link = "bio-pair" needs a libssl endpoint (stack = "libssl")')
     return cfgs[0], cfgs[1]
+
+
+def _capped(client: EndpointConfig | None, server: EndpointConfig | None, link: str,
+            cap: int) -> tuple[EndpointConfig, EndpointConfig]:
+    if cap < 1:
+        raise ValueError("send_cap must be >= 1")
+    if link != "memory":
+        raise ValueError(f'send_cap caps in-memory sends: it needs link = "memory", not '
+                         f'{link!r}')
+    cfgs = [cfg or EndpointConfig(role=role) for cfg, role in ((client, "client"),
+                                                               (server, "server"))]
+    takes = [registry.capabilities(cfg.stack).capped_sends for cfg in cfgs]
+    if not any(takes):
+        raise ValueError("send_cap needs an endpoint whose sends can be capped (stack = "
+                         "\"wolfssl\" or \"tlslite-ng\")")
+    capped = [dataclasses.replace(cfg, send_cap=cap) if take else cfg
+              for cfg, take in zip(cfgs, takes, strict=True)]
+    return capped[0], capped[1]
 
 
 def _bio_pair_links(endpoints: Mapping[str, Any], size: int) -> dict[str, Link]:

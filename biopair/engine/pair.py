@@ -33,7 +33,7 @@ from typing import Any
 from OpenSSL import SSL
 
 from biopair.endpoints.config import READ_OPS, EndpointConfig
-from biopair.endpoints.protocol import Endpoint, RawResult
+from biopair.endpoints.protocol import Endpoint, RawResult, WriteData
 from biopair.engine import builder, recorder, runloop
 from biopair.engine.builder import LINK_KINDS
 from biopair.engine.recorder import Clock
@@ -117,9 +117,13 @@ class Pair:
             records through before OpenSSL answers WANT_WRITE.
         bio_pair_size: on ``link = "bio-pair"``, the bytes each way of the BIO pair every
             libssl endpoint sits on (see :mod:`biopair.transport.biopair`).
+        send_cap: on a memory link, the most output bytes each callback-I/O endpoint
+            (wolfSSL, tlslite-ng) holds until the link takes them: its sends beyond are
+            told "would block", a genuine WANT_WRITE (None: unbounded).
 
     Raises:
-        ValueError: for an unknown ``turns`` or ``link``.
+        ValueError: for an unknown ``turns`` or ``link``, or a ``send_cap`` no endpoint
+            takes.
 
     Example::
 
@@ -142,13 +146,14 @@ class Pair:
         link: str = "memory",
         socket_buffer: int | None = None,
         bio_pair_size: int | None = None,
+        send_cap: int | None = None,
     ) -> None:
         if turns not in TURNS:
             raise ValueError(f"turns must be one of {TURNS}, not {turns!r}")
         protocol_on = record if protocol is None else protocol
         parts = builder.build(client, server, contexts=contexts or {}, link=link,
                               socket_buffer=socket_buffer, trace_hooks=protocol_on,
-                              bio_pair_size=bio_pair_size)
+                              bio_pair_size=bio_pair_size, send_cap=send_cap)
         self.endpoints: dict[str, Endpoint] = parts.endpoints
         self.links: dict[str, Link] = parts.links
         self.link_kind = parts.link_kind
@@ -241,7 +246,7 @@ class Pair:
         op: str,
         *,
         size: int | None = None,
-        data: bytes | None = None,
+        data: WriteData | None = None,
         buffer: str = "auto",
     ) -> Call:
         """Make one SSL call on ``endpoint``, then pull what it wrote onto the links.
@@ -252,7 +257,7 @@ class Pair:
         return self.caller(endpoint, op, size, data, buffer)()
 
     def caller(self, endpoint: str, op: str, size: int | None = None,
-               data: bytes | None = None, buffer: str = "auto") -> Callable[[], Call]:
+               data: WriteData | None = None, buffer: str = "auto") -> Callable[[], Call]:
         """A callable that makes ``call(endpoint, op, size=size, data=data,
         buffer=buffer)`` each time it is called, with every lookup made once.
 
@@ -480,7 +485,7 @@ class Pair:
         """The links, in direction order (what a schedule's moves choose from)."""
         return self._link_list
 
-    def write_data(self, endpoint: str) -> bytes:
+    def write_data(self, endpoint: str) -> WriteData:
         """The payload of ``endpoint``'s pending write."""
         return self.endpoints[endpoint].write_data
 

@@ -5,10 +5,11 @@ has not yet finished, making the schedule's moves after every call (every choice
 turn order, keeping the turn, which links move and by how much -- is the
 :class:`~biopair.engine.schedule.Schedule`'s).  An entry finishes when its call returns
 anything but WANT_*; a write entry that wrote only part of its bytes
-(SSL_MODE_ENABLE_PARTIAL_WRITE) goes on with the rest, in a new buffer, so its outcomes
-are the byte counts OpenSSL returned (``16384 16384 7232``).  A write entry retried after
-WANT_* passes the same buffer again.  The run ends when every entry has finished, or with
-a terminal outcome:
+(SSL_MODE_ENABLE_PARTIAL_WRITE) goes on with the rest, passed as a ``memoryview`` of the
+same payload (never a copy: writing N bytes costs O(N) however many calls it takes), so
+its outcomes are the byte counts OpenSSL returned (``16384 16384 7232``).  A write entry
+retried after WANT_* passes the same buffer again.  The run ends when every entry has
+finished, or with a terminal outcome:
 
 * ``DEADLOCK``: a whole round in which every entry still running said WANT_* and nothing
   changed: no call sent or consumed a byte, no move delivered one, no EOF reached a
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from biopair.endpoints.config import WRITE_OPS
+from biopair.endpoints.protocol import WriteData
 from biopair.engine.schedule import NO_MOVE, LinkState, MoveChoice, Schedule, Size
 from biopair.engine.trace import Call
 from biopair.outcome import DEADLOCK, LIMIT, Outcome
@@ -117,7 +119,7 @@ class Driver(Protocol[L]):
         ...
 
     def call(self, endpoint: str, op: str, *, size: int | None = None,
-             data: bytes | None = None) -> Call:
+             data: WriteData | None = None) -> Call:
         """One SSL call, and the pulls after it."""
         ...
 
@@ -134,7 +136,7 @@ class Driver(Protocol[L]):
         """A callable making ``move_link(link, size, False)`` each time."""
         ...
 
-    def write_data(self, endpoint: str) -> bytes:
+    def write_data(self, endpoint: str) -> WriteData:
         """The payload of the endpoint's pending write."""
         ...
 
@@ -155,7 +157,8 @@ class EntryState:
         index: its position in the run's entry list.
         calls: calls made for it so far.
         done: its outcomes other than WANT_* so far (it finishes at ``entry.repeat``).
-        rest: the unwritten rest of a partial write, passed by the next call.
+        rest: the unwritten rest of a partial write, passed by the next call (a view of
+            the payload, not a copy).
     """
 
     __slots__ = ("calls", "done", "entry", "index", "rest")
@@ -165,7 +168,7 @@ class EntryState:
         self.index = index
         self.calls = 0
         self.done = 0  # outcomes other than WANT_* so far (repeat)
-        self.rest: bytes | None = None
+        self.rest: WriteData | None = None
 
     @property
     def endpoint(self) -> str:
@@ -256,7 +259,9 @@ def run(
                     if done is not None and done > 0:
                         written = driver.write_data(endpoint)
                         if done < len(written):
-                            state.rest = written[done:]
+                            # A view: the rest shares the payload's memory (no O(N)
+                            # copy per partial write; the Call records share it too).
+                            state.rest = memoryview(written)[done:]
                 error = call.error
                 if state.rest is None and (error is None or not error.startswith("WANT_")):
                     # Finished (the rule is outcome.wants(), written out on the hot path),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from biopair.endpoints.config import READ_OPS
+from biopair.endpoints.protocol import WriteData
 from biopair.outcome import Outcome, format_outcome, format_reasons, format_ret, wants
 from biopair.tls.parser import RecordView
 
@@ -30,7 +31,10 @@ class Call(NamedTuple):
         error: SSL_get_error() name, or None where not asked.
         reasons: the error queue's reason strings.
         pyopenssl: what pyOpenSSL's public method would have raised or returned.
-        data: bytes read (read/peek) or offered (write).
+        data: bytes read (read/peek) or offered (write: what the caller passed, ``b""``
+            for a generated payload; for a write that goes on after a partial write, a
+            read-only ``memoryview`` of the entry's payload -- every such call shares the
+            one payload, ``bytes(call.data)`` makes a copy).
         sent: bytes the endpoint put on its link during the call.
         consumed: bytes the call took from the endpoint's input (memory BIO or socket).
         step: index of the scenario step that made the call, if any.
@@ -43,7 +47,7 @@ class Call(NamedTuple):
     error: str | None
     reasons: tuple[str, ...]
     pyopenssl: str
-    data: bytes = b""
+    data: WriteData = b""
     sent: int = 0
     consumed: int = 0
     step: int | None = None
@@ -71,7 +75,7 @@ class Call(NamedTuple):
             "pyopenssl": self.pyopenssl,
             "sent": self.sent,
             "consumed": self.consumed,
-            "data": self.data.decode("latin-1")
+            "data": str(self.data, "latin-1")
             if self.op in READ_OPS else None,
         }
 

@@ -51,7 +51,10 @@ _OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
     ">": operator.gt,
     "<": operator.lt,
 }
-_COMPARISON = re.compile(r"^\s*([a-z-]+)\s*(>=|<=|==|!=|>|<)\s*(\d+(?:\.\d+)*)\s*$")
+# ASCII digits, at most 9 to a part: \d would take any Unicode digit, and int() refuses
+# more than 4300.
+_COMPARISON = re.compile(
+    r"^\s*([a-z-]+)\s*(>=|<=|==|!=|>|<)\s*([0-9]{1,9}(?:\.[0-9]{1,9}){0,7})\s*$")
 ELSE = "else"
 T = TypeVar("T")
 #: A stack's versions by library name (``{"openssl": (3, 5, 4), ...}``): what conditions
@@ -130,14 +133,20 @@ def parse_condition(text: str) -> Condition:
         m = _COMPARISON.match(part)
         if m is None:
             raise ConditionError(
-                f"cannot read {part.strip()!r} in condition {text!r}: expected "
-                f"LIBRARY OP VERSION like \"openssl >= 3.2\" (or \"else\")")
+                f"cannot read {_shown(part.strip())} in condition {_shown(text)}: expected "
+                f"LIBRARY OP VERSION like \"openssl >= 3.2\" (or \"else\"; a version is "
+                f"up to 8 parts of up to 9 digits)")
         library, op, version = m.groups()
         if library not in LIBRARIES:
-            raise ConditionError(f"unknown library {library!r} in condition {text!r}; "
+            raise ConditionError(f"unknown library {library!r} in condition {_shown(text)}; "
                                  f"expected one of {', '.join(LIBRARIES)}")
         comparisons.append(Comparison(library, op, parse_version(version)))
     return Condition(text, tuple(comparisons))
+
+
+def _shown(text: str) -> str:
+    # (The scenario model's shown(); conditions sit below the model.)
+    return repr(text) if len(text) <= 80 else f"{text[:80]!r}... ({len(text)} characters)"
 
 
 def first_holding(branches: Sequence[tuple[Condition, T]], versions: Versions

@@ -17,6 +17,9 @@ value, chosen when a run starts.
 from __future__ import annotations
 
 import functools
+import os
+import re
+import stat
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -47,7 +50,7 @@ from biopair.engine.pair import (
 )
 from biopair.engine.schedule import LinkDeliver
 from biopair.outcome import Pattern, PatternError, compile_pattern
-from biopair.scenario import rules
+from biopair.scenario import readers, rules
 from biopair.scenario.conditions import Condition as VersionCondition
 from biopair.scenario.conditions import ConditionError
 from biopair.scenario.conditions import parse_condition as parse_version_condition
@@ -76,6 +79,8 @@ from biopair.scenario.model import (
     Step,
     SweepSpec,
     Versioned,
+    number,
+    shown,
 )
 from biopair.scenario.readers import Reader, describe, suggest
 from biopair.tls.framing import STOPS
@@ -101,7 +106,8 @@ _TOP_KEYS = ("title", "about", "tags", "requires", "client", "server", "schedule
 _ENDPOINT_KEYS = SETTINGS
 _CLIENT_ONLY = ("post_handshake_auth", "resume", "verify_host")
 _SERVER_ONLY = ("verify_client", "max_early_data")
-_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer", "bio_pair_size")
+_SCHEDULE_KEYS = ("deliver", "max_calls", "turns", "link", "socket_buffer", "bio_pair_size",
+                  "send_cap")
 #: The largest BIO pair a scenario may ask for (each way).
 MAX_BIO_PAIR = 1 << 24
 _FAULT_ACTIONS = ("corrupt", "truncate", "drop", "duplicate", "inject", "split", "coalesce")
@@ -148,10 +154,19 @@ _RUN_ENTRY_KEYS = ("call", "size", "data", "repeat", "sends")
 MAX_REPEAT = 10_000
 BUFFERS = ("auto", "same", "copy")
 #: The largest read, peek or write a step may ask for (64 MiB).
-MAX_SIZE = 1 << 26
+MAX_SIZE = readers.MAX_SIZE
 #: Bytes a write buffer holds at one address (biopair.endpoints._openssl.WriteBuffer's capacity).
 SAME_BUFFER_CAPACITY = 65536
 
+
+#: Endpoint strings and the rule each must meet (the rules in biopair.scenario.readers).
+_ENDPOINT_STRINGS: dict[str, Callable[[str], str | None]] = {
+    "server_name": readers.server_name_problem,
+    "verify_host": readers.host_problem,
+    "cert_host": readers.cert_host_problem,
+    "ciphers": readers.openssl_string_problem,
+    "ciphersuites": readers.openssl_string_problem,
+}
 
 #: Ops that take a size: reads (the buffer) and writes (a generated payload).
 _SIZED_OPS = (*READ_OPS, *WRITE_OPS)
@@ -188,28 +203,60 @@ class ScenarioErrors(ScenarioError):
 class _Loader:
     """Reads one file's sections into the model; ``self.read`` holds the typed readers."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, stacks: Mapping[str, str] | None = None) -> None:
         self.path = str(path)
         self.read = Reader(path)
         #: the errors found so far, in the file's order (see :meth:`attempt`).
         self.errors: list[ScenarioError] = []
+        self.stacks = dict(stacks or {})
 
     def fail(self, key: str, message: str) -> ScenarioError:
         return self.read.fail(key, message)
 
     # -- the file and its top level ------------------------------------------------------
     def load(self) -> Scenario:
+        text = self.text()
+        depth = _nesting(text)
+        if depth > readers.MAX_NESTING:
+            raise self.fail("", f"arrays and tables nest {depth} deep; at most "
+                                f"{readers.MAX_NESTING}")
         try:
-            with open(self.path, "rb") as fh:
-                doc = tomllib.load(fh)
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise self.fail("", f"invalid TOML: {exc}") from None
+        except RecursionError:
+            raise self.fail("", f"arrays and tables nest more than {readers.MAX_NESTING} "
+                                f"deep") from None
+        except ValueError as exc:
+            # int() refuses a decimal integer of more than 4300 digits.
+            raise self.fail("", "invalid TOML: an integer of more than 4300 digits"
+                            if "digits" in str(exc) else f"invalid TOML: {exc}") from None
+        return self.scenario(doc)
+
+    def text(self) -> str:
+        # Only a regular file is read, and at most MAX_FILE_BYTES of it: a FIFO would
+        # block and /dev/zero never ends.  stat() first (opening a FIFO blocks), then
+        # open without blocking and check that what was opened is that regular file.
+        cap = readers.MAX_FILE_BYTES
+        try:
+            st = os.stat(self.path)
+            if not stat.S_ISREG(st.st_mode):
+                raise self.fail("", f"not a regular file ({_file_kind(st.st_mode)}): a "
+                                    f"scenario is a .toml file")
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                    raise self.fail("", "not a regular file: a scenario is a .toml file")
+                data = fh.read(cap + 1)
         except OSError as exc:
             raise self.fail("", f"cannot read: {exc.strerror or exc}") from None
+        if len(data) > cap:
+            raise self.fail("", f"larger than {cap:,} bytes (the largest scenario file)")
+        try:
+            return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise self.fail("", f"not UTF-8 text (byte {exc.start}): TOML files are UTF-8"
                             ) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise self.fail("", f"invalid TOML: {exc}") from None
-        return self.scenario(doc)
 
     def attempt(self, read: Callable[[], Any], default: Any) -> Any:
         """``read()``, or ``default`` after noting its ScenarioError: every error at once.
@@ -238,16 +285,22 @@ class _Loader:
 
     def scenario(self, doc: dict[str, Any]) -> Scenario:
         read = self.read
+        for role, stack in self.stacks.items():
+            # ``biopair run --stacks``: the same file on other stacks, validated as if the
+            # file named them (a table that is not a table is left for the reader to refuse).
+            table = doc.get(role, {})
+            if isinstance(table, dict):
+                doc = {**doc, role: {**table, "stack": stack}}
         attempt = self.attempt
         doc = self.known_keys(doc, _TOP_KEYS, "")
-        title = about = ""
+        title = ""
         if "title" not in doc:
             self.errors.append(self.fail("title", "missing (every scenario needs a one-line "
                                                   "title)"))
         else:
-            title = attempt(lambda: read.string(doc["title"], "title"), "")
-        about = attempt(lambda: read.string(doc.get("about", ""), "about"), "")
-        tags = attempt(lambda: read.str_list(doc.get("tags", []), "tags"), ())
+            title = attempt(lambda: read.text(doc["title"], "title"), "")
+        about = attempt(lambda: read.text(doc.get("about", ""), "about", lines=True), "")
+        tags = attempt(lambda: read.str_list(doc.get("tags", []), "tags", read.text), ())
         requires = attempt(lambda: tuple(
             self.requirement(text, f"requires[{i + 1}]") for i, text in
             enumerate(read.str_list(doc.get("requires", []), "requires"))), ())
@@ -259,14 +312,16 @@ class _Loader:
         schedule = self.known_keys(schedule, _SCHEDULE_KEYS, "schedule")
         deliver = attempt(lambda: self.deliver(schedule.get("deliver", "all"),
                                                "schedule.deliver"), "all")
-        max_calls = attempt(lambda: read.positive(schedule.get("max_calls", DEFAULT_MAX_CALLS),
-                                                  "schedule.max_calls"), DEFAULT_MAX_CALLS)
+        max_calls = attempt(lambda: read.at_most(schedule.get("max_calls", DEFAULT_MAX_CALLS),
+                                                 "schedule.max_calls", readers.MAX_CALLS,
+                                                 "calls"), DEFAULT_MAX_CALLS)
         turns = attempt(lambda: read.choice(schedule.get("turns", "alternate"), TURNS,
                                             "schedule.turns"), "alternate")
         link = attempt(lambda: read.choice(schedule.get("link", "memory"), LINK_KINDS,
                                            "schedule.link"), "memory")
         socket_buffer = attempt(lambda: self.socket_buffer(schedule, link), None)
         bio_pair_size = attempt(lambda: self.bio_pair_size(schedule, link), None)
+        send_cap = attempt(lambda: self.send_cap(schedule), None)
         steps: tuple[Step, ...] = ()
         if "steps" not in doc:
             self.errors.append(self.fail("steps", "missing (a scenario needs at least one "
@@ -291,23 +346,29 @@ class _Loader:
         assert client is not None and server is not None
         rules.check_stacks(read, {"client": client, "server": server}, link, steps, result,
                            resume)
+        rules.check_send_cap(read, {"client": client, "server": server}, link, send_cap)
         return Scenario(
             path=self.path, title=title, about=about, tags=tags, client=client,
             server=server, steps=steps, result=result, deliver=deliver,
             max_calls=max_calls, turns=turns, link=link, resume=resume, sweep=sweep,
             explore=explore,
-            socket_buffer=socket_buffer, bio_pair_size=bio_pair_size,
+            socket_buffer=socket_buffer, bio_pair_size=bio_pair_size, send_cap=send_cap,
             requires=requires,
         )
 
     def socket_buffer(self, schedule: Mapping[str, Any], link: str) -> int | None:
         if "socket_buffer" not in schedule:
             return None
-        size = self.read.positive(schedule["socket_buffer"], "schedule.socket_buffer")
+        size = self.read.at_most(schedule["socket_buffer"], "schedule.socket_buffer",
+                                 1 << 24, "bytes (16 MiB)")
         rules.check_schedule(self.read, link, size)
-        if size > 1 << 24:
-            raise self.fail("schedule.socket_buffer", "must be at most 16 MiB")
         return size
+
+    def send_cap(self, schedule: Mapping[str, Any]) -> int | None:
+        if "send_cap" not in schedule:
+            return None
+        return self.read.at_most(schedule["send_cap"], "schedule.send_cap", MAX_BIO_PAIR,
+                                 "bytes")
 
     def bio_pair_size(self, schedule: Mapping[str, Any], link: str) -> int | None:
         if "bio_pair_size" not in schedule:
@@ -333,10 +394,13 @@ class _Loader:
         for key in ("version", "min_version", "max_version"):
             if key in table:
                 kw[key] = read.choice(table[key], VERSIONS, f"{role}.{key}")
-        for key in ("server_name", "verify_host", "cert_host", "ciphers", "ciphersuites"):
+        # Strings that reach OpenSSL, the IDNA codec, the certificate builder or a peer's
+        # command line: each checked against what its receiver accepts (readers.py).
+        for key, problem in _ENDPOINT_STRINGS.items():
             if key in table:
                 kw[key] = read.string(table[key], f"{role}.{key}")
-                read.ascii(kw[key], f"{role}.{key}")
+                if not (key == "server_name" and kw[key] == ""):
+                    read.checked(kw[key], f"{role}.{key}", problem)
         if "server_name" in table and table["server_name"] == "":
             kw["server_name"] = None
         for key in ("verify", "post_handshake_auth", "quiet_shutdown"):
@@ -354,20 +418,20 @@ class _Loader:
             kw["cert_validity"] = read.choice(table["cert_validity"], pki.VALIDITIES,
                                               f"{role}.cert_validity")
         if "cert_padding" in table:
-            kw["cert_padding"] = read.positive(table["cert_padding"], f"{role}.cert_padding",
-                                               zero=True)
-            if kw["cert_padding"] > 60000:
-                raise self.fail(f"{role}.cert_padding", "must be at most 60000 bytes")
+            kw["cert_padding"] = read.at_most(table["cert_padding"], f"{role}.cert_padding",
+                                              60000, "bytes", zero=True)
         if "verify_client" in table:
             kw["verify_client"] = read.choice(table["verify_client"], VERIFY_CLIENT,
                                               f"{role}.verify_client")
-        for key in ("alpn", "groups", "sigalgs"):
+        for key, problem in (("alpn", readers.alpn_problem),
+                             ("groups", readers.list_name_problem),
+                             ("sigalgs", readers.list_name_problem)):
             if key in table:
-                kw[key] = read.str_list(table[key], f"{role}.{key}", read.ascii)
-        for i, proto in enumerate(kw.get("alpn", ())):
-            if not 1 <= len(proto) <= 255:
-                raise self.fail(f"{role}.alpn[{i + 1}]", "an ALPN protocol name is 1 to 255 "
-                                                         f"bytes, got {len(proto)}")
+                kw[key] = read.str_list(table[key], f"{role}.{key}",
+                                        functools.partial(read.checked, problem=problem))
+                if len(kw[key]) > readers.MAX_LIST_ENTRIES:
+                    raise self.fail(f"{role}.{key}", f"at most {readers.MAX_LIST_ENTRIES} "
+                                                     f"entries, got {len(kw[key])}")
         if "options" in table:
             kw["options"] = read.str_list(table["options"], f"{role}.options",
                                           read.name_in(_openssl.OPTIONS, "option"))
@@ -376,8 +440,10 @@ class _Loader:
                 kw[key] = read.str_list(table[key], f"{role}.{key}",
                                         read.name_in(_openssl.MODES, "mode"))
         if "max_early_data" in table:
-            kw["max_early_data"] = read.positive(table["max_early_data"],
-                                                 f"{role}.max_early_data", zero=True)
+            kw["max_early_data"] = read.at_most(table["max_early_data"],
+                                                f"{role}.max_early_data",
+                                                readers.MAX_EARLY_DATA, "bytes (a uint32)",
+                                                zero=True)
         if "max_send_fragment" in table:
             lo, hi = MAX_SEND_FRAGMENT
             kw["max_send_fragment"] = read.at_most(table["max_send_fragment"],
@@ -416,13 +482,16 @@ class _Loader:
                 'integers, or a table of those by direction')
         if isinstance(value, str):
             if value not in DELIVER_NAMES:
-                raise self.fail(key, f"expected {what}, got {value!r}"
+                raise self.fail(key, f"expected {what}, got {shown(value)}"
                                      f"{suggest(value, DELIVER_NAMES)}")
             return value
         if isinstance(value, int) and not isinstance(value, bool):
-            return self.read.positive(value, key)
+            return self.read.at_most(value, key, MAX_SIZE, "bytes")
         if isinstance(value, list) and value:
-            return tuple(self.read.positive(v, f"{key}[{i + 1}]") for i, v in enumerate(value))
+            if len(value) > readers.MAX_COUNT:
+                raise self.fail(key, f"at most {readers.MAX_COUNT:,} entries, got {len(value)}")
+            return tuple(self.read.at_most(v, f"{key}[{i + 1}]", MAX_SIZE, "bytes")
+                         for i, v in enumerate(value))
         raise self.fail(key, f"expected {what}, got {describe(value)}")
 
     def direction(self, value: Any, key: str) -> str:
@@ -445,6 +514,8 @@ class _Loader:
             raise self.fail(where, f"a step needs exactly one action key of "
                                    f"{', '.join(_ACTIONS)}; found {found}")
         action = actions[0]
+        if "note" in raw:
+            self.read.text(raw["note"], f"{where}.note", lines=True)
         for key in raw:
             if key != action and key not in _STEP_MODIFIERS[action]:
                 takes = ", ".join(_STEP_MODIFIERS[action])
@@ -466,7 +537,8 @@ class _Loader:
                 if isinstance(raw["bytes"], str):
                     nbytes = self.read.choice(raw["bytes"], STOPS, f"{where}.bytes")
                 else:
-                    nbytes = self.read.positive(raw["bytes"], f"{where}.bytes", zero=True)
+                    nbytes = self.read.at_most(raw["bytes"], f"{where}.bytes",
+                                               readers.MAX_OFFSET, "bytes", zero=True)
             return MoveStep(i, self.direction(value, key), nbytes)
         if action == "eof" and any(k in raw for k in _ADDRESS):
             return self.fault_step(raw, i, where, "eof")
@@ -478,7 +550,13 @@ class _Loader:
             if "until" not in raw:
                 raise self.fail(f"{where}.until", 'missing: a hold needs until = "server sent '
                                                   'ServerHello" or similar')
-            text = self.read.typed(raw["until"], str, f"{where}.until", "a condition string")
+            text = self.read.text(raw["until"], f"{where}.until")
+            for word in text.split():
+                if word.isdigit() and not (word.isascii() and len(word) <= 5
+                                           and 1 <= int(word) <= readers.MAX_COUNT):
+                    raise self.fail(f"{where}.until", f"a count is an ASCII number from 1 "
+                                                      f"to {readers.MAX_COUNT:,}, got "
+                                                      f"{shown(word, 30)}")
             try:
                 until = parse_condition(text)
             except ValueError as exc:
@@ -491,21 +569,29 @@ class _Loader:
             raise self.fail(key, f'expected "ENDPOINT OP", got {describe(text)}')
         words = text.split()
         if len(words) not in (2, 3):
-            raise self.fail(key, f'expected "ENDPOINT OP" (e.g. "client connect"), got {text!r}')
+            raise self.fail(key, f'expected "ENDPOINT OP" (e.g. "client connect"), got '
+                                 f'{shown(text)}')
         endpoint, op = words[0], words[1]
         if endpoint not in ENDPOINTS:
-            raise self.fail(key, f"unknown endpoint {endpoint!r}{suggest(endpoint, ENDPOINTS)}"
+            raise self.fail(key, f"unknown endpoint {shown(endpoint)}"
+                                 f"{suggest(endpoint, ENDPOINTS)}"
                                  f"; expected client or server")
         if op not in OPS:
-            raise self.fail(key, f"unknown op {op!r}{suggest(op, OPS)}; ops: {', '.join(OPS)}")
+            raise self.fail(key, f"unknown op {shown(op)}{suggest(op, OPS)}; ops: "
+                                 f"{', '.join(OPS)}")
         if ROLE_OPS.get(op, endpoint) != endpoint:
             raise self.fail(key, f"{op} is a {ROLE_OPS[op]} op; the {endpoint} cannot make it")
         size = None
         if len(words) == 3:
-            if op not in _SIZED_OPS or not words[2].isdigit():
+            # ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+            digits = words[2]
+            if op not in _SIZED_OPS or not (digits.isascii() and digits.isdigit()):
                 raise self.fail(key, f"only {', '.join(_SIZED_OPS)} take a size, as a "
-                                     f"number: {text!r}")
-            size = self.size(int(words[2]), key)
+                                     f"number in ASCII digits: {shown(text)}")
+            if len(digits) > 9:
+                raise self.fail(key, f"must be at most {MAX_SIZE} bytes, got "
+                                     f"{shown(digits, 30)}")
+            size = self.size(int(digits), key)
         return endpoint, op, size
 
     def call_step(self, raw: Mapping[str, Any], i: int, where: str) -> CallStep:
@@ -708,8 +794,8 @@ class _Loader:
                                     f"not an endpoint of this run ({', '.join(names)})")
                 expect[name] = self.expectation(pattern, f"{where}.expect.{name}")
         deliver = self.deliver(raw["deliver"], f"{where}.deliver") if "deliver" in raw else None
-        max_calls = (read.positive(raw["max_calls"], f"{where}.max_calls")
-                     if "max_calls" in raw else None)
+        max_calls = (read.at_most(raw["max_calls"], f"{where}.max_calls", readers.MAX_CALLS,
+                                  "calls") if "max_calls" in raw else None)
         return RunStep(i, tuple(entries), expect, deliver, max_calls, sends)
 
     def fault_step(self, raw: Mapping[str, Any], i: int, where: str, kind: str) -> FaultStep:
@@ -719,20 +805,23 @@ class _Loader:
         if "offset" in raw and "record" in raw:
             raise self.fail(f"{where}.offset", "give either offset or record, not both")
         if "offset" in raw:
-            kw["offset"] = read.positive(raw["offset"], f"{where}.offset", zero=True)
+            kw["offset"] = read.at_most(raw["offset"], f"{where}.offset", readers.MAX_OFFSET,
+                                        "", zero=True)
         if "record" in raw:
-            kw["record"] = read.positive(raw["record"], f"{where}.record", zero=True)
+            kw["record"] = read.at_most(raw["record"], f"{where}.record", readers.MAX_OFFSET,
+                                        "", zero=True)
         if "at" in raw:
             if "record" not in raw:
                 raise self.fail(f"{where}.at", "at is a byte inside a record: give record too")
-            kw["at"] = read.typed(raw["at"], int, f"{where}.at", "an integer (negative: "
-                                                                  "from the record's end)")
+            read.typed(raw["at"], int, f"{where}.at", "an integer (negative: from the "
+                                                      "record's end)")
+            kw["at"] = read.between(raw["at"], f"{where}.at", -readers.MAX_AT, readers.MAX_AT)
         if kind in ("corrupt", "drop", "duplicate", "coalesce") and not (
                 "offset" in raw or "record" in raw):
             raise self.fail(f"{where}", f"{kind} needs offset = N (a byte of the stream) or "
                                         f"record = N (a record index)")
         if "length" in raw:
-            kw["length"] = read.positive(raw["length"], f"{where}.length")
+            kw["length"] = read.at_most(raw["length"], f"{where}.length", MAX_SIZE, "bytes")
         if "xor" in raw:
             kw["xor"] = read.hex_bytes(raw["xor"], f"{where}.xor", nonzero=True)
         if kind == "inject":
@@ -741,11 +830,11 @@ class _Loader:
                                                 '"15030300020100" (a close_notify alert)')
             kw["data"] = read.hex_bytes(raw["hex"], f"{where}.hex")
         if "size" in raw:
-            kw["size"] = read.positive(raw["size"], f"{where}.size")
-            if kw["size"] > 16384:
-                raise self.fail(f"{where}.size", "a record body is at most 16384 bytes")
+            kw["size"] = read.at_most(raw["size"], f"{where}.size", 16384,
+                                      "bytes (a record body)")
         if "count" in raw:
-            kw["count"] = read.positive(raw["count"], f"{where}.count")
+            kw["count"] = read.at_most(raw["count"], f"{where}.count", readers.MAX_COUNT,
+                                       "records")
             if kw["count"] < 2:
                 raise self.fail(f"{where}.count", "coalesce merges at least 2 records")
         return FaultStep(i, Fault(kind, direction, **kw))
@@ -759,6 +848,9 @@ class _Loader:
     def pattern(self, value: Any, key: str) -> Pattern:
         if not isinstance(value, str):
             raise self.fail(key, f"expected an outcome pattern string, got {describe(value)}")
+        problem = readers.pattern_problem(value)
+        if problem is not None:
+            raise self.fail(key, problem)
         try:
             return compile_pattern(value)
         except PatternError as exc:
@@ -825,7 +917,7 @@ class _Loader:
     def result_value(self, key: str, value: Any, path: str) -> Any:
         read = self.read
         if key == "calls":
-            return read.positive(value, path)
+            return read.at_most(value, path, readers.MAX_CALLS, "calls")
         if key in ("session_reused", "renegotiate_pending", "has_pending", "in_init",
                    "session_resumable"):
             return read.boolean(value, path)
@@ -837,7 +929,10 @@ class _Loader:
             return read.choice(value, EARLY_DATA_STATUSES, path)
         if value is False:
             return None
-        return read.typed(value, str, path, 'a string (or false for "none")')
+        if key == "received":  # application data: any text the writes could send
+            return read.typed(value, str, path, 'a string (or false for "none")')
+        read.typed(value, str, path, 'a string (or false for "none")')
+        return read.text(value, path)
 
     def _shutdown_flag(self, value: str, key: str) -> None:
         self.read.choice(value, ("sent", "received"), key)
@@ -854,17 +949,19 @@ class _Loader:
         if "unit" in table:
             kw["unit"] = read.choice(table["unit"], ("bytes", "records"), "sweep.unit")
         if "start" in table:
-            kw["start"] = read.positive(table["start"], "sweep.start", zero=True)
+            kw["start"] = read.at_most(table["start"], "sweep.start", readers.MAX_OFFSET, "",
+                                       zero=True)
         if "stop" in table:
+            # Clamped to the swept stream's length when the sweep runs.
             kw["stop"] = read.positive(table["stop"], "sweep.stop")
             if kw["stop"] <= kw.get("start", 0):
                 raise self.fail("sweep.stop", f"must be above start ({kw.get('start', 0)})")
         if "stride" in table:
-            kw["stride"] = read.positive(table["stride"], "sweep.stride")
+            kw["stride"] = read.at_most(table["stride"], "sweep.stride", readers.MAX_OFFSET, "")
         if "xor" in table:
             kw["xor"] = read.hex_bytes(table["xor"], "sweep.xor", nonzero=True)
         if "forbid" in table:
-            kw["forbid"] = read.str_list(table["forbid"], "sweep.forbid")
+            kw["forbid"] = read.str_list(table["forbid"], "sweep.forbid", read.text)
         return SweepSpec(**kw)
 
     def explore(self, raw: Any) -> ExploreSpec:
@@ -879,10 +976,7 @@ class _Loader:
             kw["links"] = tuple(d for d in DIRECTIONS if d in links)
         for key, cap in (("splits", EXPLORE_MAX_SPLITS), ("pauses", EXPLORE_MAX_PAUSES)):
             if key in table:
-                n = read.positive(table[key], f"explore.{key}", zero=True)
-                if n > cap:
-                    raise self.fail(f"explore.{key}", f"must be at most {cap}, got {n}")
-                kw[key] = n
+                kw[key] = read.at_most(table[key], f"explore.{key}", cap, "", zero=True)
         if "turns" in table:
             value = table["turns"]
             if isinstance(value, bool):
@@ -891,7 +985,7 @@ class _Loader:
                 n = read.positive(value, "explore.turns", zero=True)
                 if n > EXPLORE_MAX_TURNS:
                     raise self.fail("explore.turns", f"must be true, false or at most "
-                                                     f"{EXPLORE_MAX_TURNS}, got {n}")
+                                                     f"{EXPLORE_MAX_TURNS}, got {number(n)}")
                 kw["turns"] = n
         if "forbid" in table:
             kw["forbid"] = read.str_list(table["forbid"], "explore.forbid",
@@ -905,8 +999,60 @@ class _Loader:
         self.read.choice(value, EXPLORE_FORBID, key)
 
 
-def load_scenario(path: str | Path) -> Scenario:
+_TOKENS = re.compile(r'"""|\'\'\'|["\'#\[\]{}]')
+_ENDS = {'"': re.compile(r'\\.|"', re.S), '"""': re.compile(r'\\.|"""', re.S)}
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in TOML ``text`` outside strings and
+    comments (a table header counts 1 or 2): read before parsing, as tomllib recurses."""
+    depth = deepest = pos = 0
+    n = len(text)
+    while pos < n:
+        m = _TOKENS.search(text, pos)
+        if m is None:
+            break
+        tok = m.group(0)
+        pos = m.end()
+        if tok in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif tok in "]}":
+            depth = max(0, depth - 1)
+        elif tok == "#":
+            end = text.find("\n", pos)
+            pos = n if end < 0 else end + 1
+        elif tok in ("'", "\'\'\'"):
+            end = text.find(tok, pos)
+            pos = n if end < 0 else end + len(tok)
+        else:
+            ends = _ENDS[tok]
+            while True:
+                e = ends.search(text, pos)
+                if e is None:
+                    pos = n
+                    break
+                pos = e.end()
+                if not e.group(0).startswith("\\"):
+                    break
+    return deepest
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def load_scenario(path: str | Path, stacks: Mapping[str, str] | None = None) -> Scenario:
     """Load and validate one scenario file.
+
+    ``stacks`` (``{"client": "wolfssl", ...}``) replaces the ``stack`` of those endpoint
+    tables before validation, so the file is judged on those stacks exactly as if it named
+    them (``biopair run --stacks``).
 
     Version tables stay unresolved (:class:`~biopair.scenario.model.Versioned`): the
     result fits every environment, and :func:`~biopair.scenario.runner.run_scenario`
@@ -915,7 +1061,7 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises:
         ScenarioError: naming the file, the key path and the problem.
     """
-    return _Loader(path).load()
+    return _Loader(path, stacks).load()
 
 
 def find_scenarios(paths: Iterable[str | Path]) -> list[Path]:

@@ -13,6 +13,7 @@ stack it runs on (:func:`biopair.scenario.resolve.for_stack`).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,66 @@ ENDPOINTS = ("client", "server")
 T = TypeVar("T")
 
 
+#: The most characters of a value an error line quotes.
+SHOWN_CHARS = 80
+
+
+def shown(value: str, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)``, cut to about ``limit`` characters, for an error line.
+
+    Returns:
+        The quoted text (``'aaaa...' (70000 characters)`` when cut).
+    """
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
+
+def number(n: int) -> str:
+    """An integer for a message: its digits, or its size when it has too many to print
+    (Python refuses to print an int of more than 4300 digits).
+
+    Returns:
+        ``12345`` or ``an integer of 16610 bits``.
+    """
+    if n.bit_length() <= 128:
+        return str(n)
+    return f"{'-' if n < 0 else ''}an integer of {n.bit_length()} bits"
+
+
+def escape(text: str) -> str:
+    """``text`` with every control or line-breaking character escaped (``\\n``,
+    ``\\x1b``, ``\\u2028``), so that it prints as one line and drives no terminal.
+
+    Returns:
+        The escaped text.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1] if ch not in "'\"" else ch)
+    return "".join(out)
+
+
+def controls(text: str, allow: str = "") -> str | None:
+    """The first control character of ``text`` not in ``allow``, or None.
+
+    Returns:
+        The character, or None.
+    """
+    if text.isprintable():
+        return None
+    for ch in text:
+        if ch not in allow and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn",
+                                                             "Zl", "Zp"):
+            return ch
+    return None
+
+
 class ScenarioError(Exception):
     """A scenario file that cannot be run as written.
 
@@ -44,8 +105,32 @@ class ScenarioError(Exception):
         self.path = str(path)
         self.key = key
         self.message = message
-        where = f"{self.path}: {key}: " if key else f"{self.path}: "
-        super().__init__(where + message)
+        super().__init__(format_error(self.path, key, message))
+
+
+#: The longest key path and message an error line shows (a key can be any quoted string).
+_KEY_CHARS = 200
+_MESSAGE_CHARS = 1000
+
+
+def format_error(path: str, key: str, message: str) -> str:
+    """The one line a bad scenario is reported as: ``path: key: message``.
+
+    Every part has its control and line-breaking characters escaped (a quoted TOML key
+    may hold a newline or a terminal escape sequence), and an overlong key or message is
+    cut, so the line is one line and drives no terminal.
+
+    Returns:
+        The line.
+    """
+    key = escape(key)
+    if len(key) > _KEY_CHARS:
+        key = f"{key[:_KEY_CHARS]}... ({len(key)} characters)"
+    message = escape(message)
+    if len(message) > _MESSAGE_CHARS:
+        message = message[:_MESSAGE_CHARS] + "..."
+    where = f"{escape(path)}: {key}: " if key else f"{escape(path)}: "
+    return where + message
 
 
 @dataclass(frozen=True)
@@ -302,6 +387,9 @@ class Scenario:
     socket_buffer: int | None = None
     #: ``link = "bio-pair"``: bytes each way of every libssl endpoint's BIO pair.
     bio_pair_size: int | None = None
+    #: ``[schedule] send_cap``: the most output bytes a wolfSSL or tlslite-ng endpoint
+    #: holds in memory until the link takes them (None: unbounded).
+    send_cap: int | None = None
     resume: bool = False
     sweep: SweepSpec | None = None
     explore: ExploreSpec | None = None

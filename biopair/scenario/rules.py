@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 
 from biopair.endpoints.config import VERSIONS, EndpointConfig
-from biopair.endpoints.registry import capabilities
+from biopair.endpoints.registry import STACKS, capabilities
 from biopair.scenario.model import (
     CallStep,
     CheckStep,
@@ -72,6 +72,28 @@ def check_schedule(reader: Reader, link: str, socket_buffer: int | None) -> None
     if socket_buffer is not None and link != "socket":
         raise reader.fail("schedule.socket_buffer", 'sizes a socket: it needs link = '
                                                     '"socket" (memory BIOs have no size)')
+
+
+def check_send_cap(reader: Reader, endpoints: Mapping[str, EndpointConfig], link: str,
+                   send_cap: int | None) -> None:
+    """Refuse a ``send_cap`` that would cap nothing: off a memory link, or with no
+    endpoint whose stack declares ``capped_sends``.
+
+    Raises:
+        ScenarioError: at ``schedule.send_cap``.
+    """
+    if send_cap is None:
+        return
+    if link != "memory":
+        raise reader.fail("schedule.send_cap", f"caps in-memory sends: it needs link = "
+                                               f'"memory", not {link!r}')
+    if not any(capabilities(cfg.stack).capped_sends for cfg in endpoints.values()):
+        takers = [caps for caps in map(capabilities, STACKS) if caps.capped_sends]
+        names = " or ".join(f"{c.stack!r}" for c in takers)
+        stacks = " and ".join(f"{name}.stack = {cfg.stack!r}"
+                              for name, cfg in endpoints.items())
+        raise reader.fail("schedule.send_cap", f"caps the sends of a callback-I/O stack "
+                                               f"(stack = {names}); {stacks} cannot")
 
 
 def check_stacks(reader: Reader, endpoints: Mapping[str, EndpointConfig], link: str,

@@ -12,6 +12,8 @@ the verdict keeps the whole trace up to that point.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -218,6 +220,7 @@ def _make_pair(scenario: Scenario, record: bool, protocol: bool | None = None) -
             link=scenario.link,
             socket_buffer=scenario.socket_buffer,
             bio_pair_size=scenario.bio_pair_size,
+            send_cap=scenario.send_cap,
         )
     except ConfigError as exc:
         raise ScenarioError(scenario.path, exc.key, exc.message) from None
@@ -304,6 +307,14 @@ def run_scenario(
             pair.fault(fault)
         for step in scenario.steps:
             pair.step = step.index
+            if isinstance(step, CallStep) and pair.calls_made >= pair.max_calls:
+                # A call step counts against the cap like a run's calls: at the cap the
+                # scenario ends, as a run would end with LIMIT.
+                failures.append(Failure(f"steps[{step.index + 1}].call",
+                                        f"at most max_calls = {pair.max_calls:,} calls",
+                                        f"LIMIT: {pair.calls_made:,} calls made before this "
+                                        f"step", step.index, diverged=bool(failures)))
+                break
             before = len(failures)
             try:
                 _run_step(pair, step, failures, observed)
@@ -551,38 +562,79 @@ def _when(spec: ResultSpec, *names: str) -> str:
     return ""
 
 
-def show_data(data: bytes, limit: int = 80) -> str:
-    """Bytes for a report: as a string literal, long runs written ``'a' * 16384``.
+#: Eight equal bytes (or characters) in a row: a run :func:`show_data` writes ``'a' * N``.
+_RUN_BYTES = re.compile(rb"(.)\1{7}", re.DOTALL)
+_RUN_TEXT = re.compile(r"(.)\1{7}", re.DOTALL)
+
+
+#: How far a run is measured at a time (a memcmp against a block of the same byte).
+_RUN_BLOCK = 1 << 16
+
+
+@functools.lru_cache(maxsize=512)
+def _run_parts(unit: Any) -> tuple[Any, re.Pattern[Any]]:
+    # A block of ``unit``, and a pattern for the first byte (character) that is not it.
+    other = (b"[^%s]" if isinstance(unit, bytes) else "[^%s]") % re.escape(unit)
+    return unit * _RUN_BLOCK, re.compile(other)
+
+
+def _run_end(data: Any, pos: int, unit: Any) -> int:
+    # Where the run of ``unit`` that goes on at ``pos`` ends: whole blocks compared in C,
+    # then the last part by a regular expression (no copy of the data).
+    block, other = _run_parts(unit)
+    while data.startswith(block, pos):
+        pos += _RUN_BLOCK
+    found = other.search(data, pos, pos + _RUN_BLOCK)
+    return found.start() if found is not None else min(len(data), pos + _RUN_BLOCK)
+
+
+def _latin1(data: bytes | str) -> str:
+    return data if isinstance(data, str) else data.decode("latin-1")
+
+
+def show_data(data: bytes | memoryview | str, limit: int = 80) -> str:
+    """Bytes (or text) for a report: as a string literal, long runs written ``'a' * 16384``.
+
+    Linear in time and memory however long the data: runs are found and measured with
+    regular expressions (in C), only the first ``limit`` characters or so are ever
+    rendered, and long irregular data is shown by its ends and its length.
 
     Returns:
         e.g. ``'hello'``, ``'a' * 16384 + 'bbbbb'`` or, for long irregular data, its
-        first and last bytes and its length.
+        first and last bytes and its length (``'abc...' ... '...xyz' (500 bytes)``).
     """
-    runs: list[tuple[str, int]] = []
-    for byte in data.decode("latin-1"):
-        if runs and runs[-1][0] == byte:
-            runs[-1] = (byte, runs[-1][1] + 1)
-        else:
-            runs.append((byte, 1))
+    if isinstance(data, memoryview):
+        data = bytes(data)
+    run: re.Pattern[Any] = _RUN_BYTES if isinstance(data, bytes) else _RUN_TEXT
+    n = len(data)
     parts: list[str] = []
-    text = ""
-    for char, count in runs:
-        if count >= 8:
-            if text:
-                parts.append(repr(text))
-                text = ""
-            parts.append(f"{char!r} * {count}")
-        else:
-            text += char * count
-    if text:
-        parts.append(repr(text))
-    shown = " + ".join(parts) if parts else "''"
-    if len(shown) <= limit:
-        return shown
-    head = data[:24].decode("latin-1")
-    tail = data[-24:].decode("latin-1")
-    return f"{head!r} ... {tail!r} ({len(data)} bytes)"
+    shown = -3
+    pos = 0
+    while pos < n and shown <= limit:
+        # A literal longer than the limit cannot be shown whole: look no further for the
+        # next run than that.
+        window = min(n, pos + limit + 8)
+        found = run.search(data, pos, window)
+        stop = found.start() if found is not None else window
+        if stop > pos:
+            parts.append(repr(_latin1(data[pos:stop])))
+            shown += len(parts[-1]) + 3
+        if found is None:
+            pos = stop
+            continue
+        unit = data[stop:stop + 1]
+        pos = _run_end(data, found.end(), unit)
+        parts.append(f"{_latin1(unit)!r} * {pos - stop}")
+        shown += len(parts[-1]) + 3
+    if pos >= n and shown <= limit:
+        return " + ".join(parts) if parts else "''"
+    head = _latin1(data[:24])
+    tail = _latin1(data[-24:])
+    unit = "bytes" if isinstance(data, bytes) else "characters"
+    return f"{head!r} ... {tail!r} ({n} {unit})"
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, str | bytes) and len(value) > 80:
+        return show_data(value)  # a long ``received``: its ends and length, in O(n)
     return "none" if value is None else repr(value)

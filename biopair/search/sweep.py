@@ -267,16 +267,17 @@ def _worker(args: tuple[str, SweepSpec, int]) -> PointResult:
 
 
 def positions(scenario: Scenario, spec: SweepSpec) -> list[int]:
-    """The positions to sweep: ``start..stop`` by ``stride``, ``stop`` defaulting to the
-    length (in bytes or records) of the swept link's stream in an unfaulted run.
+    """The positions to sweep: ``start..stop`` by ``stride``, ``stop`` clamped to (and
+    defaulting to) the length in bytes or records of the swept link's stream in an
+    unfaulted run: a fault past the end of the stream changes nothing, so no position
+    beyond it is run, and ``stop = 2**40`` costs no more than the stream.
 
     Returns:
         The positions, ascending.
     """
-    stop = spec.stop
-    if stop is None:
-        base = run_scenario(scenario, record=False, judge=False)
-        stop = base.streams[spec.link]["bytes" if spec.unit == "bytes" else "records"]
+    base = run_scenario(scenario, record=False, judge=False)
+    length = base.streams[spec.link]["bytes" if spec.unit == "bytes" else "records"]
+    stop = length if spec.stop is None else min(spec.stop, length)
     return list(range(spec.start, stop, spec.stride))
 
 

@@ -6,6 +6,14 @@ matched by file; for each, the call sequences are compared call by call on what 
 said -- endpoint, op, return value, SSL_get_error() name and reasons -- and the first
 divergence is shown first, with a few calls of context, in two columns (A left, B right).
 Exit codes: 0 same, 1 different, 2 bad input (unreadable file, not a biopair JSON).
+
+Stacks are compared the same way.  A ``biopair run --stacks ... --json`` document (a
+*matrix*) is read as one run per (client, server) combination, keyed
+``FILE [client/server]``: two matrices (say, before and after an upgrade) compare
+combination by combination, and one matrix alone (``biopair diff M``) compares every
+combination of a scenario with its first, so A is e.g. ``pyopenssl/pyopenssl`` and B
+``wolfssl/pyopenssl``.  Combinations that were refused or skipped have no calls; they
+are listed with their reason and never counted as equal.
 """
 
 from __future__ import annotations
@@ -33,12 +41,9 @@ def load_run(path: str | Path) -> dict[str, Any]:
     Raises:
         DiffInputError: naming the file and the problem.
     """
-    try:
-        doc = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise DiffInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise DiffInputError(f"{path}: not JSON: {exc}") from None
+    doc = _read(path)
+    if isinstance(doc, dict) and isinstance(doc.get("matrix"), list):
+        return _flatten(path, doc)
     if not isinstance(doc, dict) or not isinstance(doc.get("scenarios"), list):
         raise DiffInputError(f"{path}: not a `biopair run --json` document (no \"scenarios\" "
                              f"list)")
@@ -47,6 +52,76 @@ def load_run(path: str | Path) -> dict[str, Any]:
                 not isinstance(sc.get("calls"), list):
             raise DiffInputError(f"{path}: scenarios[{i + 1}] has no \"file\" and \"calls\"")
     return doc
+
+
+def _read(path: str | Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise DiffInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DiffInputError(f"{path}: not JSON: {exc}") from None
+
+
+def _runs(path: str | Path, doc: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    # A matrix's (file, run) pairs, each checked: a bad one is a DiffInputError.
+    out = []
+    for i, sc in enumerate(doc["matrix"]):
+        if not isinstance(sc, dict) or not isinstance(sc.get("file"), str) or \
+                not isinstance(sc.get("runs"), list):
+            raise DiffInputError(f"{path}: matrix[{i + 1}] has no \"file\" and \"runs\"")
+        for j, run in enumerate(sc["runs"]):
+            if not isinstance(run, dict) or not all(
+                    isinstance(run.get(k), str) for k in ("client", "server", "status")) \
+                    or not isinstance(run.get("calls"), list):
+                raise DiffInputError(f"{path}: matrix[{i + 1}].runs[{j + 1}] has no "
+                                     f"\"client\", \"server\", \"status\" and \"calls\"")
+            out.append((sc["file"], run))
+    return out
+
+
+def _scenario(key: str, run: Mapping[str, Any]) -> dict[str, Any]:
+    ran = run["status"] in ("pass", "fail")
+    return {"file": key, "calls": run["calls"], "passed": run["status"] == "pass",
+            "status": run["status"], "reason": "" if ran else str(run.get("reason", ""))}
+
+
+def _flatten(path: str | Path, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A matrix as a run document: one scenario per combination, ``FILE [c/s]``."""
+    return {"versions": doc.get("versions") or {},
+            "scenarios": [_scenario(f"{file} [{run['client']}/{run['server']}]", run)
+                          for file, run in _runs(path, doc)]}
+
+
+def against_first(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One matrix as two run documents: A holds each scenario's first combination that
+    ran, B every other combination, both keyed ``FILE [A-combination vs B-combination]``.
+
+    Raises:
+        DiffInputError: when ``path`` is not a ``--stacks --json`` matrix.
+    """
+    doc = _read(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("matrix"), list):
+        raise DiffInputError(f"{path}: one file to compare must be a `biopair run "
+                             f"--stacks ... --json` matrix (no \"matrix\" list); give two "
+                             f"`biopair run --json` files otherwise")
+    first: dict[str, tuple[str, dict[str, Any]]] = {}
+    a, b = [], []
+    for file, run in _runs(path, doc):
+        label = f"{run['client']}/{run['server']}"
+        if file not in first and run["status"] in ("pass", "fail"):
+            first[file] = (label, run)
+            continue
+        base = first.get(file)
+        if base is None:
+            key = f"{file} [{label}]"
+            b.append(_scenario(key, run))
+            continue
+        key = f"{file} [{base[0]} vs {label}]"
+        a.append(_scenario(key, base[1]))
+        b.append(_scenario(key, run))
+    versions = doc.get("versions") or {}
+    return {"versions": versions, "scenarios": a}, {"versions": versions, "scenarios": b}
 
 
 def call_text(call: Mapping[str, Any]) -> str:
@@ -89,7 +164,15 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[ScenarioDiff]:
     for file in files:
         sa, sb = by_a.get(file), by_b.get(file)
         if sa is None or sb is None:
-            out.append(ScenarioDiff(file, 0, note=f"only in {'B' if sa is None else 'A'}"))
+            only = sa if sa is not None else sb
+            assert only is not None  # the file came from one of the two
+            why = f": {only['status']}: {only['reason']}" if only.get("reason") else ""
+            out.append(ScenarioDiff(file, 0, note=f"only in {'B' if sa is None else 'A'}{why}"))
+            continue
+        unrun = [f"{side} {sc['status']}: {sc['reason']}" for side, sc in (("A", sa), ("B", sb))
+                 if sc.get("reason")]
+        if unrun:  # a refused or skipped combination: nothing to compare
+            out.append(ScenarioDiff(file, 0, note="; ".join(unrun)))
             continue
         ca = [call_text(c) for c in sa["calls"]]
         cb = [call_text(c) for c in sb["calls"]]
@@ -169,9 +252,9 @@ def render(a: Mapping[str, Any], b: Mapping[str, Any], diffs: Sequence[ScenarioD
     return "\n".join(lines)
 
 
-def main(path_a: str, path_b: str, context: int = CONTEXT, width: int = 79
+def main(path_a: str, path_b: str | None, context: int = CONTEXT, width: int = 79
          ) -> tuple[int, str]:
-    """Run the diff.
+    """Run the diff (``path_b`` None: ``path_a`` is a matrix, see :func:`against_first`).
 
     Returns:
         (exit code, report): 0 same, 1 different.
@@ -179,7 +262,13 @@ def main(path_a: str, path_b: str, context: int = CONTEXT, width: int = 79
     Raises:
         DiffInputError: for bad input (the CLI turns it into exit 2).
     """
-    a, b = load_run(path_a), load_run(path_b)
+    if path_b is None:
+        a, b = against_first(path_a)
+        names = (f"{path_a}, each scenario's first combination",
+                 f"{path_a}, every other combination")
+    else:
+        a, b = load_run(path_a), load_run(path_b)
+        names = (path_a, path_b)
     diffs = compare(a, b)
-    report = render(a, b, diffs, (path_a, path_b), context, width)
+    report = render(a, b, diffs, names, context, width)
     return (1 if any(d.index is not None for d in diffs) else 0), report

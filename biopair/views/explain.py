@@ -180,8 +180,9 @@ def pyopenssl_text(call: Call) -> str:
         the whole payload), else the view as recorded, a long one shortened.
     """
     view = call.pyopenssl
-    if call.data and view == f"return {call.data!r}":
-        return f"return {show_bytes(call.data)}"
+    data = bytes(call.data)
+    if data and view == f"return {data!r}":
+        return f"return {show_bytes(data)}"
     return shorten_repr(view)
 
 

@@ -27,6 +27,7 @@ reason string a TLS engineer needs is shown whole; data is never shown whole
 
 from __future__ import annotations
 
+import bisect
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -66,6 +67,10 @@ def incoming(endpoint: str) -> str:
     return "server>client" if endpoint == "client" else "client>server"
 
 
+def _record_end(record: RecordEvent) -> int:
+    return record.end
+
+
 @dataclass
 class WireView:
     """Follows each link's bytes through a trace: records seen, bytes delivered, queued."""
@@ -89,12 +94,16 @@ class WireView:
             self.closed[event.direction] = True
 
     def record_at(self, direction: str, offset: int) -> RecordEvent | None:
-        """The record containing stream ``offset`` (None: at or past the last record)."""
-        for record in reversed(self.records.get(direction, [])):
-            if record.offset <= offset < record.end:
-                return record
-            if record.end <= offset:
-                return None
+        """The record containing stream ``offset`` (None: at or past the last record).
+
+        A binary search over the records' ends (they follow one another in stream
+        order), so a trace of N calls over M records renders in O(N log M), not O(N M).
+        """
+        records = self.records.get(direction, [])
+        # The first record that ends after ``offset``.
+        i = bisect.bisect_right(records, offset, key=_record_end)
+        if i < len(records) and records[i].offset <= offset:
+            return records[i]
         return None
 
     def waiting(self, endpoint: str) -> str:

@@ -65,7 +65,13 @@ class Case:
             pytest.skip(f"{self.stack}: {reason}")
 
     def require_program(self) -> None:
-        """Skip (fail under CI=true) when an external stack's program is missing."""
+        """Skip (fail under CI=true) when an external stack's program or an in-process
+        stack's library is missing, naming the package."""
+        why = registry.missing(self.stack)
+        if why is not None:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"{self.stack}: {why}")
+            pytest.skip(f"{self.stack}: {why}")
         if not self.capabilities.external:
             return
         program = peers.program_for(self.stack, self.role)
@@ -82,6 +88,7 @@ class Case:
 
     def pair(self, deliver: str = "all") -> Pair:
         """A Pair with this stack in its role and pyOpenSSL in the other."""
+        self.require_program()
         cfgs = {self.role: self.config(), self.other: EndpointConfig(role=self.other)}
         return Pair(cfgs["client"], cfgs["server"], deliver=deliver)
 

@@ -110,3 +110,32 @@ def test_undeclared_results_are_refused(tmp_path: Path, case: Case) -> None:
             check = _refused(_scenario(tmp_path, case, tail=f"[[steps]]\ncheck = "
                                        f'"{case.role}"\n{key} = {value}\n'), case)
             assert check.key == f"steps[2].{key}"
+
+
+def test_every_stack_is_a_case_and_every_skip_has_a_reason() -> None:
+    # The suite runs against all seven stacks in both roles; a test that does not apply
+    # to one is listed with why, never left out silently.
+    from biopair.endpoints import registry
+    from tests.conformance.stacks import CASES, NOT_APPLICABLE
+
+    assert set(registry.STACKS) == {"pyopenssl", "stdlib", "openssl-cli", "gnutls-cli",
+                                    "libssl", "wolfssl", "tlslite-ng"}
+    assert {(c.stack, c.role) for c in CASES} == {(s, r) for s in registry.STACKS
+                                                  for r in ("client", "server")}
+    for stack, tests in NOT_APPLICABLE.items():
+        assert stack in registry.STACKS
+        assert all(isinstance(why, str) and why.strip() for why in tests.values()), stack
+
+
+def test_a_missing_library_skips_its_cases_naming_the_package(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from biopair.endpoints import registry
+    from tests.conformance.stacks import Case
+
+    monkeypatch.setattr(registry, "missing", lambda stack: "Debian: apt-get install x")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="wolfssl: Debian: apt-get install x"):
+        Case("wolfssl", "client").make()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="wolfssl: Debian"):
+        Case("wolfssl", "client").pair()
