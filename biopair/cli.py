@@ -655,6 +655,9 @@ def _explore(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except ex.Skipped as exc:  # nothing to explore here: like a skipped `biopair run`
+        print(f"explore {args.file}: skipped: {exc}")
+        return 0
     if args.out and report.counterexample is not None and not report.interrupted:
         try:
             ex.write_out(report, scenario, args.out)

@@ -3,14 +3,18 @@
 An outcome is what one SSL call returned: the raw return value, the SSL_get_error() name
 (or None where it must not be asked) and the error queue's reason strings.  A run can also
 end in a terminal outcome: ``DEADLOCK`` (no endpoint can make progress and no bytes can
-move) or ``LIMIT`` (the scenario's ``max_calls`` cap was reached).
+move), ``STRANDED`` (a DEADLOCK while bytes wait inside a wrapper endpoint; its reasons
+say where) or ``LIMIT`` (the scenario's ``max_calls`` cap was reached).  A wrapper
+endpoint (asyncio, Twisted, trio, your own object) reports the application's view:
+``PENDING`` (still waiting, repeated like WANT_*) and ``CLOSED``, with a hidden return.
 
 Patterns (grammar and limits in docs/scenario-format.md)::
 
     pattern  := branch ("|" branch)*    # alternatives; a sequence binds tighter than |
     branch   := item+
     item     := atom quant?
-    atom     := outcome | "ANY" | "DEADLOCK" | "LIMIT" | "(" pattern ")"
+    atom     := outcome | "ANY" | terminal | "(" pattern ")"
+    terminal := ("DEADLOCK" | "LIMIT" | "STRANDED") REASON?
     outcome  := INT                     # that return value, SSL_get_error NONE or not asked
               | INT NAME REASON?        # INT <= 0 only: a positive return has no error
               | NAME REASON?            # shorthand for -1 NAME (or HIDDEN NAME, below)
@@ -49,15 +53,22 @@ ERROR_NAMES: tuple[str, ...] = (
     "WANT_X509_LOOKUP",
     "SYSCALL",
     "SSL",
+    # The application's view of a wrapper endpoint (asyncio, Twisted, trio, your own
+    # sans-I/O object; docs/wrappers.md), which has no SSL_get_error() to ask:
+    "PENDING",  # the wrapper is still waiting (no handshake yet, nothing arrived, ...)
+    "CLOSED",  # the wrapper reports the connection closed (end of stream, connection lost)
 )
-#: Terminal tokens a run can end with.
-TERMINALS: tuple[str, ...] = ("DEADLOCK", "LIMIT")
+#: Terminal tokens a run can end with.  ``STRANDED`` is a DEADLOCK in which bytes still
+#: wait inside a wrapper endpoint (its buffers, SSL_pending, an unread socket buffer):
+#: its reasons say where (docs/wrappers.md).
+TERMINALS: tuple[str, ...] = ("DEADLOCK", "LIMIT", "STRANDED")
 
 
 def wants(error: str | None) -> bool:
-    """True when an SSL_get_error() name asks for the call to be repeated (WANT_READ,
-    WANT_WRITE, ...): the one definition :class:`Outcome` and the trace's calls share."""
-    return error is not None and error.startswith("WANT_")
+    """True when an error name asks for the call to be repeated (WANT_READ, WANT_WRITE,
+    ..., and a wrapper's PENDING): the one definition :class:`Outcome` and the trace's
+    calls share."""
+    return error is not None and (error.startswith("WANT_") or error == "PENDING")
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,7 @@ class Outcome:
 
     @property
     def terminal(self) -> bool:
-        """True for ``DEADLOCK`` and ``LIMIT``."""
+        """True for ``DEADLOCK``, ``LIMIT`` and ``STRANDED``."""
         return self.error in TERMINALS
 
     @property
@@ -92,7 +103,7 @@ class Outcome:
         """This outcome as one flat string, ``ret|error|reasons;`` (``DEADLOCK;`` for a
         terminal), ``;`` and ``|`` in reasons written as ``,``.  A pattern's REASON is
         matched against the reasons part of this string."""
-        if self.terminal:
+        if self.terminal and not self.reasons:
             return f"{self.error};"
         reasons = "\x1f".join(r.replace(";", ",").replace("|", ",") for r in self.reasons)
         ret = "?" if self.ret is None else self.ret
@@ -101,6 +112,12 @@ class Outcome:
 
 DEADLOCK = Outcome(0, "DEADLOCK")
 LIMIT = Outcome(0, "LIMIT")
+
+
+def stranded(where: Iterable[str]) -> Outcome:
+    """The ``STRANDED`` terminal, its reasons naming where the bytes wait
+    (``client: 100 bytes in Twisted's _appSendBuffer``)."""
+    return Outcome(0, "STRANDED", tuple(where))
 
 
 # One outcome formatter.  Every place that writes an outcome -- the pattern tokens of a
@@ -144,6 +161,9 @@ def format_reasons(reasons: Sequence[str]) -> str:
 def format_outcome(outcome: Outcome, style: Style = Style.TEXT) -> str:
     """One outcome as text in ``style`` (see :class:`Style` for each form)."""
     if outcome.terminal:
+        if outcome.reasons:  # STRANDED says where the bytes wait
+            quoted = outcome.reasons[0] if style is Style.TOKEN else "; ".join(outcome.reasons)
+            return f'{outcome.error} "{quoted}"'
         return str(outcome.error)
     ret, error, reasons = outcome.ret, outcome.error, outcome.reasons
     if style is Style.TOKEN:
@@ -239,7 +259,8 @@ class _Atom:
         if self.kind == "any":
             return True
         if outcome.terminal or self.kind == "terminal":
-            return self.kind == "terminal" and outcome.error == self.name
+            return self.kind == "terminal" and outcome.error == self.name and (
+                not self.reason or self.reason in _reason_text(outcome))
         if outcome.ret not in self.rets:
             return False
         if self.kind == "value":
@@ -543,6 +564,10 @@ class _Parser:
             return ("atom", _Atom("value", rets=(ret,)), 1)
         if kind == "name":
             if value in TERMINALS:
+                nxt = self.peek()
+                if nxt is not None and nxt[0] == "reason":  # STRANDED "where"
+                    self.take()
+                    return ("atom", _Atom("terminal", name=value, reason=nxt[1]), 1)
                 return ("atom", _Atom("terminal", name=value), 1)
             if value == "ANY":
                 return ("atom", _Atom("any"), 1)
@@ -555,7 +580,7 @@ class _Parser:
             if value not in ERROR_NAMES:
                 raise self.fail(
                     f"unknown outcome {_clip(value)} (expected a return value, "
-                    f"{', '.join(ERROR_NAMES)}, ANY, HIDDEN, DEADLOCK or LIMIT)"
+                    f"{', '.join(ERROR_NAMES)}, ANY, HIDDEN, DEADLOCK, LIMIT or STRANDED)"
                 )
             return self.outcome((-1, None), value)
         if kind == "quant":

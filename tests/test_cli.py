@@ -59,9 +59,9 @@ def test_json_lists_every_call(tmp_path: Path, capsys: pytest.CaptureFixture[str
     (tmp_path / "hs.toml").write_text(HANDSHAKE)
     assert main(["run", "--json", str(tmp_path)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    # Every stack found, installed or not (wolfSSL, tlslite-ng: "not installed").
+    # Every stack found, installed or not (wolfSSL, tlslite-ng, Twisted, trio: "not installed").
     assert set(doc["versions"]) == {"biopair", "pyOpenSSL", "cryptography", "OpenSSL",
-                                    "libssl", "wolfSSL", "tlslite-ng"}
+                                    "libssl", "wolfSSL", "tlslite-ng", "Twisted", "trio"}
     (scenario,) = doc["scenarios"]
     assert scenario["file"] == str(tmp_path / "hs.toml")
     assert scenario["title"] == "handshake"

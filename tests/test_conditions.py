@@ -59,10 +59,10 @@ def test_no_condition_holds_is_an_error() -> None:
 
 def test_running_stack_versions_are_known() -> None:
     versions = stack_versions()
-    # libssl, wolfssl and tlslite-ng only where they are installed.
+    # libssl, wolfssl, tlslite-ng, twisted and trio only where they are installed.
     assert {"openssl", "pyopenssl", "cryptography", "stdlib-openssl"} <= set(versions)
     assert set(versions) <= {"openssl", "pyopenssl", "cryptography", "stdlib-openssl",
-                             "libssl", "wolfssl", "tlslite-ng"}
+                             "libssl", "wolfssl", "tlslite-ng", "twisted", "trio"}
     assert all(len(v) >= 2 for v in versions.values())
 
 

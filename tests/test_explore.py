@@ -214,3 +214,36 @@ expect = { client = "WANT_READ{2} 1" }
                 "bad.toml")
     with pytest.raises(ScenarioError, match="deliver"):
         load_scenario(bad)
+
+
+def test_same_file_and_shrink_across_jobs_with_one_pool(tmp_path: Path) -> None:
+    # --jobs 2 shrinks on the worker pool (candidates in parallel, the first failing one
+    # taken): the same runs, the same shrink, the same file as --jobs 1; the pool is kept.
+    sc = load_scenario(TICKETS)
+    reports = {}
+    for jobs in (1, 2, 2):
+        report = ex.explore(sc, seed=2, budget=16, store=None, jobs=jobs)
+        assert ex.write_out(report, sc, str(tmp_path / f"j{jobs}.toml"))
+        reports[jobs] = report
+        if jobs == 2:
+            pool = ex.WorkerPool._pool
+            assert pool is not None
+    assert ex.WorkerPool._pool is pool  # the second --jobs 2 search used the same workers
+    one, two = reports[1], reports[2]
+    assert [(r.index, r.schedule, r.klass) for r in one.runs] == \
+        [(r.index, r.schedule, r.klass) for r in two.runs]
+    assert (one.shrunk_from, one.shrink_runs) == (two.shrunk_from, two.shrink_runs)
+    assert (tmp_path / "j1.toml").read_text() == (tmp_path / "j2.toml").read_text()
+    ex.WorkerPool.close()
+    ex.WorkerPool.close()  # safe twice
+
+
+def test_a_scenario_that_does_not_run_here_is_skipped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Found while adding shard items: explore crashed (IndexError) on unmet requires.
+    path = write(tmp_path, 'requires = ["openssl >= 99"]\n' + HANDSHAKE)
+    assert main(["explore", str(path)]) == 0
+    assert "skipped: requires openssl >= 99" in capsys.readouterr().out
+    assert main(["explore", str(path), "--replay", "-"]) == 0
+    with pytest.raises(ex.Skipped):
+        ex.explore(load_scenario(path), store=None)

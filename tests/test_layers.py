@@ -17,7 +17,7 @@ LAYERS: dict[str, int] = {
     "transport": 2,
     "engine": 3,
     "scenario": 4,
-    "search": 5, "views": 5, "fuzz": 5,
+    "search": 5, "views": 5, "fuzz": 5, "strategies": 6,
     "cli": 6, "plugin": 6, "__init__": 6, "__main__": 6,
 }
 
@@ -88,9 +88,11 @@ def test_no_import_cycle() -> None:
     assert not cycles, cycles
 
 
-@pytest.mark.parametrize("module", sorted(
-    str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"
-    or p.parent == PACKAGE))
+#: Modules whose docs/design.md row the lead adds on merge (branches may not edit
+#: design.md); strict, so the mark must go once the row is there.
+@pytest.mark.parametrize("module", [
+    m for m in sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                    if p.name != "__init__.py" or p.parent == PACKAGE)])
 def test_design_doc_maps_the_module(module: str) -> None:
     design = (ROOT / "docs" / "design.md").read_text()
     assert f"`{module}`" in design or f"`{module.replace('/', '.')}`" in design, (

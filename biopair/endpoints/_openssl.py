@@ -28,6 +28,7 @@ from biopair.outcome import ERROR_NAMES as _VOCABULARY
 #: (:data:`biopair.outcome.ERROR_NAMES`): ``SSL_ERROR_<name>``.
 ERROR_NAMES: dict[int, str] = {
     int(getattr(_lib, f"SSL_ERROR_{name}")): name for name in _VOCABULARY
+    if hasattr(_lib, f"SSL_ERROR_{name}")  # PENDING and CLOSED are wrappers' only
 }
 
 #: Names of the SSL_MODE_* flags, without the prefix.  cryptography < 42 does not bind
@@ -641,3 +642,9 @@ def attach_trace_sinks(
             # cryptography < 42 binds only the Context-wide setter: install_trace_hooks put
             # a dispatcher there, which finds this sink on the connection.
             setattr(conn, "_biopair_info_sink", on_info)  # noqa: B010
+
+
+def output_pending(conn: SSL.Connection) -> int:
+    """Bytes OpenSSL wrote into a memory-BIO connection's send BIO and nobody has read
+    (what a wrapper such as Twisted's has not flushed yet)."""
+    return int(_lib.BIO_get_mem_data(conn._from_ssl, _MEM_PTR))

@@ -33,11 +33,20 @@ OPS: dict[str, str] = {
     # SSL_key_update(); a step's ``request = true|false`` reaches the endpoint as
     # ``size`` 1 (SSL_KEY_UPDATE_REQUESTED) or 0 (SSL_KEY_UPDATE_NOT_REQUESTED).
     "key_update": "key_update",
+    # The application side of a wrapper endpoint (docs/wrappers.md); no SSL stack
+    # declares these, and wrappers declare ``handshake`` but no SSL op.
+    "send": "send",
+    "recv": "recv",
+    "close": "close",
+    "pause_reading": "pause_reading",
+    "resume_reading": "resume_reading",
 }
+#: Ops only a wrapper endpoint (asyncio, Twisted, trio, ``python:...``) makes.
+APP_OPS: tuple[str, ...] = ("send", "recv", "close", "pause_reading", "resume_reading")
 #: Ops that read application data (their result carries the bytes read).
-READ_OPS: tuple[str, ...] = ("read", "peek", "read_early_data")
+READ_OPS: tuple[str, ...] = ("read", "peek", "read_early_data", "recv")
 #: Ops that write application data (from the endpoint's write buffer).
-WRITE_OPS: tuple[str, ...] = ("write", "write_early_data")
+WRITE_OPS: tuple[str, ...] = ("write", "write_early_data", "send")
 #: Ops only one role may make.
 ROLE_OPS: dict[str, str] = {
     "connect": "client",

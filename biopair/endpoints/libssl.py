@@ -34,6 +34,7 @@ from typing import Any
 from biopair.endpoints import _libssl, pki
 from biopair.endpoints._libssl import ffi
 from biopair.endpoints.config import (
+    APP_OPS,
     DEFAULT_READ_SIZE,
     MAX_SEND_FRAGMENT,
     OPS,
@@ -50,7 +51,7 @@ from biopair.outcome import ERROR_NAMES as _VOCABULARY
 #: Everything pyOpenSSL takes but resumption across pairs, plus what only the C API has.
 CAPABILITIES = Capabilities(
     stack="libssl",
-    ops=frozenset(OPS),
+    ops=frozenset(OPS) - frozenset(APP_OPS),
     settings=frozenset({
         "stack", "version", "min_version", "max_version", "server_name", "verify",
         "verify_host", "trust", "cert", "cert_host", "cert_issuer", "cert_validity",

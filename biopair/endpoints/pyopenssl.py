@@ -18,6 +18,7 @@ from OpenSSL import SSL, crypto
 
 from biopair.endpoints import _openssl, pki
 from biopair.endpoints.config import (
+    APP_OPS,
     C_API_OPS,
     C_API_RESULTS,
     C_API_SETTINGS,
@@ -38,7 +39,7 @@ from biopair.endpoints.protocol import Capabilities, RawResult, WriteData
 #: lacks (config.C_API_*), on memory BIOs or a socket.
 CAPABILITIES = Capabilities(
     stack="pyopenssl",
-    ops=frozenset(OPS) - frozenset(C_API_OPS),
+    ops=frozenset(OPS) - frozenset(C_API_OPS) - frozenset(APP_OPS),
     settings=frozenset(SETTINGS) - frozenset(C_API_SETTINGS),
     results=frozenset(RESULTS) - frozenset(C_API_RESULTS),
     links=frozenset({"memory", "socket"}),

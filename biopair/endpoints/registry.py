@@ -13,7 +13,10 @@
 * ``wolfssl``: :class:`biopair.endpoints.wolfssl.WolfSSLEndpoint`, the system's libwolfssl
   through its I/O callbacks;
 * ``tlslite-ng``: :class:`biopair.endpoints.tlslite.TlsliteEndpoint`, pure Python, through
-  its asynchronous handshake generators.
+  its asynchronous handshake generators;
+* ``asyncio``, ``twisted``, ``trio`` and ``python:package.module:factory``: wrapper
+  endpoints (:mod:`biopair.endpoints.wrappers`), a TLS layer on top of OpenSSL driven
+  from its application side (docs/wrappers.md).
 
 Each stack declares what it supports in a
 :class:`~biopair.endpoints.protocol.Capabilities` value; :func:`capabilities` looks one up
@@ -26,7 +29,8 @@ against it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from biopair.endpoints import _libssl, libssl, peers, pyopenssl, stdlib, tlslite, wolfssl
@@ -34,17 +38,22 @@ from biopair.endpoints.config import ConfigError, EndpointConfig
 from biopair.endpoints.peers import PeerEndpoint
 from biopair.endpoints.protocol import Capabilities, Endpoint
 from biopair.endpoints.stdlib import StdlibEndpoint
+from biopair.endpoints.wrappers import stacks as wrapper_stacks
 
 # Every stack's declaration, in the order scenarios and messages list them.
 _CAPABILITIES: dict[str, Capabilities] = {
     caps.stack: caps
     for caps in (pyopenssl.CAPABILITIES, stdlib.CAPABILITIES, *peers.CAPABILITIES.values(),
-                 libssl.CAPABILITIES, wolfssl.CAPABILITIES, tlslite.CAPABILITIES)
+                 libssl.CAPABILITIES, wolfssl.CAPABILITIES, tlslite.CAPABILITIES,
+                 *wrapper_stacks.CAPABILITIES.values())
 }
 # In-process stacks whose library may be missing: why, naming the package (None: present).
 # (looked up at call time, so a test can stand in for a missing library).
-_MISSING = {"libssl": lambda: _libssl.missing(), "wolfssl": lambda: wolfssl.missing(),
-            "tlslite-ng": lambda: tlslite.missing()}
+_MISSING: dict[str, Callable[[], str | None]] = {
+            "libssl": lambda: _libssl.missing(), "wolfssl": lambda: wolfssl.missing(),
+            "tlslite-ng": lambda: tlslite.missing(),
+            **{name: functools.partial(wrapper_stacks.missing, name)
+               for name in wrapper_stacks.CAPABILITIES}}
 #: Every stack a scenario may name.
 STACKS: tuple[str, ...] = tuple(_CAPABILITIES)
 
@@ -52,9 +61,14 @@ STACKS: tuple[str, ...] = tuple(_CAPABILITIES)
 def capabilities(stack: str) -> Capabilities:
     """What ``stack`` supports (its ops, settings, results, links and versions).
 
+    ``python:package.module:factory`` names a user's sans-I/O wrapper
+    (:mod:`biopair.endpoints.wrappers.python`); it is not in :data:`STACKS`.
+
     Raises:
-        ValueError: for a name not in :data:`STACKS`.
+        ValueError: for a name not in :data:`STACKS` (or a malformed ``python:`` name).
     """
+    if stack.startswith(wrapper_stacks.PYTHON_PREFIX):
+        return wrapper_stacks.python_capabilities(stack)
     try:
         return _CAPABILITIES[stack]
     except KeyError:
@@ -96,6 +110,9 @@ def make_endpoint(cfg: EndpointConfig, context: Any = None, sock: Any = None,
         return wolfssl.WolfSSLEndpoint(cfg, sock=sock)
     if caps.stack == "tlslite-ng":
         return tlslite.TlsliteEndpoint(cfg, sock=sock)
+    if wrapper_stacks.is_wrapper(caps.stack):
+        made: Endpoint = wrapper_stacks.make(cfg)
+        return made
     if caps.external:
         return PeerEndpoint(cfg)
     return pyopenssl.Endpoint(cfg, sock=sock, context=context, trace_hooks=trace_hooks)

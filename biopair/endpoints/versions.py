@@ -35,11 +35,20 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _dist(name: str) -> str | None:
+    # An optional framework's version (the wrappers extra), None where not installed.
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def _optional_stacks(absent: str | None) -> dict[str, str]:
     # The in-process stacks whose library may be missing, by library name.
     from biopair.endpoints import tlslite, wolfssl
 
-    found = {"wolfSSL": wolfssl.version(), "tlslite-ng": tlslite.version()}
+    found = {"wolfSSL": wolfssl.version(), "tlslite-ng": tlslite.version(),
+             "Twisted": _dist("twisted"), "trio": _dist("trio")}
     out = {}
     for name, text in found.items():
         shown = text or absent
@@ -67,7 +76,8 @@ def stack_versions() -> dict[str, tuple[int, ...]]:
     ``openssl``: the OpenSSL pyOpenSSL is linked against; ``stdlib-openssl``: the one
     Python's ``ssl`` module uses; ``pyopenssl`` and ``cryptography``: the bindings;
     ``libssl``: the system's ``libssl.so.3`` the libssl stack loads (only where it loads);
-    ``wolfssl`` and ``tlslite-ng``: those stacks, only where they are installed.
+    ``wolfssl``, ``tlslite-ng``, ``twisted`` and ``trio``: those stacks and frameworks,
+    only where they are installed.
     """
     out = {
         "openssl": version_numbers(SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()),

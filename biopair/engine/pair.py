@@ -32,7 +32,7 @@ from typing import Any
 
 from OpenSSL import SSL
 
-from biopair.endpoints.config import READ_OPS, EndpointConfig
+from biopair.endpoints.config import READ_OPS, WRITE_OPS, EndpointConfig
 from biopair.endpoints.protocol import Endpoint, RawResult, WriteData
 from biopair.engine import builder, recorder, runloop
 from biopair.engine.builder import LINK_KINDS
@@ -62,6 +62,7 @@ DEFAULT_MAX_CALLS = 100_000
 #: Ops whose call record keeps the bytes read rather than the bytes offered (the rule
 #: is config.READ_OPS; a frozenset because every call asks).
 _READ_OPS = frozenset(READ_OPS)
+_WRITE_OPS = frozenset(WRITE_OPS)
 #: Builds a NamedTuple record from all its fields at once, skipping the generated
 #: ``__new__`` (a Python frame per call and per move).
 _new_tuple: Any = tuple.__new__
@@ -184,6 +185,9 @@ class Pair:
         self._faulty = False  # set once a fault is armed on any link
         #: faults that could not apply once their record was seen (runner: a failure).
         self.refused: list[FaultEvent] = []
+        #: the application bytes each endpoint's writes and sends returned as written
+        #: (what the transport oracle compares with what the other side received).
+        self.sent: dict[str, bytearray] = {name: bytearray() for name in self.endpoints}
         if protocol_on:
             recorder.attach(self.trace, self.links, self.endpoints, self._clock)
 
@@ -279,8 +283,10 @@ class Pair:
         events = trace.events
         clock = self._clock
         reads = op in _READ_OPS
+        writes = op in _WRITE_OPS
         offered = data or b""
         pair = self
+        sent_log = self.sent[endpoint]
 
         def make_call() -> Call:
             pending = pending_of()
@@ -301,6 +307,8 @@ class Pair:
             # Unpacked and positional: this runs once per SSL call, thousands of times in a
             # bytewise run (one unpack costs less than five field lookups).
             ret, error, reasons, _errno, read, view = raw
+            if writes and ret is not None and ret > 0:
+                sent_log.extend(ep.write_data[:ret])
             record: Call = _new_tuple(Call, (
                 seq, endpoint, op, ret, error, reasons, view, read if reads else offered,
                 sent, consumed, clock.step))
@@ -501,6 +509,17 @@ class Pair:
     def end_run(self, calls: int, terminal: str | None) -> None:
         """Record the end of a run."""
         self.trace.add(RunEnd(calls, terminal, self._clock.step))
+
+    def stranded(self) -> list[str]:
+        """Where bytes wait inside endpoints that can tell (wrapper endpoints offer
+        ``stranded()``: their buffers, SSL_pending, an unread socket buffer), each as
+        ``ENDPOINT: where``; empty for every other stack (then a stall is a DEADLOCK)."""
+        found: list[str] = []
+        for name, ep in self.endpoints.items():
+            probe = getattr(ep, "stranded", None)
+            if probe is not None:
+                found.extend(f"{name}: {where}" for where in probe())
+        return found
 
     # -- runs ---------------------------------------------------------------------------
     def run(

@@ -15,6 +15,10 @@ finished, or with a terminal outcome:
   changed: no call sent or consumed a byte, no move delivered one, no EOF reached a
   receiver (after external peers had their chance to answer).  OpenSSL is deterministic,
   so calling again could only repeat the same answers: a stall is a result, never a hang;
+* ``STRANDED``: a DEADLOCK while bytes wait inside a wrapper endpoint (its buffers,
+  SSL_pending, a socket buffer it stopped reading): the driver's :meth:`Driver.stranded`
+  names where, and the terminal carries that as its reasons (the transport oracle for
+  wrapper endpoints, docs/wrappers.md);
 * ``LIMIT``: the call cap was reached first.
 
 The terminal is appended to the outcome sequence of every entry still running.
@@ -33,7 +37,7 @@ from biopair.endpoints.config import WRITE_OPS
 from biopair.endpoints.protocol import WriteData
 from biopair.engine.schedule import NO_MOVE, LinkState, MoveChoice, Schedule, Size
 from biopair.engine.trace import Call
-from biopair.outcome import DEADLOCK, LIMIT, Outcome
+from biopair.outcome import DEADLOCK, LIMIT, Outcome, stranded
 
 #: Ops whose retry passes the same buffer again (and whose partial success goes on).
 _WRITE_OPS = frozenset(WRITE_OPS)
@@ -59,16 +63,21 @@ class RunResult:
         outcomes: each endpoint's outcome sequence (with the terminal, if any); built
             from ``calls`` when first read (a bytewise run makes thousands of calls and a
             caller such as a benchmark may never look).
-        terminal: ``"DEADLOCK"``, ``"LIMIT"`` or None.
+        terminal: ``"DEADLOCK"``, ``"STRANDED"``, ``"LIMIT"`` or None.
+        end: the terminal outcome (with STRANDED's reasons: where the bytes wait), or None.
         calls: the calls the run made.
     """
 
-    __slots__ = ("_endpoints", "_outcomes", "_unfinished", "calls", "terminal")
+    __slots__ = ("_endpoints", "_outcomes", "_unfinished", "calls", "end", "terminal")
 
     def __init__(self, calls: list[Call], terminal: str | None,
-                 endpoints: Sequence[str], unfinished: Sequence[str] = ()) -> None:
+                 endpoints: Sequence[str], unfinished: Sequence[str] = (),
+                 end: Outcome | None = None) -> None:
         self.calls = calls
         self.terminal = terminal
+        if end is None and terminal is not None:
+            end = DEADLOCK if terminal == DEADLOCK.error else LIMIT
+        self.end = end
         self._endpoints = tuple(dict.fromkeys(endpoints))
         self._unfinished = tuple(unfinished)
         self._outcomes: dict[str, list[Outcome]] | None = None
@@ -79,10 +88,9 @@ class RunResult:
         if self._outcomes is None:
             outcomes = {name: [c.outcome for c in self.calls if c.endpoint == name]
                         for name in self._endpoints}
-            if self.terminal is not None:
-                end = DEADLOCK if self.terminal == DEADLOCK.error else LIMIT
+            if self.end is not None:
                 for name in self._unfinished:
-                    outcomes[name].append(end)
+                    outcomes[name].append(self.end)
             self._outcomes = outcomes
         return self._outcomes
 
@@ -146,6 +154,11 @@ class Driver(Protocol[L]):
 
     def end_run(self, calls: int, terminal: str | None) -> None:
         """Record the end of a run."""
+        ...
+
+    def stranded(self) -> list[str]:
+        """Where bytes wait inside the endpoints when a run stalls (``client: 100 bytes in
+        Twisted's _appSendBuffer``); empty: nowhere, or nothing can tell."""
         ...
 
 
@@ -263,7 +276,8 @@ def run(
                             # copy per partial write; the Call records share it too).
                             state.rest = memoryview(written)[done:]
                 error = call.error
-                if state.rest is None and (error is None or not error.startswith("WANT_")):
+                if state.rest is None and (error is None or not (
+                        error.startswith("WANT_") or error == "PENDING")):
                     # Finished (the rule is outcome.wants(), written out on the hot path),
                     # once ``repeat`` times.
                     all_wanted = False
@@ -278,8 +292,9 @@ def run(
                 break
         if (terminal is None and running and all_wanted and driver.progress == before
                 and not driver.wait_for_peers()):
-            terminal = DEADLOCK
+            where = driver.stranded()
+            terminal = stranded(where) if where else DEADLOCK
     name = terminal.error if terminal is not None else None
     driver.end_run(len(made), name)
     return RunResult(made, name, [e.endpoint for e in listed],
-                     [s.endpoint for s in running])
+                     [s.endpoint for s in running], terminal)

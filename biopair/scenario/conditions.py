@@ -12,7 +12,7 @@ A condition is one or more comparisons joined by ``and``::
     condition  := comparison ("and" comparison)* | "else"
     comparison := LIBRARY OP VERSION
     LIBRARY    := openssl | pyopenssl | cryptography | stdlib-openssl | libssl | wolfssl
-                | tlslite-ng
+                | tlslite-ng | twisted | trio
     OP         := >= | > | <= | < | == | !=
 
 ``openssl`` is the OpenSSL that pyOpenSSL is linked against (bundled in the cryptography
@@ -42,7 +42,7 @@ from biopair.endpoints.versions import stack_versions, version_numbers
 
 #: Libraries a condition may name.
 LIBRARIES: tuple[str, ...] = ("openssl", "pyopenssl", "cryptography", "stdlib-openssl",
-                               "libssl", "wolfssl", "tlslite-ng")
+                               "libssl", "wolfssl", "tlslite-ng", "twisted", "trio")
 _OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
     ">=": operator.ge,
     "<=": operator.le,

@@ -39,7 +39,7 @@ from biopair.endpoints.config import (
     WRITE_OPS,
     EndpointConfig,
 )
-from biopair.endpoints.registry import STACKS
+from biopair.endpoints.registry import STACKS, capabilities
 from biopair.engine.pair import (
     DEFAULT_MAX_CALLS,
     DELIVER_NAMES,
@@ -455,7 +455,16 @@ class _Loader:
         if "resume" in table:
             resume = read.boolean(table["resume"], f"{role}.resume")
         if "stack" in table:
-            kw["stack"] = read.choice(table["stack"], STACKS, f"{role}.stack")
+            value = table["stack"]
+            if isinstance(value, str) and value.startswith("python:"):
+                # A user's sans-I/O wrapper (docs/wrappers.md): the name's form is checked
+                # here, the module is imported when the pair is built.
+                try:
+                    kw["stack"] = capabilities(value).stack
+                except ValueError as exc:
+                    raise self.fail(f"{role}.stack", str(exc)) from None
+            else:
+                kw["stack"] = read.choice(value, STACKS, f"{role}.stack")
         cfg = EndpointConfig(**kw)
         rules.check_endpoint(read, role, tuple(table), cfg)
         return cfg, resume

@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import re
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from biopair.endpoints.peers import program_for as peer_program
 from biopair.endpoints.pyopenssl import build_context
 from biopair.endpoints.registry import missing as missing_library
 from biopair.endpoints.versions import stack_versions
+from biopair.endpoints.wrappers.stacks import is_wrapper
 from biopair.engine.pair import Pair, Schedule
 from biopair.engine.trace import AlertEvent, Call, MessageEvent, RecordEvent, Trace
 from biopair.outcome import DEADLOCK, LIMIT, Outcome, Pattern, summarize, wants
@@ -180,10 +181,14 @@ def _check(
         failures.append(Failure(key, pattern.text, summarize(outcomes), step))
 
 
-def _make_pair(scenario: Scenario, record: bool, protocol: bool | None = None) -> Pair:
+def _make_pair(scenario: Scenario, record: bool, protocol: bool | None = None,
+               shared: Callable[[Scenario], Mapping[str, Any]] | None = None) -> Pair:
     client, server = scenario.client, scenario.server
     contexts = None
     try:
+        if shared is not None and not scenario.resume and not (
+                record if protocol is None else protocol):
+            contexts = dict(shared(scenario)) or None
         if scenario.resume:
             # Shared by the priming pair and the scenario's: hooks now, or never.
             contexts = {"client": build_context(client, trace_hooks=record),
@@ -255,6 +260,8 @@ def run_scenario(
     require_peers: bool = False,
     schedule: Callable[[Pair], Schedule] | None = None,
     protocol: bool | None = None,
+    contexts: Callable[[Scenario], Mapping[str, Any]] | None = None,
+    summary: bool = True,
     every: bool = False,
 ) -> Verdict:
     """Run a scenario on the stack in use and judge it.
@@ -275,6 +282,12 @@ def run_scenario(
         schedule: builds the pair's schedule from the new pair (an explorer's; default:
             the scenario's deliver and turns), which drives every run step.
         protocol: record the protocol (records, messages, states) too; default: ``record``.
+        contexts: gives prepared pyOpenSSL Contexts by endpoint name for the fitted
+            scenario (a search's :class:`~biopair.search.explore.ContextCache`); used only
+            when the protocol is not recorded and the scenario does not resume a session.
+        summary: False: skip what only a report reads (a search's many runs): the
+            verdict's ``streams``, and each endpoint's ``states`` unless ``[result]``
+            checks that endpoint.
         every: with ``judge``, run every step after a failed expectation and report every
             failure, those after the first marked ``diverged`` (default: stop at the
             first).
@@ -300,7 +313,7 @@ def run_scenario(
     if _names_sends(scenario):
         # A sends list is judged from the trace's records and messages: record them.
         record, protocol = True, True
-    with _make_pair(scenario, record, protocol) as pair:
+    with _make_pair(scenario, record, protocol, contexts) as pair:
         if schedule is not None:
             pair.schedule = schedule(pair)
         for fault in faults:
@@ -333,18 +346,21 @@ def run_scenario(
                 break
         pair.step = None
         # An external peer's state is not visible (state() is None): not checked.
+        wanted = scenario.result
         states = {name: state for name, ep in pair.endpoints.items()
-                  if (state := ep.state()) is not None}
+                  if (summary or wanted.both or wanted.per_endpoint.get(name))
+                  and (state := ep.state()) is not None}
         if not failures or (judge and every):
             before = len(failures)
             _check_result(scenario, states, len(pair.trace.calls), failures)
+            transport_oracle(pair, failures)
             if scenario.result.keys_match is not None:
                 _check_keys(pair, scenario.result.keys_match, failures)
             if before:
                 failures[before:] = [dataclasses.replace(f, diverged=True)
                                      for f in failures[before:]]
         streams = {d: {"bytes": link.pulled, "records": len(link.sent.records)}
-                   for d, link in pair.links.items()}
+                   for d, link in pair.links.items()} if summary else {}
         return Verdict(scenario, failures, pair.trace, states, streams, observed=observed)
 
 
@@ -527,6 +543,30 @@ def _check_keys(pair: Pair, wanted: bool, failures: list[Failure]) -> None:
         failures.append(Failure("result.keys_match", _show(wanted),
                                 "the same keying material" if same else
                                 "different keying material"))
+
+
+def transport_oracle(pair: Pair, failures: list[Failure]) -> None:
+    """The transport oracle, on for every direction with a wrapper endpoint at either
+    end (docs/wrappers.md): what the receiving application got is exactly a prefix of
+    what the sending application sent (no loss, duplication or reordering), and all of
+    it once the receiver reported the connection closed."""
+    for sender, receiver in (("client", "server"), ("server", "client")):
+        ends = (pair.endpoints[sender], pair.endpoints[receiver])
+        if not any(is_wrapper(ep.stack) for ep in ends):
+            continue
+        sent = bytes(pair.sent[sender])
+        got = bytes(getattr(ends[1], "received", b""))
+        where = f"oracle.{sender}->{receiver}"
+        if not sent.startswith(got):
+            at = next((i for i, (a, b) in enumerate(zip(sent, got, strict=False)) if a != b),
+                      len(sent))
+            failures.append(Failure(where, f"the {receiver} receives what the {sender} sent",
+                                    f"{len(got):,} bytes received, {len(sent):,} sent, "
+                                    f"differing from byte {at:,}"))
+        elif len(got) < len(sent) and getattr(ends[1], "lost", False):
+            failures.append(Failure(where, f"the {receiver} receives all the {sender} sent "
+                                           f"before the connection closed",
+                                    f"{len(got):,} of {len(sent):,} bytes"))
 
 
 def _fitted(pattern: Pattern | Versioned[Pattern]) -> Pattern:

@@ -34,11 +34,17 @@ fails the same way, then lower each offset and round by bisection.
 A *shard* (:class:`Shard`) is a range of point indexes of one mode (exhaustive: the
 canonical order; random: one seed); :func:`run_shard` is a pure function of the scenario,
 the spec and the shard, so shards can run anywhere.
+
+Speed: a search's runs are lean (calls, moves and run ends; no protocol hooks, no final
+states or stream counts nobody reads) and share SSL contexts where that is proven not to
+change them (:class:`ContextCache`, :func:`cache_for`); the reported counterexample is
+run again with its whole trace.  ``jobs`` > 1 uses a :class:`WorkerPool` kept for the
+life of the process, which also runs the shrinker's candidates.
 """
 
 from __future__ import annotations
 
-import functools
+import atexit
 import hashlib
 import itertools
 import json
@@ -53,9 +59,12 @@ import tomllib
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
+from biopair.endpoints.config import EndpointConfig
+from biopair.endpoints.pyopenssl import build_context
 from biopair.engine.pair import Pair
 from biopair.engine.schedule import NO_MOVE, Deliver, Delivery, LinkState, MoveChoice, Schedule, T
 from biopair.engine.schedule import Turn as TurnState
@@ -64,6 +73,7 @@ from biopair.outcome import summarize
 from biopair.scenario.loader import load_scenario
 from biopair.scenario.model import ExploreSpec, RunStep, Scenario, ScenarioError
 from biopair.scenario.runner import Verdict, run_scenario
+from biopair.search import interrupt
 from biopair.transport.link import DIRECTIONS
 
 #: The most schedules one exploration may run (``--budget``).
@@ -177,6 +187,11 @@ def _record_starts(data: bytes | bytearray) -> tuple[int, ...]:
         starts.append(at)
         at += 5 + int.from_bytes(data[at + 3:at + 5])
     return tuple(starts)
+
+
+class Skipped(Exception):
+    """The scenario does not run here (unmet ``requires``, a stack not installed): there
+    is nothing to explore.  The message says why."""
 
 
 # -- the schedule ------------------------------------------------------------------------------
@@ -527,34 +542,43 @@ def _schedule_factory(scenario: Scenario, spec: ExploreSpec, point: Sequence[Ato
 
 
 def run_once(scenario: Scenario, spec: ExploreSpec, point: Sequence[Atom], *,
-             full: bool = False, observe: bool = False
-             ) -> tuple[Verdict, ExploreSchedule]:
+             full: bool = False, observe: bool = False,
+             contexts: ContextCache | None = None) -> tuple[Verdict, ExploreSchedule]:
     """Run the scenario under one point.
 
     Args:
         full: keep the whole trace (the protocol too), for a report; else only calls,
             moves and run ends, what the property and the classes need.
         observe: note the flights' record starts (the :class:`Frame`'s run).
+        contexts: SSL contexts shared across runs (lean runs only; see
+            :class:`ContextCache`); None: fresh ones.
 
     Returns:
         The verdict and the schedule that drove it (its ``applied`` atoms).
+
+    Raises:
+        Skipped: when the scenario does not run here (its ``requires``, a missing stack).
     """
     keep: list[ExploreSchedule] = []
     verdict = run_scenario(scenario, record=True, protocol=full,
-                           schedule=_schedule_factory(scenario, spec, point, observe, keep))
+                           schedule=_schedule_factory(scenario, spec, point, observe, keep),
+                           contexts=None if full or contexts is None
+                           else contexts.for_scenario, summary=full)
+    if verdict.skipped is not None:
+        raise Skipped(verdict.skipped)
     return verdict, keep[0]
 
 
 def run_point(scenario: Scenario, spec: ExploreSpec, point: Sequence[Atom],
-              index: int = 0) -> RunReport:
+              index: int = 0, contexts: ContextCache | None = None) -> RunReport:
     """Run one point and judge it; a harness exception is a refutation, not a crash.
 
     Returns:
         The :class:`RunReport`.
     """
     try:
-        verdict, schedule = run_once(scenario, spec, point)
-    except ScenarioError:
+        verdict, schedule = run_once(scenario, spec, point, contexts=contexts)
+    except (ScenarioError, Skipped):
         raise
     except Exception:
         tb = traceback.format_exc()
@@ -564,6 +588,13 @@ def run_point(scenario: Scenario, spec: ExploreSpec, point: Sequence[Atom],
     return RunReport(index, format_schedule(schedule.applied), behaviour(verdict),
                      why[1] if why else None, why[0] if why else None,
                      len(verdict.trace.calls))
+
+
+def contexts_for(scenario: Scenario, spec: ExploreSpec) -> ContextCache:
+    """This process's context cache for a scenario (:func:`cache_for`),
+    proven on the unsplit run: on fresh contexts and twice on cached ones it must make the
+    same calls, else every run builds fresh contexts."""
+    return cache_for(scenario, lambda c: run_once(scenario, spec, (), contexts=c)[0])
 
 
 def frame_of(scenario: Scenario, spec: ExploreSpec) -> tuple[Frame, Verdict]:
@@ -579,6 +610,134 @@ def frame_of(scenario: Scenario, spec: ExploreSpec) -> tuple[Frame, Verdict]:
                  schedule.rounds, schedule.multi_rounds), verdict
 
 
+# -- SSL contexts shared across runs --------------------------------------------------------
+# SSL contexts shared by the many runs of one search (explore, sweep).
+#
+# Building a pyOpenSSL ``Context`` (SSL_CTX_new, loading the certificate, key and trust
+# store) costs about as much as a third of a whole-buffer TLS 1.3 handshake; a search makes
+# thousands of runs of one scenario with the same settings.  A :class:`ContextCache` builds
+# each endpoint's Context once and hands the same one to every later run.
+#
+# When is that safe?  pyOpenSSL 26 refuses changes to a Context once a Connection used it,
+# and nothing biopair sets per run touches the Context (SNI, the verified host, the session
+# to offer, post-handshake auth and modes are set on the Connection).  What a Context does
+# carry from run to run is its session cache and its ticket keys:
+#
+# * a scenario that resumes a session (``resume = true``) builds its own Contexts so the
+#   priming pair and the scenario's share ticket keys: it never gets cached ones
+#   (:func:`reusable` says no), and an endpoint with a ``session`` to offer is never given
+#   one either;
+# * otherwise the client offers no session (biopair never calls ``set_session`` without
+#   one), so what the server's cache remembers from earlier runs is never asked for, and
+#   the ticket keys change the tickets' bytes, never their length.
+#
+# ``tests/test_explore_contexts.py`` runs every shipped scenario on fresh and on reused contexts
+# and checks that the calls (op, return value, error, bytes sent and taken, reasons) and
+# the streams are identical; :meth:`ContextCache.proves` makes the same check at the start
+# of every search, so a scenario where reuse would change anything falls back to fresh
+# contexts.  Only contexts without protocol-trace hooks are cached (the hooks must be in
+# place before first use, and a search records the protocol only for the reported run).
+
+#: A run's fingerprint: what reuse must not change.
+Fingerprint = tuple[Any, ...]
+
+
+def reusable(scenario: Scenario) -> bool:
+    """Whether a scenario's runs may share contexts (no resumption)."""
+    return not scenario.resume
+
+
+def fingerprint(verdict: Verdict) -> Fingerprint:
+    """What a run did, for comparing fresh against reused contexts: every call's endpoint,
+    op, return value, error name, reasons, bytes sent and taken, and the failures."""
+    calls = tuple((c.endpoint, c.op, c.ret, c.error, tuple(c.reasons), c.sent, c.consumed)
+                  for c in verdict.trace.calls)
+    return calls, tuple((f.key, f.actual) for f in verdict.failures)
+
+
+class ContextCache:
+    """One Context per pyOpenSSL endpoint configuration, built on first use.
+
+    Attributes:
+        enabled: False once reuse was found to change a run (then it hands out nothing,
+            and every run builds fresh contexts as before).
+        built: Contexts built so far.
+    """
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.built = 0
+        self._cache: dict[EndpointConfig, Any] = {}
+
+    def _get(self, cfg: EndpointConfig) -> Any:
+        ctx = self._cache.get(cfg)
+        if ctx is None:
+            ctx = self._cache[cfg] = build_context(cfg)
+            self.built += 1
+        return ctx
+
+    def for_scenario(self, scenario: Scenario) -> Mapping[str, Any]:
+        """The contexts for a fitted scenario's endpoints (empty: build fresh ones).
+
+        Only pyOpenSSL endpoints without a session to offer get one; a scenario that
+        resumes gets none (it shares its own between its priming pair and its run).
+        """
+        if not self.enabled or not reusable(scenario):
+            return {}
+        return {cfg.role: self._get(cfg) for cfg in (scenario.client, scenario.server)
+                if cfg.stack == "pyopenssl" and cfg.session is None}
+
+    def proves(self, fresh: Fingerprint, run: Callable[[], Fingerprint],
+               times: int = 2) -> bool:
+        """Check that ``times`` runs on cached contexts match a fresh run's fingerprint;
+        if not, turn reuse off.  Returns whether reuse stays on."""
+        if self.enabled:
+            for _ in range(times):
+                if run() != fresh:
+                    self.enabled = False
+                    self._cache.clear()
+                    break
+        return self.enabled
+
+
+#: Per process: the cache of each scenario seen lately (path -> scenario, cache).
+_CACHES: dict[str, tuple[Scenario, ContextCache]] = {}
+#: Scenarios whose caches a process keeps.
+KEPT = 16
+
+
+def cache_for(scenario: Scenario,
+              run: Callable[[ContextCache | None], Verdict]) -> ContextCache:
+    """This process's context cache for a scenario, proven on first use.
+
+    Args:
+        run: runs the scenario as the search would (its unsplit, unfaulted run), on the
+            given cache or (None) on fresh contexts.
+
+    The fresh run and two runs on the cache must have the same :func:`fingerprint`, else
+    the cache stays off for this scenario (every run then builds fresh contexts); a
+    scenario that resumes a session never gets one.
+    """
+    hit = _CACHES.get(scenario.path)
+    if hit is not None and hit[0] == scenario:
+        return hit[1]
+    cache = ContextCache()
+    if not reusable(scenario):
+        cache.enabled = False
+    else:
+        try:
+            fresh = fingerprint(run(None))
+            cache.proves(fresh, lambda: fingerprint(run(cache)))
+        except Skipped:
+            raise
+        except Exception:  # a run that raises is the search's to report, on fresh contexts
+            cache.enabled = False
+    if len(_CACHES) >= KEPT:
+        _CACHES.pop(next(iter(_CACHES)))
+    _CACHES[scenario.path] = (scenario, cache)
+    return cache
+
+
 # -- shards ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Shard:
@@ -589,6 +748,8 @@ class Shard:
             sequence) or ``"list"`` (the schedule strings in ``schedules``).
         frame: the space's coordinates (computed once, by whoever splits the work).
         index_base: the report index of point ``start``.
+        reuse: share SSL contexts between the runs where that is proven not to change
+            them (:func:`contexts_for`); False: fresh contexts for every run.
     """
 
     mode: str
@@ -598,6 +759,7 @@ class Shard:
     seed: int = 0
     schedules: tuple[str, ...] = ()
     index_base: int = 0
+    reuse: bool = True
 
 
 def shard_points(spec: ExploreSpec, shard: Shard) -> list[Point]:
@@ -616,45 +778,130 @@ def run_shard(scenario: Scenario, spec: ExploreSpec, shard: Shard) -> list[RunRe
     Returns:
         One :class:`RunReport` per point, in order.
     """
-    return [run_point(scenario, spec, p, shard.index_base + i)
+    contexts = contexts_for(scenario, spec) if shard.reuse else None
+    return [run_point(scenario, spec, p, shard.index_base + i, contexts)
             for i, p in enumerate(shard_points(spec, shard))]
 
 
-@functools.cache
+_LOADED: dict[str, tuple[float, int, Scenario]] = {}
+
+
 def _load(path: str) -> Scenario:
-    return load_scenario(path)
+    # A worker loads each scenario once (again only if the file changed), and keeps the
+    # last few.
+    st = os.stat(path)
+    hit = _LOADED.get(path)
+    if hit is not None and hit[:2] == (st.st_mtime, st.st_size):
+        return hit[2]
+    scenario = load_scenario(path)
+    if len(_LOADED) >= KEPT:
+        _LOADED.pop(next(iter(_LOADED)))
+    _LOADED[path] = (st.st_mtime, st.st_size, scenario)
+    return scenario
 
 
 def _worker(args: tuple[str, ExploreSpec, Shard]) -> list[RunReport]:
     path, spec, shard = args
-    return run_shard(_load(path), spec, shard)
+    return interrupt.worker_task(lambda: run_shard(_load(path), spec, shard))
+
+
+def _worker_points(args: tuple[str, ExploreSpec, tuple[str, ...]]) -> list[RunReport]:
+    path, spec, schedules = args
+    return interrupt.worker_task(lambda: [
+        run_point(_load(path), spec, parse_schedule(text),
+                  contexts=contexts_for(_load(path), spec)) for text in schedules])
+
+
+class WorkerPool:
+    """Worker processes kept for the life of the process: forked once, they serve every
+    shard of every search and the shrinker's candidates, and each loads a scenario and
+    builds its contexts once (:func:`_load`, :func:`contexts_for`).
+
+    Workers are set up by :func:`biopair.search.interrupt.worker_setup`; a search that is
+    interrupted (or fails) terminates the pool, and the next one starts a new pool.
+    """
+
+    _pool: Pool | None = None
+    _jobs = 0
+    _registered = False
+
+    @classmethod
+    def get(cls, jobs: int) -> Pool:
+        """The pool with ``jobs`` workers (a pool of another size is replaced)."""
+        if cls._pool is not None and cls._jobs != jobs:
+            cls.close()
+        if cls._pool is None:
+            ctx = multiprocessing.get_context(
+                "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+            with interrupt.blocked():
+                cls._pool = ctx.Pool(jobs, initializer=interrupt.worker_setup)
+            cls._jobs = jobs
+            if not cls._registered:
+                atexit.register(cls.close)
+                cls._registered = True
+        return cls._pool
+
+    @classmethod
+    def close(cls) -> None:
+        """Terminate the workers (safe to call twice)."""
+        pool, cls._pool = cls._pool, None
+        if pool is not None:
+            pool.terminate()
+            pool.join()
 
 
 # -- shrinking -------------------------------------------------------------------------------
 def shrink(scenario: Scenario, spec: ExploreSpec, found: RunReport,
-           max_runs: int = SHRINK_RUNS) -> tuple[Point, int]:
+           max_runs: int = SHRINK_RUNS, jobs: int = 1) -> tuple[Point, int]:
     """Shrink a refuting schedule: fewest atoms, then smallest offsets and rounds, keeping
     the failure's kind.  Deterministic: every step is a fixed sequence of runs.
+
+    With ``jobs`` > 1 each pass that drops one atom runs its candidates on the
+    :class:`WorkerPool` and takes the first that still fails (in candidate order), so
+    the result and the run count are the same as in one process.
 
     Returns:
         The minimal point found and the runs it took.
     """
     runs = 0
+    contexts = contexts_for(scenario, spec)
 
     def fails(atoms: Sequence[Atom]) -> bool:
         nonlocal runs
         runs += 1
-        return run_point(scenario, spec, canonical(atoms)).kind == found.kind
+        return run_point(scenario, spec, canonical(atoms), contexts=contexts).kind == found.kind
+
+    def first_failing(candidates: list[list[Atom]]) -> int | None:
+        # The index of the first candidate that fails the same way; runs counted as if
+        # they had been made one by one, stopping there.
+        nonlocal runs
+        if jobs <= 1 or len(candidates) < 2:
+            for i, candidate in enumerate(candidates):
+                if runs >= max_runs:
+                    return None
+                if fails(candidate):
+                    return i
+            return None
+        todo = candidates[:max(0, max_runs - runs)]
+        texts = [(format_schedule(canonical(c)),) for c in todo]
+        pool = WorkerPool.get(jobs)
+        try:
+            results = pool.map(_worker_points, [(scenario.path, spec, t) for t in texts])
+        except BaseException:
+            WorkerPool.close()
+            raise
+        for i, [r] in enumerate(results):
+            runs += 1
+            if r.kind == found.kind:
+                return i
+        return None
 
     atoms = list(parse_schedule(found.schedule))
-    changed = True
-    while changed and runs < max_runs:
-        changed = False
-        for i in range(len(atoms)):
-            candidate = atoms[:i] + atoms[i + 1:]
-            if runs < max_runs and fails(candidate):
-                atoms, changed = candidate, True
-                break
+    while runs < max_runs:
+        hit = first_failing([atoms[:i] + atoms[i + 1:] for i in range(len(atoms))])
+        if hit is None:
+            break
+        atoms = atoms[:hit] + atoms[hit + 1:]
     for i in range(len(atoms)):
         a = atoms[i]
         value = a.offset if isinstance(a, Split) else a.round
@@ -1026,20 +1273,23 @@ def explore(
                     break
                 take(run_shard(scenario, spec, shard), shard)
         else:
-            ctx = multiprocessing.get_context(
-                "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-            with ctx.Pool(jobs) as pool:
+            pool = WorkerPool.get(jobs)
+            try:
                 it = pool.imap(_worker, [(scenario.path, spec, s) for s in shards])
                 for shard in shards:
                     if deadline is not None and time.monotonic() > deadline:
+                        # The rest are abandoned: a fresh pool serves the next search.
+                        WorkerPool.close()
                         break
                     take(it.next(), shard)
-                pool.terminate()
-    except KeyboardInterrupt:
+            except BaseException:
+                WorkerPool.close()
+                raise
+    except (KeyboardInterrupt, interrupt.Interrupted):
         report.interrupted = True
     first = report.first_failure()
     if first is not None and not report.interrupted:
-        point, report.shrink_runs = shrink(scenario, spec, first)
+        point, report.shrink_runs = shrink(scenario, spec, first, jobs=jobs)
         verdict, schedule = run_once(scenario, spec, point, full=True)
         why = refutation(verdict, spec)
         if why is None:  # pragma: no cover - shrinking only keeps refuting points

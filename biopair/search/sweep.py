@@ -39,6 +39,7 @@ from biopair.engine.trace import Call, RunEnd, StateEvent
 from biopair.scenario.loader import Scenario, SweepSpec, load_scenario
 from biopair.scenario.runner import Verdict, run_scenario
 from biopair.search import interrupt
+from biopair.search.explore import ContextCache, cache_for
 from biopair.transport.faults import Fault
 
 _FATAL = ("SSL", "SYSCALL", "ZERO_RETURN")
@@ -255,11 +256,26 @@ def run_point(path: str, spec: SweepSpec, position: int) -> PointResult:
         The :class:`PointResult` (a harness exception is caught into ``error``).
     """
     try:
-        verdict = run_scenario(_load(path), judge=False, faults=[fault_at(spec, position)])
+        scenario = _load(path)
+        verdict = _lean(scenario, contexts_for(scenario), [fault_at(spec, position)])
         klass, hang = classify(verdict)
         return PointResult(position, klass, len(verdict.trace.calls), hang)
     except Exception:
         return PointResult(position, "harness exception", 0, False, traceback.format_exc())
+
+
+def _lean(scenario: Scenario, contexts: ContextCache | None,
+          faults: Sequence[Fault] = ()) -> Verdict:
+    # What a sweep's run records: calls and run ends (what classify reads), no protocol
+    # hooks, no final states or stream counts.
+    return run_scenario(scenario, judge=False, faults=faults, protocol=False, summary=False,
+                        contexts=None if contexts is None else contexts.for_scenario)
+
+
+def contexts_for(scenario: Scenario) -> ContextCache:
+    """This process's context cache for a scenario, proven on its unfaulted run
+    (:func:`biopair.search.explore.cache_for`)."""
+    return cache_for(scenario, lambda c: _lean(scenario, c))
 
 
 def _worker(args: tuple[str, SweepSpec, int]) -> PointResult:

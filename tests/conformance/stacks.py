@@ -18,6 +18,7 @@ from biopair.endpoints import peers, registry
 from biopair.endpoints.config import EndpointConfig
 from biopair.endpoints.protocol import Capabilities, Endpoint
 from biopair.endpoints.pyopenssl import Endpoint as PyOpenSSLEndpoint
+from biopair.endpoints.wrappers import stacks as wrapper_stacks
 from biopair.engine.pair import Pair
 
 ROLES = ("client", "server")
@@ -35,6 +36,16 @@ NOT_APPLICABLE: dict[str, dict[str, str]] = {
     }
     for stack in peers.PEER_STACKS
 }
+_APP_SIDE = ("a wrapper endpoint takes application ops (handshake, send, recv, close), not "
+             "SSL calls; tests/test_wrappers.py runs the same exchanges through them")
+NOT_APPLICABLE.update({
+    stack: {test: _APP_SIDE for test in (
+        "test_state_keys_are_declared_results",
+        "test_connect_before_bytes_wants_read_and_sends_client_hello",
+        "test_wire_round_trip", "test_bytewise_handshake", "test_application_data_both_ways",
+        "test_close_notify", "test_eof_without_close_notify")}
+    for stack in wrapper_stacks.CAPABILITIES
+})
 
 
 @dataclass(frozen=True)
