@@ -8,7 +8,7 @@ report exact values -- the input BIO's fill level before and after the call,
 ERR_clear_error, errno, SSL_do_handshake, SSL_get_error, ERR_peek_error where
 SSL_get_error left the queue open, BIO_read, BIO_write -- made straight through
 ``OpenSSL._util.lib``: no pyOpenSSL exception, no Python object per call, no record.
-``tests/test_bench_parity.py`` counts both loops' C calls and proves the multisets equal,
+``tests/engine/test_bench_parity.py`` counts both loops' C calls and proves the multisets equal,
 and this script checks that both report the same calls, bytes sent and bytes consumed.
 Nothing reporting those values can do this handshake in Python with fewer steps, so the
 ratio is the harness's whole cost: the Call record of every call, moves and their
@@ -72,7 +72,7 @@ def direct_loop(conns: tuple[SSL.Connection, SSL.Connection], step: int | None,
     """The handshake on ``conns`` as a direct cffi loop, every C call through ``lib``.
 
     Per SSL call it makes exactly the C calls biopair makes to report exact values (and
-    ``tests/test_bench_parity.py`` proves the two multisets equal): the input BIO's fill
+    ``tests/engine/test_bench_parity.py`` proves the two multisets equal): the input BIO's fill
     level before and after (what the call consumed), ERR_clear_error(), errno = 0,
     SSL_do_handshake(), errno, SSL_get_error(), ERR_peek_error() where SSL_get_error()
     did not already prove the queue empty, one BIO_read() of the output BIO (a memory

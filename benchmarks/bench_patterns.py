@@ -14,7 +14,7 @@ the previous length (linear growth is 10x for 10x the outcomes).  It runs each p
   pays a full epsilon closure -- the worst case the O(len x size) bound is about.
 
 Last, the regex matcher patterns used before (kept as the oracle in
-``tests/test_outcome_patterns.py``) on the issue's pattern, for contrast: its time
+``tests/outcome/test_patterns.py``) on the issue's pattern, for contrast: its time
 doubles with each extra outcome.
 
     python benchmarks/bench_patterns.py [--rounds 5]
@@ -109,7 +109,7 @@ def _table(rounds: int, label: str) -> float:
 
 def _old_regex() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.test_outcome_patterns import oracle
+    from tests.outcome.test_patterns import oracle
 
     print("\nthe old regex matcher, (WANT_READ+)+ SSL over WANT_READ x n, 1 (no match)")
     for n in range(14, 30, 2):

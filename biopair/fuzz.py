@@ -22,7 +22,8 @@ regenerates and checks that one file, and ``--keep DIR`` writes the failing file
 
 Mutant ``K`` of seed ``S`` is the same file on every machine with the same Hypothesis
 release: mutants are drawn in batches of :data:`BATCH`, each batch from its own derived
-seed.  ``tests/test_fuzz.py`` runs a fast slice in the suite; ``tox -e fuzz`` runs it long.
+seed.  ``tests/search/test_fuzz.py`` runs a fast slice in the suite; ``tox -e fuzz`` runs
+it long.
 """
 
 from __future__ import annotations

@@ -631,12 +631,13 @@ def frame_of(scenario: Scenario, spec: ExploreSpec) -> tuple[Frame, Verdict]:
 #   one), so what the server's cache remembers from earlier runs is never asked for, and
 #   the ticket keys change the tickets' bytes, never their length.
 #
-# ``tests/test_explore_contexts.py`` runs every shipped scenario on fresh and on reused contexts
-# and checks that the calls (op, return value, error, bytes sent and taken, reasons) and
-# the streams are identical; :meth:`ContextCache.proves` makes the same check at the start
-# of every search, so a scenario where reuse would change anything falls back to fresh
-# contexts.  Only contexts without protocol-trace hooks are cached (the hooks must be in
-# place before first use, and a search records the protocol only for the reported run).
+# ``tests/search/test_explore_contexts.py`` runs every shipped scenario on fresh and on
+# reused contexts and checks that the calls (op, return value, error, bytes sent and
+# taken, reasons) and the streams are identical; :meth:`ContextCache.proves` makes the
+# same check at the start of every search, so a scenario where reuse would change
+# anything falls back to fresh contexts.  Only contexts without protocol-trace hooks are
+# cached (the hooks must be in place before first use, and a search records the protocol
+# only for the reported run).
 
 #: A run's fingerprint: what reuse must not change.
 Fingerprint = tuple[Any, ...]

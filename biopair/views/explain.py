@@ -71,7 +71,7 @@ class Advice:
 
 #: SSL_ERROR_SSL advice by reason, first match wins; a reason not listed gets the
 #: SSL_get_error(3) rule (fatal: no further I/O, no SSL_shutdown).  Each entry is checked
-#: against what OpenSSL then does in tests/test_explain_advice.py.
+#: against what OpenSSL then does in tests/views/test_explain_advice.py.
 ADVICE: tuple[Advice, ...] = (
     Advice("protocol is shutdown", usable=True, shutdown=True, retry=False, why=(
         "SSL_write refused to write because this side has already sent close_notify "

@@ -37,7 +37,7 @@ NOT_APPLICABLE: dict[str, dict[str, str]] = {
     for stack in peers.PEER_STACKS
 }
 _APP_SIDE = ("a wrapper endpoint takes application ops (handshake, send, recv, close), not "
-             "SSL calls; tests/test_wrappers.py runs the same exchanges through them")
+             "SSL calls; tests/endpoints/test_wrappers.py runs the same exchanges through them")
 NOT_APPLICABLE.update({
     stack: {test: _APP_SIDE for test in (
         "test_state_keys_are_declared_results",

@@ -1,0 +1,249 @@
+"""biopair explore: the [explore] section, the exploring schedule, search, shrinking, replay."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from biopair.cli import main
+from biopair.scenario.loader import ScenarioError, load_scenario
+from biopair.scenario.model import ExploreSpec
+from biopair.scenario.runner import run_scenario
+from biopair.search import explore as ex
+
+ROOT = Path(__file__).resolve().parents[2]
+FALSE_CLAIM = ROOT / "scenarios/explore/false-claim-one-want-read.toml"
+TICKETS = ROOT / "scenarios/explore/tickets-meet-first-read.toml"
+HANDSHAKE = """title = "t"
+[[steps]]
+run = ["client connect", "server accept"]
+expect = { client = "WANT_READ+ 1", server = "WANT_READ+ 1" }
+"""
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the failure store lives under the working directory
+
+
+def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ("bogus = 1", "explore.bogus: unknown key"),
+    ("splits = -1", "explore.splits: must be >= 0"),
+    ("splits = 99", "explore.splits: must be at most 16"),
+    ("pauses = 5", "explore.pauses: must be at most 4"),
+    ('links = ["server>clint"]', "explore.links[1]"),
+    ('links = ["server>client", "server>client"]', "names a direction twice"),
+    ('forbid = ["DEADLOK"]', "did you mean 'DEADLOCK'"),
+    ("turns = 17", "explore.turns: must be true, false or at most 16"),
+])
+def test_bad_explore_section_is_one_line(tmp_path: Path, section: str, message: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, HANDSHAKE + "[explore]\n" + section + "\n")
+    with pytest.raises(ScenarioError, match="explore"):
+        load_scenario(path)
+    assert main(["explore", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["--budget", "0"], ["--budget", "1000001"],
+                                  ["--jobs", "0"], ["--time", "0"], ["--seed", "-1"],
+                                  ["--replay", "q7"]])
+def test_bad_options_exit_2(tmp_path: Path, args: list[str],
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, HANDSHAKE)
+    assert main(["explore", str(path), *args]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_section_defaults_and_turns_true(tmp_path: Path) -> None:
+    sc = load_scenario(write(tmp_path, HANDSHAKE + "[explore]\nturns = true\n"))
+    assert sc.explore == ExploreSpec(turns=1)
+
+
+def test_schedule_strings_round_trip() -> None:
+    point = ex.parse_schedule("t2,s1.5,c0.57,ps4")
+    assert ex.format_schedule(point) == "c0.57,s1.5,t2,ps4"
+    assert ex.parse_schedule("-") == ()
+
+
+def test_empty_point_is_the_scenario_as_written() -> None:
+    sc = load_scenario(FALSE_CLAIM)
+    verdict, schedule = ex.run_once(sc, sc.explore or ExploreSpec(), ())
+    plain = run_scenario(sc)
+    assert [c.outcome for c in verdict.trace.calls] == [c.outcome for c in plain.trace.calls]
+    assert schedule.applied == [] and verdict.passed
+
+
+def test_a_split_hands_over_fewer_bytes_than_queued() -> None:
+    sc = load_scenario(FALSE_CLAIM)
+    verdict, schedule = ex.run_once(sc, sc.explore or ExploreSpec(), ex.parse_schedule("s0.7"))
+    took = [c.consumed for c in verdict.trace.calls if c.endpoint == "client" and c.consumed]
+    # The server's first flight is 1,999 bytes with OpenSSL 4.0's key share and smaller
+    # with older releases: take its size from the unsplit run.
+    unsplit, _ = ex.run_once(sc, sc.explore or ExploreSpec(), ())
+    flight = next(c.consumed for c in unsplit.trace.calls
+                  if c.endpoint == "client" and c.consumed)
+    assert took == [7, flight - 7]  # what OpenSSL read: the split, then the rest
+    assert ex.format_schedule(schedule.applied) == "s0.7"
+
+
+def test_space_is_counted_from_the_unsplit_run() -> None:
+    sc = load_scenario(FALSE_CLAIM)
+    frame, _ = ex.frame_of(sc, sc.explore or ExploreSpec())
+    space = ex.Space(sc.explore or ExploreSpec(), frame)
+    (link, lengths), = frame.flights
+    assert link == "server>client"
+    assert space.levels == [1, sum(n - 1 for n in lengths),
+                            (lengths[0] - 1) * (lengths[1] - 1)]
+    first = list(space.exhaustive(0, 3))
+    assert first == [(), (ex.Split(link, 0, 1),), (ex.Split(link, 0, 2),)]
+
+
+def test_same_seed_same_classes_and_shrunk_schedule() -> None:
+    sc = load_scenario(FALSE_CLAIM)
+    a = ex.explore(sc, seed=3, budget=24, store=None)
+    b = ex.explore(sc, seed=3, budget=24, store=None)
+    assert a.classes() and [(k, c) for k, c, _ in a.classes()] == \
+        [(k, c) for k, c, _ in b.classes()]
+    assert a.counterexample is not None and b.counterexample is not None
+    assert a.counterexample.schedule == b.counterexample.schedule == "s0.1"
+
+
+def test_jobs_2_gives_the_result_of_jobs_1() -> None:
+    sc = load_scenario(TICKETS)
+    one = ex.explore(sc, seed=5, budget=32, store=None, jobs=1)
+    two = ex.explore(sc, seed=5, budget=32, store=None, jobs=2)
+    assert one.to_json()["classes"] == two.to_json()["classes"]
+    assert one.counterexample is not None and two.counterexample is not None
+    assert one.counterexample.schedule == two.counterexample.schedule
+
+
+def test_false_claim_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "min.toml"
+    assert main(["explore", str(FALSE_CLAIM), "--budget", "20", "--out", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "counterexample: s0.1" in text
+    assert text.rstrip().endswith(f"replay: biopair run {out}")
+    replay = run_scenario(load_scenario(out))
+    assert not replay.passed
+    assert replay.failures[0].key == "steps[1].expect.client"
+    assert replay.failures[0].actual == "WANT_READ{2} 1"
+    assert main(["run", str(out)]) == 1
+    # The failure is stored and tried first next time: found at index 0.
+    again = ex.explore(load_scenario(FALSE_CLAIM), budget=1)
+    first = again.first_failure()
+    assert first is not None and first.index == 0 and first.schedule == "s0.1"
+
+
+def test_shrunk_file_is_the_same_for_the_same_seed(tmp_path: Path) -> None:
+    files = []
+    for name in ("a.toml", "b.toml"):
+        sc = load_scenario(TICKETS)
+        report = ex.explore(sc, seed=2, budget=16, store=None)
+        assert ex.write_out(report, sc, str(tmp_path / name))
+        files.append((tmp_path / name).read_text())
+    assert files[0] == files[1]
+    replay = run_scenario(load_scenario(tmp_path / "a.toml"))
+    assert replay.failures and replay.failures[0].actual.startswith("WANT_READ")
+
+
+def test_json_report(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", str(FALSE_CLAIM), "--budget", "8", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schedules"] == 8 and doc["seconds"] >= 0
+    assert all("count" in c and "example" in c for c in doc["classes"])
+    assert doc["counterexample"]["schedule"] == "s0.1"
+
+
+def test_exhaustive_true_claim_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    path = ROOT / "scenarios/explore/socket-tickets-want-write.toml"
+    assert main(["explore", str(path), "--exhaustive"]) == 0
+    out = capsys.readouterr().out
+    assert "(the whole space)" in out and "no counterexample in the space" in out
+
+
+def test_forbid_refutes_wherever_it_appears(tmp_path: Path) -> None:
+    # A pattern that allows a DEADLOCK still fails when [explore] forbids it.
+    path = write(tmp_path, """title = "t"
+[[steps]]
+run = ["client connect"]
+expect = { client = "WANT_READ+ DEADLOCK" }
+[explore]
+forbid = ["DEADLOCK"]
+""")
+    report = ex.explore(load_scenario(path), budget=2, store=None)
+    assert report.counterexample is not None
+    assert report.counterexample.kind == "forbid DEADLOCK"
+
+
+def test_replay_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", str(FALSE_CLAIM), "--replay", "s0.1"]) == 1
+    assert "WANT_READ{2} 1" in capsys.readouterr().out
+    assert main(["explore", str(FALSE_CLAIM), "--replay", "-"]) == 0
+
+
+def test_store_is_not_written_through_a_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    link = tmp_path / "link.txt"
+    os.symlink(target, link)
+    with pytest.raises(OSError, match="symlink"):
+        ex.write_atomic(link, "x")
+    assert target.read_text() == ""
+
+
+def test_per_direction_deliver_table(tmp_path: Path) -> None:
+    path = write(tmp_path, """title = "t"
+[[steps]]
+run = ["client connect", "server accept"]
+deliver = { "server>client" = [1] }
+expect = { client = "WANT_READ{2} 1" }
+""")
+    assert run_scenario(load_scenario(path)).passed
+    bad = write(tmp_path, HANDSHAKE.replace('expect', 'deliver = { "x>y" = 1 }\nexpect'),
+                "bad.toml")
+    with pytest.raises(ScenarioError, match="deliver"):
+        load_scenario(bad)
+
+
+def test_same_file_and_shrink_across_jobs_with_one_pool(tmp_path: Path) -> None:
+    # --jobs 2 shrinks on the worker pool (candidates in parallel, the first failing one
+    # taken): the same runs, the same shrink, the same file as --jobs 1; the pool is kept.
+    sc = load_scenario(TICKETS)
+    reports = {}
+    for jobs in (1, 2, 2):
+        report = ex.explore(sc, seed=2, budget=16, store=None, jobs=jobs)
+        assert ex.write_out(report, sc, str(tmp_path / f"j{jobs}.toml"))
+        reports[jobs] = report
+        if jobs == 2:
+            pool = ex.WorkerPool._pool
+            assert pool is not None
+    assert ex.WorkerPool._pool is pool  # the second --jobs 2 search used the same workers
+    one, two = reports[1], reports[2]
+    assert [(r.index, r.schedule, r.klass) for r in one.runs] == \
+        [(r.index, r.schedule, r.klass) for r in two.runs]
+    assert (one.shrunk_from, one.shrink_runs) == (two.shrunk_from, two.shrink_runs)
+    assert (tmp_path / "j1.toml").read_text() == (tmp_path / "j2.toml").read_text()
+    ex.WorkerPool.close()
+    ex.WorkerPool.close()  # safe twice
+
+
+def test_a_scenario_that_does_not_run_here_is_skipped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Found while adding shard items: explore crashed (IndexError) on unmet requires.
+    path = write(tmp_path, 'requires = ["openssl >= 99"]\n' + HANDSHAKE)
+    assert main(["explore", str(path)]) == 0
+    assert "skipped: requires openssl >= 99" in capsys.readouterr().out
+    assert main(["explore", str(path), "--replay", "-"]) == 0
+    with pytest.raises(ex.Skipped):
+        ex.explore(load_scenario(path), store=None)
