@@ -18,12 +18,11 @@ import json
 import math
 import os
 import sys
-import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from biopair.scenario.runner import Verdict
@@ -94,7 +93,10 @@ def _jobs(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="biopair", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="biopair", description=__doc__.splitlines()[0],
+                     epilog="Documentation: docs/ in the source tree, from "
+                            "docs/scenario-format.md (writing a scenario) and docs/trace.md "
+                            "(reading a run); each command's --help lists its options.")
     parser.add_argument("--version", action="store_true", help="print versions and exit")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run scenario files or directories")
@@ -131,6 +133,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-golden", action="store_true",
                      help="do not compare golden traces (they record one environment; "
                           "under another, read `biopair diff` instead)")
+    run.add_argument("--fill", metavar="FILE",
+                     help="run FILE and write what the stack did into it: every step's "
+                          "expect as a compressed pattern (WANT_READ{1775} 1) and the "
+                          "[result] values, keeping comments, layout and version tables; "
+                          "prints the diff (docs/scenario-format.md)")
     run.add_argument("--stacks", metavar="A,B,...",
                      help="run each scenario with every pair of these stacks (client x "
                           "server) and print the outcome sequences side by side, marking "
@@ -155,7 +162,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="fault kind: %(choices)s (default: the file's [sweep] fault, else "
                          "corrupt)")
     sw.add_argument("--link", choices=_Choices(_directions), metavar="DIRECTION",
-                    help="the swept direction: %(choices)s")
+                    help="the swept direction: %(choices)s (default: the file's [sweep] "
+                         "link, else server>client)")
     sw.add_argument("--records", action="store_true", help="one run per record, not per byte")
     sw.add_argument("--start", type=int, help="first offset/record")
     sw.add_argument("--stop", type=int, help="end offset/record (exclusive)")
@@ -167,6 +175,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="seconds a single run may take before it counts as a hang "
                          f"(finite, above 0, at most {_MAX_TIMEOUT:g})")
     sw.add_argument("--json", action="store_true", help="print the report as JSON")
+    sw.add_argument("-q", "--quiet", action="store_true",
+                    help="no progress bar (there is none unless stderr is a terminal and "
+                         "NO_COLOR is unset)")
     ex = sub.add_parser("explore", help="search the scenario's [explore] schedule space for "
                                         "a schedule that refutes it; shrink and replay it "
                                         "(see docs/explore.md)")
@@ -223,18 +234,25 @@ def _main(argv: Sequence[str] | None) -> int:
         from biopair.endpoints import versions
 
         for name, value in versions.versions().items():
-            print(f"{name} {value}")
+            # OpenSSL_version() already starts with "OpenSSL": not "OpenSSL OpenSSL 4.0.3".
+            print(value if value.startswith(f"{name} ") else f"{name} {value}")
         return 0
     if args.command == "diff":
         from biopair.views import diff as _diff
 
         try:
-            code, report = _diff.main(args.a, args.b, max(0, args.context))
+            code, report = _diff.main(args.a, args.b, max(0, args.context), _width())
         except _diff.DiffInputError as exc:
             print(f"biopair diff: {exc}", file=sys.stderr)
             return 2
         print(report)
         return code
+    if args.command == "run" and args.fill is not None:
+        if args.paths != ["scenarios"] or args.json or args.update:
+            print("biopair: --fill takes one FILE and no other paths, --json or --update",
+                  file=sys.stderr)
+            return 2
+        return _fill(args.fill)
     if args.command == "run" and args.stacks is not None:
         return _run_stacks(args.paths, args.stacks, as_json=args.json,
                            require_peers=_peers_required())
@@ -293,7 +311,8 @@ def _output_problem(options: _RunOptions) -> str | None:
     return None
 
 
-def _files(paths: list[str]) -> tuple[list[Path], int]:
+def _files(paths: list[str], bad: list[dict[str, str]] | None = None
+           ) -> tuple[list[Path], int]:
     from biopair.scenario.loader import find_scenarios
 
     files: list[Path] = []
@@ -301,10 +320,44 @@ def _files(paths: list[str]) -> tuple[list[Path], int]:
     for path in paths:
         if not Path(path).exists():
             print(f"{_escaped(path)}: no such file or directory", file=sys.stderr)
+            if bad is not None:
+                bad.append({"file": path, "key": "", "message": "no such file or directory"})
             errors += 1
             continue
         files.extend(find_scenarios([path]))
     return files, errors
+
+
+#: A call's ``pyopenssl`` view longer than this (a long read's repr) is shortened in
+#: ``run --json``: the payload itself is in ``data`` (docs/json-schema.md).
+VIEW_LIMIT = 200
+
+
+def _short_views(doc: dict[str, object]) -> dict[str, object]:
+    from biopair.views.ladder import shorten_repr
+
+    for key in ("calls", "events"):
+        for event in doc.get(key) or ():  # type: ignore[attr-defined]
+            view = event.get("pyopenssl")
+            if isinstance(view, str):
+                event["pyopenssl"] = shorten_repr(view, VIEW_LIMIT, 80)
+    return doc
+
+
+def _width() -> int:
+    # The front end reads the environment; views take the width as an argument.
+    from biopair.views.ladder import width_from
+
+    return width_from(os.environ)
+
+
+def _bad_input(bad: list[dict[str, str]] | None, exc: Exception, file: Path | str) -> None:
+    """Note a bad-input file for ``--json`` (every error of a ScenarioErrors)."""
+    if bad is None:
+        return
+    for e in getattr(exc, "errors", [exc]):
+        bad.append({"file": str(getattr(e, "path", file)), "key": getattr(e, "key", ""),
+                    "message": getattr(e, "message", str(e))})
 
 
 def _golden(verdict: Verdict, options: _RunOptions) -> golden.GoldenResult:
@@ -316,7 +369,7 @@ def _golden(verdict: Verdict, options: _RunOptions) -> golden.GoldenResult:
         return golden.GoldenResult("skipped", "")
     path = verdict.scenario.path
     return golden.check_run(verdict, update=options.update, require=options.golden,
-                            rerun=lambda: run_scenario(load_scenario(path),
+                            rerun=lambda: run_scenario(load_scenario(path), every=True,
                                                        require_peers=options.require_peers))
 
 
@@ -333,7 +386,11 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     if problem is not None:
         print(f"biopair: {problem}", file=sys.stderr)
         return 2
-    files, errors = _files(paths)
+    from biopair.views.ladder import fill, glue, plural
+
+    bad: list[dict[str, str]] = []
+    width = _width()
+    files, errors = _files(paths, bad)
     if options.html and len(files) + errors != 1:
         print(f"biopair: --html draws one scenario file, and {len(files) + errors} were "
               "given (`biopair report DIR -o SITE/` draws a directory)", file=sys.stderr)
@@ -350,9 +407,10 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
             refused = golden.refusal(file) if uses_golden else None
             if refused is not None:
                 print(refused, file=sys.stderr)
+                bad.append({"file": str(file), "key": "", "message": refused})
                 errors += 1
                 continue
-            verdict = _load_and_run(file, options.require_peers)
+            verdict = _load_and_run(file, options.require_peers, bad)
             if verdict is None:
                 errors += 1
                 continue
@@ -361,6 +419,7 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
                         else golden.GoldenResult("skipped", ""))
             except files_.FileRefused as exc:  # changed while the scenario ran
                 print(str(exc), file=sys.stderr)
+                _bad_input(bad, exc, file)
                 errors += 1
                 continue
             verdicts.append(verdict)
@@ -372,18 +431,23 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
                 continue
             if options.ladder and verdict.skipped is None:
                 print(render.render_ladder(verdict.trace, colour=colour, full=options.full,
-                                           title=f"{file}: {verdict.scenario.title}"))
+                                           title=f"{file}: {verdict.scenario.title}",
+                                           width=width))
+            # One line when it fits, else the title and the rest wrapped beneath.
+            title = verdict.scenario.title
             if verdict.skipped is not None:
                 if not quiet:
-                    print(f"SKIP {file}  {verdict.scenario.title}  ({verdict.skipped})")
+                    print(fill(f"{glue('SKIP ' + str(file))}  {title}  ({verdict.skipped})",
+                               width, "", "     "))
             elif ok:
                 if not quiet:
-                    print(f"PASS {file}  {verdict.scenario.title}  "
-                          f"({len(verdict.trace.calls)} calls)")
+                    calls = plural(len(verdict.trace.calls), "call")
+                    print(fill(f"{glue('PASS ' + str(file))}  {title}  ({calls})",
+                               width, "", "     "))
             else:
-                print(f"FAIL {file}  {verdict.scenario.title}")
+                print(fill(f"{glue('FAIL ' + str(file))}  {title}", width, "", "     "))
                 if not verdict.passed:
-                    print(verdict.report())
+                    print(verdict.report(width))
     except interrupt.Interrupted as exc:
         # The scenario in progress was abandoned (its pair closed, its peer killed); what
         # completed is summed up below, and no pcap or key log is written.
@@ -414,13 +478,14 @@ def _run(paths: list[str], *, as_json: bool, quiet: bool,
     passed = len(verdicts) - failed - skipped
     if as_json:
         json.dump({"versions": versions.versions(),
-                   "scenarios": [v.to_json() for v in verdicts]},
+                   "scenarios": [_short_views(v.to_json()) for v in verdicts],
+                   "errors": bad},
                   sys.stdout, indent=2, sort_keys=True)
         print()
     else:
         summary = f"{passed} passed, {failed} failed" + (f", {skipped} skipped"
                                                          if skipped else "")
-        print(summary + (f", {errors} errors" if errors else "")
+        print(summary + (f", {plural(errors, 'error')}" if errors else "")
               + (f"; interrupted by {interrupt.signal_name(stopped.signum)} after "
                  f"{len(verdicts) + errors} of {len(files)} files" if stopped else ""))
     if stopped is not None:
@@ -516,12 +581,25 @@ def _sweep(args: argparse.Namespace) -> int:
         print("biopair: --stop must be above --start", file=sys.stderr)
         return 2
     jobs = args.jobs or os.cpu_count() or 1
-    report = sweep(scenario, spec, jobs=jobs, timeout=args.timeout)
+    bar = _progress_bar("run", quiet=args.quiet or args.json)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            if bar.total != total:  # known once the unfaulted run has measured the link
+                bar.total = total
+                bar.refresh()
+            bar.update(done - bar.n)
+
+    try:
+        report = sweep(scenario, spec, jobs=jobs, timeout=args.timeout, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.json:
         json.dump(report.to_json(), sys.stdout, indent=2, sort_keys=True)
         print()
     else:
-        print(report.summary())
+        print(report.summary(_width()))
     if report.interrupted:
         return interrupt.exit_code(getattr(signal, report.interrupted))
     return 0 if report.passed else 1
@@ -562,20 +640,18 @@ def _explore(args: argparse.Namespace) -> int:
                 print(f"  {why[1]}")
             return 1 if why else 0
         progress = None
-        if sys.stderr.isatty() and not args.json:
-            started = time.monotonic()
-
+        bar = _progress_bar("schedule", quiet=args.json, total=args.budget)
+        if bar is not None:
             def progress(done: int, classes: int) -> None:
-                rate = done / max(time.monotonic() - started, 1e-9)
-                print(f"\r{done} schedules, {classes} classes, {rate:.0f}/s",
-                      end="", file=sys.stderr, flush=True)
+                bar.set_postfix_str(f"{classes} classes", refresh=False)
+                bar.update(done - bar.n)
         try:
             report = ex.explore(scenario, spec, exhaustive=args.exhaustive, seed=args.seed,
                                 budget=args.budget, seconds=args.time, jobs=args.jobs,
                                 progress=progress)
         finally:
-            if progress is not None:
-                print(file=sys.stderr)
+            if bar is not None:
+                bar.close()
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -597,6 +673,69 @@ def _explore(args: argparse.Namespace) -> int:
     return 1 if report.counterexample is not None else 0
 
 
+def _fill(path: str) -> int:
+    """``biopair run --fill FILE``: run it, write the actual outcomes in, show the diff."""
+    from biopair.scenario.loader import ScenarioError, load_scenario
+    from biopair.scenario.runner import run_scenario
+    from biopair.views import files
+    from biopair.views.golden import filled_text, unified_diff
+
+    problem = files.check_destination(path, what="--fill ")
+    if problem is not None:
+        print(f"biopair: {problem}", file=sys.stderr)
+        return 2
+    try:
+        raw = files.read_regular(path)
+    except files.FileRefused as exc:
+        print(f"biopair: --fill {exc}", file=sys.stderr)
+        return 2
+    if raw is None:
+        print(f"{path}: no such file or directory", file=sys.stderr)
+        return 2
+    try:
+        text = raw.decode()
+        loaded = load_scenario(path)
+        verdict = run_scenario(loaded, every=True, require_peers=_peers_required())
+    except UnicodeDecodeError:
+        print(f"{path}: not UTF-8 text", file=sys.stderr)
+        return 2
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if verdict.skipped is not None:
+        print(f"{path}: nothing to fill, the scenario did not run ({verdict.skipped})",
+              file=sys.stderr)
+        return 2
+    new = filled_text(text, loaded, verdict)
+    change = unified_diff(path, text, new)
+    if not change:
+        print(f"{path}: already says what the stack did; unchanged")
+        return 0
+    print(change, end="")
+    try:
+        files.write_atomic(path, new)
+    except files.FileRefused as exc:
+        print(f"biopair: --fill {exc}", file=sys.stderr)
+        return 2
+    print(f"filled {path}")
+    return 0
+
+
+def _progress_bar(unit: str, *, quiet: bool, total: int | None = None) -> Any:
+    """A tqdm progress bar on stderr for long work, or None: nothing is drawn unless
+    stderr is a terminal, ``NO_COLOR`` is unset and the command is not ``--quiet``."""
+    if quiet or not sys.stderr.isatty() or "NO_COLOR" in os.environ:
+        return None
+    import shutil
+
+    from tqdm import tqdm
+
+    # A terminal that reports no size (0 x 0) gets 80 x 24: tqdm draws nothing in 0 rows.
+    size = shutil.get_terminal_size((80, 24))
+    return tqdm(total=total, unit=unit, file=sys.stderr, leave=False,
+                ncols=max(size.columns, 40) - 1, nrows=max(size.lines, 2))
+
+
 def _peers_required() -> bool:
     # What the environment means is the front end's decision, not the runner's: CI
     # (CI=true) installs the external TLS programs, so there a missing one must surface
@@ -604,8 +743,10 @@ def _peers_required() -> bool:
     return os.environ.get("CI") == "true"
 
 
-def _load_and_run(file: Path, require_peers: bool) -> Verdict | None:
-    """Run one scenario file; a bad one is one line on stderr and None.
+def _load_and_run(file: Path, require_peers: bool,
+                  bad: list[dict[str, str]] | None = None) -> Verdict | None:
+    """Run one scenario file, reporting every failed expectation; a bad file is one line
+    per problem on stderr (and noted in ``bad``), and None.
 
     A harness bug in one file (any other exception) is its traceback on stderr, and
     None too: the other files still run and the summary counts it as an error.
@@ -614,9 +755,10 @@ def _load_and_run(file: Path, require_peers: bool) -> Verdict | None:
     from biopair.scenario.runner import run_scenario
 
     try:
-        return run_scenario(load_scenario(file), require_peers=require_peers)
+        return run_scenario(load_scenario(file), require_peers=require_peers, every=True)
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
+        _bad_input(bad, exc, file)
         return None
     except Exception:
         print(f"{_escaped(str(file))}: internal error (a biopair bug, please report it):",
@@ -683,7 +825,7 @@ def _explain(paths: list[str]) -> int:
             errors += 1
             continue
         failed += not verdict.passed
-        print(explain.explain(verdict))
+        print(explain.explain(verdict, _width()))
         print()
     if errors:
         return 2

@@ -360,8 +360,11 @@ def check_file(path: str, max_calls: int = FUZZ_MAX_CALLS) -> tuple[str, str]:
         verdict.report()
         return "fail", ""
     except ScenarioError as exc:
+        # One printable line per problem (a file lists every problem it has, issue 16).
         line = str(exc)
-        return ("error" if line.isprintable() and line.strip() else "multiline"), line
+        lines = line.split("\n")
+        return ("error" if all(part.isprintable() and part.strip() for part in lines)
+                else "multiline"), line
     except Exception:
         return "traceback", traceback.format_exc()
 

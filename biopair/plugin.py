@@ -8,14 +8,19 @@ Golden traces (:mod:`biopair.views.golden`) are opt-in per scenario: a scenario 
 its ``name.trace`` only when that file exists, so new scenarios without one still pass;
 ``--biopair-golden`` makes a missing golden a failure, ``--biopair-update`` writes them.
 
-A file that cannot be run as written is one failing item with a one-line message; it never
-stops the collection of the others.
+A ``.toml`` named explicitly on the command line (``pytest my-case.toml``) is collected
+wherever it lies.
+
+A file that cannot be run as written is a collection ERROR (the convention of pytest's
+non-Python collection example) with one line per problem -- file, key, problem -- and no
+traceback; it never stops the collection of the others.  An expectation that does not
+hold is a failed test that lists every failed expectation.
 
 Every pytest session of every project that has biopair installed loads this module, so it
 imports nothing heavy at start-up: OpenSSL and cryptography (through the loader, the
-engine and the golden traces) are imported only when a scenario item runs or the
-``biopair_pair`` fixture is used.  Collecting a scenario file does not load it.
-
+engine and the golden traces) are imported only when a scenario file is collected (it is
+loaded and validated then, so a bad one is a collection error), a scenario item runs or
+the ``biopair_pair`` fixture is used.  A session that collects no scenario stays light.
 Scaling out (``--biopair-explore``, ``--biopair-sweep``): a scenario file with an
 ``[explore]`` (or ``[sweep]``) section also yields ``--biopair-shards`` shard items, each a
 contiguous slice of the search (:func:`biopair.search.explore.run_shard`; a slice of the
@@ -115,13 +120,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """Collect ``*.toml`` files that lie below a scenario directory."""
+    """Collect ``*.toml`` files below a scenario directory or named on the command line."""
     if file_path.suffix != ".toml":
         return None
     dirs = set(parent.config.getini("biopair_dirs"))
-    if not dirs.intersection(file_path.parent.parts):
+    if not dirs.intersection(file_path.parent.parts) and not _named(file_path, parent.config):
         return None
     return ScenarioFile.from_parent(parent, path=file_path)
+
+
+def _named(file_path: Path, config: pytest.Config) -> bool:
+    # Is the file one of the command line's arguments (``pytest case.toml::case`` too)?
+    base = config.invocation_params.dir
+    for arg in config.args:
+        named = Path(str(arg).split("::", 1)[0])
+        if not named.is_absolute():
+            named = base / named
+        if named.resolve() == file_path.resolve():
+            return True
+    return False
 
 
 def _peers_required() -> bool:
@@ -147,9 +164,16 @@ class ScenarioFile(pytest.File):
     """One scenario file: one item, named for the file (and shard items, when asked)."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        """Yield the file's item; loading errors surface when it runs.  With
+        """Load and validate the file, then yield its item.  With
         ``--biopair-explore``/``--biopair-sweep``, a file whose TOML has that section
-        also yields its shard items (the file is read as TOML only, never loaded)."""
+        also yields its shard items.
+
+        Raises:
+            ScenarioError: the file cannot be run as written (a collection error).
+        """
+        from biopair.scenario.loader import load_scenario
+
+        load_scenario(self.path)
         yield ScenarioItem.from_parent(self, name=self.path.stem)
         config = self.config
         wanted = [kind for kind, option in (("explore", "biopair_explore"),
@@ -165,6 +189,18 @@ class ScenarioFile(pytest.File):
                     yield ShardItem.from_parent(self, name=f"{self.path.stem}[{kind} "
                                                 f"{i + 1}/{shards}]", kind=kind, shard=i,
                                                 shards=shards)
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> str | Any:
+        """A bad scenario as its lines (file, key, problem); anything else as pytest would."""
+        from biopair.scenario.loader import ScenarioError
+
+        if isinstance(excinfo.value, ScenarioError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
 
 
 def _sections(path: Path) -> set[str]:
@@ -296,7 +332,8 @@ class ScenarioItem(pytest.Item):
             refused = golden.refusal(self.path)
             if refused is not None:
                 raise GoldenFailed(refused)
-        verdict = run_scenario(load_scenario(self.path), require_peers=_peers_required())
+        verdict = run_scenario(load_scenario(self.path), require_peers=_peers_required(),
+                               every=True)
         if verdict.skipped is not None:
             pytest.skip(f"{self.path.name}: {verdict.skipped}")
         if not verdict.passed:

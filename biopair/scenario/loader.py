@@ -21,7 +21,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -94,7 +94,8 @@ from biopair.transport.link import DIRECTIONS
 __all__ = [
     "BUFFERS", "ENDPOINTS", "MAX_SIZE", "SAME_BUFFER_CAPACITY", "SWEEP_FAULTS", "CallStep",
     "FaultStep", "HoldStep", "LinkStep", "MoveStep", "ResultSpec", "RunStep", "Scenario",
-    "ScenarioError", "Step", "SweepSpec", "Versioned", "find_scenarios", "load_scenario",
+    "ScenarioError", "ScenarioErrors", "Step", "SweepSpec", "Versioned", "find_scenarios",
+    "load_scenario",
 ]
 
 T = TypeVar("T")
@@ -172,12 +173,42 @@ _ENDPOINT_STRINGS: dict[str, Callable[[str], str | None]] = {
 _SIZED_OPS = (*READ_OPS, *WRITE_OPS)
 
 
+#: At most this many errors of one file are listed; the rest are counted.
+MAX_ERRORS = 20
+
+
+class ScenarioErrors(ScenarioError):
+    """Every problem found in one file, one line each (file, key, problem), capped.
+
+    A :class:`ScenarioError` itself (its ``path``, ``key`` and ``message`` are the first
+    error's), so code that handles one error handles this too.
+
+    Attributes:
+        errors: every error found, in the file's order.
+    """
+
+    def __init__(self, errors: Sequence[ScenarioError]) -> None:
+        first = errors[0]
+        super().__init__(first.path, first.key, first.message)
+        self.errors = list(errors)
+        lines = [str(e) for e in self.errors[:MAX_ERRORS]]
+        if len(self.errors) > MAX_ERRORS:
+            lines.append(f"{first.path}: ... and {len(self.errors) - MAX_ERRORS} more "
+                         "errors")
+        self.args = ("\n".join(lines),)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class _Loader:
     """Reads one file's sections into the model; ``self.read`` holds the typed readers."""
 
     def __init__(self, path: str | Path, stacks: Mapping[str, str] | None = None) -> None:
         self.path = str(path)
         self.read = Reader(path)
+        #: the errors found so far, in the file's order (see :meth:`attempt`).
+        self.errors: list[ScenarioError] = []
         self.stacks = dict(stacks or {})
 
     def fail(self, key: str, message: str) -> ScenarioError:
@@ -228,6 +259,31 @@ class _Loader:
             raise self.fail("", f"not UTF-8 text (byte {exc.start}): TOML files are UTF-8"
                             ) from None
 
+    def attempt(self, read: Callable[[], Any], default: Any) -> Any:
+        """``read()``, or ``default`` after noting its ScenarioError: every error at once.
+
+        Each independent part of the file (a top-level key, a setting's table, a step, a
+        section) is read in its own attempt, so one error does not hide the next.
+        """
+        try:
+            return read()
+        except ScenarioError as exc:
+            self.errors.append(exc)
+            return default
+
+    def known_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], where: str
+                   ) -> dict[str, Any]:
+        """``table`` without its unknown keys; each unknown key is one noted error."""
+        kept = {}
+        for key, value in table.items():
+            try:
+                self.read.keys({key: None}, allowed, where)
+            except ScenarioError as exc:
+                self.errors.append(exc)
+            else:
+                kept[key] = value
+        return kept
+
     def scenario(self, doc: dict[str, Any]) -> Scenario:
         read = self.read
         for role, stack in self.stacks.items():
@@ -236,49 +292,59 @@ class _Loader:
             table = doc.get(role, {})
             if isinstance(table, dict):
                 doc = {**doc, role: {**table, "stack": stack}}
-        read.keys(doc, _TOP_KEYS, "")
+        attempt = self.attempt
+        doc = self.known_keys(doc, _TOP_KEYS, "")
+        title = ""
         if "title" not in doc:
-            raise self.fail("title", "missing (every scenario needs a one-line title)")
-        title = read.text(doc["title"], "title")
-        about = read.text(doc.get("about", ""), "about", lines=True)
-        tags = read.str_list(doc.get("tags", []), "tags", read.text)
-        requires = tuple(self.requirement(text, f"requires[{i + 1}]") for i, text in
-                         enumerate(read.str_list(doc.get("requires", []), "requires")))
-        client, resume = self.endpoint(doc.get("client", {}), "client")
-        server, _ = self.endpoint(doc.get("server", {}), "server")
-        schedule = read.table(doc.get("schedule", {}), "schedule")
-        read.keys(schedule, _SCHEDULE_KEYS, "schedule")
-        deliver = self.deliver(schedule.get("deliver", "all"), "schedule.deliver")
-        max_calls = read.at_most(schedule.get("max_calls", DEFAULT_MAX_CALLS),
-                                 "schedule.max_calls", readers.MAX_CALLS, "calls")
-        turns = read.choice(schedule.get("turns", "alternate"), TURNS, "schedule.turns")
-        link = read.choice(schedule.get("link", "memory"), LINK_KINDS, "schedule.link")
-        socket_buffer = None
-        if "socket_buffer" in schedule:
-            socket_buffer = read.at_most(schedule["socket_buffer"], "schedule.socket_buffer",
-                                         1 << 24, "bytes (16 MiB)")
-            rules.check_schedule(read, link, socket_buffer)
-        bio_pair_size = None
-        if "bio_pair_size" in schedule:
-            bio_pair_size = read.at_most(schedule["bio_pair_size"], "schedule.bio_pair_size",
-                                         MAX_BIO_PAIR, "bytes")
-            if link != "bio-pair":
-                raise self.fail("schedule.bio_pair_size", 'sizes a BIO pair: it needs '
-                                                          'link = "bio-pair"')
-        send_cap = None
-        if "send_cap" in schedule:
-            send_cap = read.at_most(schedule["send_cap"], "schedule.send_cap", MAX_BIO_PAIR,
-                                    "bytes")
+            self.errors.append(self.fail("title", "missing (every scenario needs a one-line "
+                                                  "title)"))
+        else:
+            title = attempt(lambda: read.text(doc["title"], "title"), "")
+        about = attempt(lambda: read.text(doc.get("about", ""), "about", lines=True), "")
+        tags = attempt(lambda: read.str_list(doc.get("tags", []), "tags", read.text), ())
+        requires = attempt(lambda: tuple(
+            self.requirement(text, f"requires[{i + 1}]") for i, text in
+            enumerate(read.str_list(doc.get("requires", []), "requires"))), ())
+        client, resume = attempt(lambda: self.endpoint(doc.get("client", {}), "client"),
+                                 (None, False))
+        server, _ = attempt(lambda: self.endpoint(doc.get("server", {}), "server"),
+                            (None, False))
+        schedule = attempt(lambda: read.table(doc.get("schedule", {}), "schedule"), {})
+        schedule = self.known_keys(schedule, _SCHEDULE_KEYS, "schedule")
+        deliver = attempt(lambda: self.deliver(schedule.get("deliver", "all"),
+                                               "schedule.deliver"), "all")
+        max_calls = attempt(lambda: read.at_most(schedule.get("max_calls", DEFAULT_MAX_CALLS),
+                                                 "schedule.max_calls", readers.MAX_CALLS,
+                                                 "calls"), DEFAULT_MAX_CALLS)
+        turns = attempt(lambda: read.choice(schedule.get("turns", "alternate"), TURNS,
+                                            "schedule.turns"), "alternate")
+        link = attempt(lambda: read.choice(schedule.get("link", "memory"), LINK_KINDS,
+                                           "schedule.link"), "memory")
+        socket_buffer = attempt(lambda: self.socket_buffer(schedule, link), None)
+        bio_pair_size = attempt(lambda: self.bio_pair_size(schedule, link), None)
+        send_cap = attempt(lambda: self.send_cap(schedule), None)
+        steps: tuple[Step, ...] = ()
         if "steps" not in doc:
-            raise self.fail("steps", "missing (a scenario needs at least one [[steps]])")
-        raw_steps = doc["steps"]
-        if not isinstance(raw_steps, list) or not raw_steps:
-            raise self.fail("steps", "expected an array of tables ([[steps]]) with at least "
-                                     f"one entry, got {describe(raw_steps)}")
-        steps = tuple(self.step(s, i) for i, s in enumerate(raw_steps))
-        result = self.result(doc.get("result", {}))
-        sweep = self.sweep(doc["sweep"]) if "sweep" in doc else None
-        explore = self.explore(doc["explore"]) if "explore" in doc else None
+            self.errors.append(self.fail("steps", "missing (a scenario needs at least one "
+                                                  "[[steps]])"))
+        else:
+            raw_steps = doc["steps"]
+            if not isinstance(raw_steps, list) or not raw_steps:
+                self.errors.append(self.fail(
+                    "steps", "expected an array of tables ([[steps]]) with at least "
+                             f"one entry, got {describe(raw_steps)}"))
+            else:
+                read_steps: list[Step | None] = []
+                for i, raw in enumerate(raw_steps):
+                    read_steps.append(attempt(functools.partial(self.step, raw, i), None))
+                steps = tuple(s for s in read_steps if s is not None)
+        result = attempt(lambda: self.result(doc.get("result", {})), ResultSpec({}, {}, None))
+        sweep = attempt(lambda: self.sweep(doc["sweep"]), None) if "sweep" in doc else None
+        explore = (attempt(lambda: self.explore(doc["explore"]), None) if "explore" in doc
+                   else None)
+        if self.errors:
+            raise ScenarioErrors(self.errors)
+        assert client is not None and server is not None
         rules.check_stacks(read, {"client": client, "server": server}, link, steps, result,
                            resume)
         rules.check_send_cap(read, {"client": client, "server": server}, link, send_cap)
@@ -290,6 +356,30 @@ class _Loader:
             socket_buffer=socket_buffer, bio_pair_size=bio_pair_size, send_cap=send_cap,
             requires=requires,
         )
+
+    def socket_buffer(self, schedule: Mapping[str, Any], link: str) -> int | None:
+        if "socket_buffer" not in schedule:
+            return None
+        size = self.read.at_most(schedule["socket_buffer"], "schedule.socket_buffer",
+                                 1 << 24, "bytes (16 MiB)")
+        rules.check_schedule(self.read, link, size)
+        return size
+
+    def send_cap(self, schedule: Mapping[str, Any]) -> int | None:
+        if "send_cap" not in schedule:
+            return None
+        return self.read.at_most(schedule["send_cap"], "schedule.send_cap", MAX_BIO_PAIR,
+                                 "bytes")
+
+    def bio_pair_size(self, schedule: Mapping[str, Any], link: str) -> int | None:
+        if "bio_pair_size" not in schedule:
+            return None
+        size = self.read.at_most(schedule["bio_pair_size"], "schedule.bio_pair_size",
+                                 MAX_BIO_PAIR, "bytes")
+        if link != "bio-pair":
+            raise self.fail("schedule.bio_pair_size", 'sizes a BIO pair: it needs '
+                                                      'link = "bio-pair"')
+        return size
 
     # -- endpoints -----------------------------------------------------------------------
     def endpoint(self, raw: Any, role: str) -> tuple[EndpointConfig, bool]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,12 +61,15 @@ class Failure:
         expected: what the scenario said.
         actual: what OpenSSL did, in the same notation.
         step: 0-based index of the step, or None for ``[result]`` checks.
+        diverged: True when an earlier expectation had already failed: this one judges a
+            run that had left the path the scenario describes.
     """
 
     key: str
     expected: str
     actual: str
     step: int | None = None
+    diverged: bool = False
 
 
 @dataclass
@@ -87,24 +91,36 @@ class Verdict:
     streams: dict[str, dict[str, int]] = field(default_factory=dict)
     #: why the scenario did not run (its ``requires`` are not met), or None.
     skipped: str | None = None
+    #: what each expectation key saw, in the pattern language, whether or not the file
+    #: has that expectation (``steps[2].expect.client`` -> ``WANT_READ{3} 1``): what
+    #: ``biopair run --fill`` writes down.
+    observed: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
         """True when every expectation held (or the scenario was skipped)."""
         return not self.failures
 
-    def report(self) -> str:
-        """A failure report: each mismatch, expected vs actual, then the call trace."""
+    def report(self, width: int = 79) -> str:
+        """A failure report: each mismatch, expected vs actual, then the call trace.
+
+        Args:
+            width: lines of the mismatches are wrapped (never cut) to this width.
+        """
         sc = self.scenario
-        lines = [f"{sc.path}: {sc.title}"]
+        lines = _wrapped(f"{sc.path}: {sc.title}", "", width)
         for f in self.failures:
             where = describe_step(sc.steps[f.step]) if f.step is not None else "after the steps"
-            lines.append(f"  {f.key} ({where})")
-            lines.append(f"    expected: {f.expected}")
-            lines.append(f"    actual:   {f.actual}")
-        lines.append(f"  link: {self.trace.link}; deliver: {_deliver_text(sc.deliver)}")
-        lines.append(f"Call trace ({len(self.trace.calls)} calls):")
-        lines.append(self.trace.format_calls())
+            after = "; after the run diverged" if f.diverged else ""
+            lines += _wrapped(f"  {f.key} ({where}{after})", "      ", width)
+            lines += _wrapped(f"    expected: {f.expected}", " " * 14, width)
+            lines += _wrapped(f"    actual:   {f.actual}", " " * 14, width)
+        lines += _wrapped(f"  link: {self.trace.link}; deliver: {_deliver_text(sc.deliver)}",
+                          "    ", width)
+        ncalls = len(self.trace.calls)
+        lines.append(f"Call trace ({ncalls} call{'s' * (ncalls != 1)}):")
+        for line in self.trace.format_calls().splitlines():
+            lines += _wrapped(line, " " * 16, width)
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -121,6 +137,12 @@ class Verdict:
             "states": self.states,
             "skipped": self.skipped,
         }
+
+
+def _wrapped(text: str, indent: str, width: int) -> list[str]:
+    # Wrap at spaces only: a pattern or a reason string is never cut.
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False) or [""]
 
 
 def _deliver_text(deliver: Any) -> str:
@@ -241,6 +263,7 @@ def run_scenario(
     contexts: Callable[[Scenario], Mapping[str, Any]] | None = None,
     summary: bool = True,
     fitted: bool = False,
+    every: bool = False,
 ) -> Verdict:
     """Run a scenario on the stack in use and judge it.
 
@@ -269,6 +292,9 @@ def run_scenario(
         fitted: the scenario is already :func:`~biopair.scenario.resolve.for_stack`'s
             result for ``versions`` with its ``requires`` met (a search fits it once for
             its thousands of runs); it is run as it is.
+        every: with ``judge``, run every step after a failed expectation and report every
+            failure, those after the first marked ``diverged`` (default: stop at the
+            first).
 
     Returns:
         The :class:`Verdict` (``skipped`` set when ``requires`` is not met or a peer
@@ -279,6 +305,7 @@ def run_scenario(
             table has no branch for this stack.
     """
     failures: list[Failure] = []
+    observed: dict[str, str] = {}
     if not fitted:
         vs = stack_versions() if versions is None else versions
         unmet = unmet_requires(scenario, vs)
@@ -304,10 +331,11 @@ def run_scenario(
                 failures.append(Failure(f"steps[{step.index + 1}].call",
                                         f"at most max_calls = {pair.max_calls:,} calls",
                                         f"LIMIT: {pair.calls_made:,} calls made before this "
-                                        f"step", step.index))
+                                        f"step", step.index, diverged=bool(failures)))
                 break
+            before = len(failures)
             try:
-                _run_step(pair, step, failures)
+                _run_step(pair, step, failures, observed)
             except PeerError as exc:
                 raise ScenarioError(scenario.path, f"steps[{step.index + 1}]",
                                     f"external peer: {exc}") from None
@@ -316,7 +344,10 @@ def run_scenario(
                                         f"{event.kind} {event.direction}: {event.detail}",
                                         step.index))
             pair.refused.clear()
-            if failures and judge:
+            if before:
+                failures[before:] = [dataclasses.replace(f, diverged=True)
+                                     for f in failures[before:]]
+            if failures and judge and not every:
                 break
         pair.step = None
         # An external peer's state is not visible (state() is None): not checked.
@@ -324,17 +355,22 @@ def run_scenario(
         states = {name: state for name, ep in pair.endpoints.items()
                   if (summary or wanted.both or wanted.per_endpoint.get(name))
                   and (state := ep.state()) is not None}
-        if not failures:
+        if not failures or (judge and every):
+            before = len(failures)
             _check_result(scenario, states, len(pair.trace.calls), failures)
             transport_oracle(pair, failures, scenario.result.oracle)
             if scenario.result.keys_match is not None:
                 _check_keys(pair, scenario.result.keys_match, failures)
+            if before:
+                failures[before:] = [dataclasses.replace(f, diverged=True)
+                                     for f in failures[before:]]
         streams = {d: {"bytes": link.pulled, "records": len(link.sent.records)}
                    for d, link in pair.links.items()} if summary else {}
-        return Verdict(scenario, failures, pair.trace, states, streams)
+        return Verdict(scenario, failures, pair.trace, states, streams, observed=observed)
 
 
-def _run_step(pair: Pair, step: Step, failures: list[Failure]) -> None:
+def _run_step(pair: Pair, step: Step, failures: list[Failure],
+              observed: dict[str, str]) -> None:
     where = f"steps[{step.index + 1}]"
     first_event = len(pair.trace.events)
     if isinstance(step, CallStep):
@@ -344,6 +380,7 @@ def _run_step(pair: Pair, step: Step, failures: list[Failure]) -> None:
             call = pair.call(step.endpoint, step.op, size=step.size, data=step.data,
                              buffer=step.buffer)
             calls, outcomes = [call], [call.outcome]
+        observed[f"{where}.expect"] = summarize(outcomes)
         if step.expect is not None:
             _check(failures, f"{where}.expect", _fitted(step.expect), outcomes, step.index)
         elif outcomes[-1].terminal:
@@ -385,6 +422,7 @@ def _run_step(pair: Pair, step: Step, failures: list[Failure]) -> None:
         result = pair.run(step.entries, deliver=step.deliver, max_calls=step.max_calls)
         for entry in step.entries:
             outcomes = result.outcomes[entry.endpoint]
+            observed[f"{where}.expect.{entry.endpoint}"] = summarize(outcomes)
             pattern = step.expect.get(entry.endpoint)
             if pattern is not None:
                 _check(failures, f"{where}.expect.{entry.endpoint}", _fitted(pattern),

@@ -6,8 +6,11 @@ first step (:func:`biopair.scenario.runner.run_scenario` ``faults=``), with the 
 expectations switched off (most of them cannot hold under a fault).  Each run is reduced
 to an outcome *class*: for each endpoint its first fatal call (``SSL "reason"``,
 ``SYSCALL``, ``ZERO_RETURN``), else ``ok`` (or ``ok until read WANT_READ`` when its last
-call was left waiting), plus the terminal of any run that ended in
-DEADLOCK or LIMIT.  Runs are grouped by class.
+call was left waiting), or ``handshake unfinished, last connect WANT_READ`` when the
+endpoint's handshake never completed (that is no success), plus the terminal of any run
+that ended in DEADLOCK or LIMIT.  Faults, pauses and holds the scenario's own steps make
+stay on during a sweep: each run is the scenario as written plus the one swept fault.
+Runs are grouped by class.
 
 A sweep fails (exit 1) only on a **hang** (a run hitting the LIMIT call cap, or, with
 worker processes, one that takes longer than the timeout), a **harness exception** (a
@@ -24,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import multiprocessing
+import textwrap
 import threading
 import time
 import traceback
@@ -31,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from multiprocessing.pool import Pool
 
-from biopair.engine.trace import Call, RunEnd
+from biopair.engine.trace import Call, RunEnd, StateEvent
 from biopair.scenario.loader import Scenario, SweepSpec, load_scenario
 from biopair.scenario.runner import Verdict, run_scenario
 from biopair.search import interrupt
@@ -110,20 +114,27 @@ class SweepReport:
         """No hang, no harness exception, no forbidden class, not interrupted."""
         return not (self.hangs or self.errors or self.forbidden or self.interrupted)
 
-    def summary(self) -> str:
-        """The human-readable summary ``biopair sweep`` prints."""
+    def summary(self, width: int = 79) -> str:
+        """The human-readable summary ``biopair sweep`` prints, wrapped to ``width``."""
         spec = self.spec
         unit = "records" if spec.unit == "records" else "offsets"
         first, last = (self.positions[0], self.positions[-1]) if self.positions else (0, -1)
         what = spec.fault + (f" xor {spec.xor.hex()}" if spec.fault == "corrupt" else "")
-        lines = [f"sweep {self.path}: {what} on {spec.link}, {unit} {first}..{last}"
-                 + (f" step {spec.stride}" if spec.stride != 1 else "")
-                 + f" ({len(self.results)} runs, {self.jobs} job{'s' * (self.jobs != 1)}, "
-                   f"{self.seconds:.1f} s)"]
-        width = len(str(len(self.results)))
+        runs = len(self.results)
+        lines = _wrap(f"sweep {self.path}: {what} on {spec.link}, {unit} {first}..{last}"
+                      + (f" step {spec.stride}" if spec.stride != 1 else "")
+                      + f" ({runs} run{'s' * (runs != 1)}, {self.jobs} "
+                        f"job{'s' * (self.jobs != 1)}, {self.seconds:.1f} s)", width, "", "  ")
+        digits = len(str(runs))
         for klass, where in self.classes().items():
-            lines.append(f"  {len(where):>{width}} runs  {klass}")
-            lines.append(f"  {'':>{width}}       at {unit} {ranges(where, spec.stride)}")
+            count = f"{len(where):>{digits}} run{'s' * (len(where) != 1)}"
+            pad = " " * (digits + 9)
+            # Each endpoint's part stays whole where it fits: lines break at " | ".
+            glued = " | ".join(part.replace(" ", "\x00") if len(part) < width - len(pad)
+                               else part for part in klass.split(" | "))
+            lines += [line.replace("\x00", " ") for line in
+                      _wrap(f"  {count:<{digits + 5}}  {glued}", width, "", pad)]
+            lines += _wrap(f"at {unit} {ranges(where, spec.stride)}", width, pad, pad)
         for r in self.errors[:3]:
             lines.append(f"harness exception at {r.position}:\n{r.error}")
         lines.append(f"hangs: {len(self.hangs)}, harness exceptions: {len(self.errors)}, "
@@ -146,6 +157,12 @@ class SweepReport:
                 "errors": {str(r.position): r.error for r in self.errors},
                 "forbidden": [r.position for r in self.forbidden],
                 "interrupted": self.interrupted}
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+    # At spaces only: a reason string is never cut.
+    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest,
+                         break_long_words=False, break_on_hyphens=False) or [first]
 
 
 def ranges(positions: Sequence[int], step: int = 1, limit: int = 8) -> str:
@@ -177,7 +194,12 @@ def classify(verdict: Verdict) -> tuple[str, bool]:
         first: Call | None = next((c for c in verdict.trace.calls
                                    if c.endpoint == name and c.error in _FATAL), None)
         last = next((c for c in reversed(verdict.trace.calls) if c.endpoint == name), None)
-        if first is None and last is not None and last.error in ("WANT_READ", "WANT_WRITE"):
+        if first is None and last is not None and not _handshake_done(verdict, name):
+            # Not "ok": a connect that never completed is no success (issue 16).
+            parts.append(f"{name} handshake unfinished, last {last.op} "
+                         f"{last.error or 'returned ' + str(last.ret)}")
+        elif first is None and last is not None and last.error in ("WANT_READ",
+                                                                    "WANT_WRITE"):
             parts.append(f"{name} ok until {last.op} {last.error}")
         elif first is None:
             parts.append(f"{name} ok")
@@ -188,6 +210,23 @@ def classify(verdict: Verdict) -> tuple[str, bool]:
                  if isinstance(e, RunEnd) and e.terminal is not None}
     klass = " | ".join(parts) + "".join(f" | {t}" for t in sorted(terminals))
     return klass, "LIMIT" in terminals
+
+
+_HANDSHAKE_OPS = ("connect", "accept", "handshake")
+
+
+def _handshake_done(verdict: Verdict, name: str) -> bool:
+    # Done when a handshake call returned success, OpenSSL reported handshake-done, or
+    # application data moved (a read or write succeeded: only after the handshake).
+    for event in verdict.trace.events:
+        if isinstance(event, Call):
+            if event.endpoint == name and event.error == "NONE" and (
+                    event.op in _HANDSHAKE_OPS or event.op in ("read", "write", "peek")):
+                return True
+        elif (isinstance(event, StateEvent) and event.endpoint == name
+              and event.where == "handshake-done"):
+            return True
+    return False
 
 
 def fault_at(spec: SweepSpec, position: int) -> Fault:

@@ -19,6 +19,7 @@ are listed with their reason and never counted as equal.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,6 @@ from biopair.outcome import Outcome, format_outcome
 
 #: Calls of context shown before a divergence.
 CONTEXT = 3
-_WIDTH = 44
 
 
 class DiffInputError(ValueError):
@@ -188,48 +188,72 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[ScenarioDiff]:
     return out
 
 
-def _cell(text: str) -> str:
-    return text if len(text) <= _WIDTH else text[: _WIDTH - 3] + "..."
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'s' * (count != 1)}"
+
+
+def _wrap(text: str, width: int, indent: str) -> list[str]:
+    # Break at spaces only: a reason string is shown whole, never cut.
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_long_words=False, break_on_hyphens=False) or [indent]
 
 
 def _versions(doc: Mapping[str, Any]) -> str:
     vs = doc.get("versions") or {}
-    return ", ".join(f"{k} {v}" for k, v in vs.items() if k != "biopair") or "versions unknown"
+    # OpenSSL_version() names itself: "OpenSSL 4.0.3", not "OpenSSL OpenSSL 4.0.3".
+    return ", ".join(str(v) if str(v).startswith(f"{k} ") else f"{k} {v}"
+                     for k, v in vs.items() if k != "biopair") or "versions unknown"
 
 
 def render(a: Mapping[str, Any], b: Mapping[str, Any], diffs: Sequence[ScenarioDiff],
-           names: tuple[str, str] = ("A", "B"), context: int = CONTEXT) -> str:
-    """The text report: a header, then each differing scenario as a two-column ladder."""
-    lines = [f"A: {names[0]}  ({_versions(a)})", f"B: {names[1]}  ({_versions(b)})"]
+           names: tuple[str, str] = ("A", "B"), context: int = CONTEXT,
+           width: int = 79) -> str:
+    """The text report: a header, then each differing scenario as a two-column ladder.
+
+    Lines are at most ``width`` wide: a row whose calls do not fit two columns is shown as
+    an A line and a B line, wrapped at spaces; nothing (a reason string least of all) is
+    cut.
+    """
+    lines = [*_wrap(f"A: {names[0]}  ({_versions(a)})", width, ""),
+             *_wrap(f"B: {names[1]}  ({_versions(b)})", width, "")]
     differing = [d for d in diffs if d.index is not None]
-    lines.append(f"{len(diffs) - len(differing)} scenarios take the same turns, "
-                 f"{len(differing)} diverge")
+    same = len(diffs) - len(differing)
+    lines.append(f"{_plural(same, 'scenario')} take{'s' * (same == 1)} the same turns, "
+                 f"{len(differing)} diverge{'s' * (len(differing) == 1)}")
+    column = max(20, (width - 13) // 2)
     for d in differing:
         lines.append("")
-        lines.append(f"== {d.file}" + (f"  ({d.note})" if d.note else ""))
+        lines += _wrap(f"== {d.file}" + (f"  ({d.note})" if d.note else ""), width, "")
         if not d.a and not d.b:
             continue
         assert d.index is not None
         lines.append(f"   first divergence at call #{d.index} "
-                     f"(A made {len(d.a)} calls, B {len(d.b)})")
-        lines.append(f"   {'':6} {'A':<{_WIDTH}} | B")
+                     f"(A made {_plural(len(d.a), 'call')}, B {len(d.b):,})")
+        lines.append(f"   {'':6} {'A':<{column}} | B")
         start = max(0, d.index - context)
         end = min(max(len(d.a), len(d.b)), d.index + context + 1)
         if start:
-            lines.append(f"   {'':6} ... {start} equal calls")
+            lines.append(f"   {'':6} ... {start:,} equal call{'s' * (start != 1)}")
         for i in range(start, end):
             x = d.a[i] if i < len(d.a) else "(no call)"
             y = d.b[i] if i < len(d.b) else "(no call)"
             mark = "  " if x == y else "!="
             shown_b = "(same)" if x == y else y
-            lines.append(f"   #{i:<4}{mark} {_cell(x):<{_WIDTH}} | {shown_b}")
+            if len(x) <= column and len(shown_b) <= column:
+                lines.append(f"   #{i:<4}{mark} {x:<{column}} | {shown_b}")
+            elif x == y:
+                lines += _wrap(f"#{i:<4}{mark} {x}  (same in B)", width, "   ")
+            else:
+                lines += _wrap(f"#{i:<4}{mark} A: {x}", width, "   ")
+                lines += _wrap(f"B: {y}", width, " " * 10)
         rest = max(len(d.a), len(d.b)) - end
         if rest > 0:
-            lines.append(f"   {'':6} ... {rest} more calls")
+            lines.append(f"   {'':6} ... {_plural(rest, 'more call')}")
     return "\n".join(lines)
 
 
-def main(path_a: str, path_b: str | None, context: int = CONTEXT) -> tuple[int, str]:
+def main(path_a: str, path_b: str | None, context: int = CONTEXT, width: int = 79
+         ) -> tuple[int, str]:
     """Run the diff (``path_b`` None: ``path_a`` is a matrix, see :func:`against_first`).
 
     Returns:
@@ -246,5 +270,5 @@ def main(path_a: str, path_b: str | None, context: int = CONTEXT) -> tuple[int, 
         a, b = load_run(path_a), load_run(path_b)
         names = (path_a, path_b)
     diffs = compare(a, b)
-    report = render(a, b, diffs, names, context)
+    report = render(a, b, diffs, names, context, width)
     return (1 if any(d.index is not None for d in diffs) else 0), report

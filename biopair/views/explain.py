@@ -9,7 +9,6 @@ are told once, then summarised with a count, so the story stays readable.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,7 +25,8 @@ from biopair.engine.trace import (
 from biopair.outcome import format_outcome, format_ret
 from biopair.scenario.loader import Scenario
 from biopair.scenario.runner import Verdict, describe_step
-from biopair.views.ladder import Turn, collapse, n, turns
+from biopair.views.ladder import WIDTH, Turn, collapse, glue, n, shorten_repr, show_bytes, turns
+from biopair.views.ladder import fill as _fill
 
 _FUNCTIONS = {
     # biopair makes connect and accept with SSL_do_handshake (docs/scenario-format.md)
@@ -36,7 +36,6 @@ _FUNCTIONS = {
     "shutdown": "SSL_shutdown", "renegotiate": "SSL_renegotiate",
     "verify_client_post_handshake": "SSL_verify_client_post_handshake",
 }
-_WIDTH = 79
 
 
 @dataclass(frozen=True)
@@ -167,13 +166,27 @@ def _names(events: Sequence[object], endpoint: str, sent: bool) -> list[str]:
     out = []
     for e in events:
         if isinstance(e, MessageEvent) and e.endpoint == endpoint and e.sent == sent:
-            out.append(f"{e.name} ({n(e.length)} B)")
+            out.append(glue(f"{e.name} ({n(e.length)} B)"))
         elif isinstance(e, AlertEvent) and e.endpoint == endpoint and e.sent == sent:
-            out.append(f"a {e.level} {e.description} alert")
+            out.append(glue(f"a {e.level} {e.description} alert"))
     return out
 
 
-def tell_turn(turn: Turn, steps: _Steps | None = None) -> list[str]:
+def pyopenssl_text(call: Call) -> str:
+    """What pyOpenSSL would have returned, with a payload as its length and ends.
+
+    Returns:
+        ``return 16,384 bytes b'abcdefghijkl'...b'uvwxyzabcdef'`` for a long read (never
+        the whole payload), else the view as recorded, a long one shortened.
+    """
+    view = call.pyopenssl
+    data = bytes(call.data)
+    if data and view == f"return {data!r}":
+        return f"return {show_bytes(data)}"
+    return shorten_repr(view)
+
+
+def tell_turn(turn: Turn, steps: _Steps | None = None, width: int = WIDTH) -> list[str]:
     """The paragraph(s) for one turn (with step headings when ``steps`` is given).
 
     Returns:
@@ -194,7 +207,7 @@ def tell_turn(turn: Turn, steps: _Steps | None = None) -> list[str]:
             story.append("It sends " + ", ".join(sent) + ".")
         if c.sent:
             story.append(f"That puts {n(c.sent)} bytes on the wire to the peer.")
-        if not got and not sent and c.outcome.wants:
+        if not got and not sent and not c.sent and c.outcome.wants:
             story.append("It makes no progress.")
         done = [e for e in turn.inner if isinstance(e, StateEvent) and e.where ==
                 "handshake-done"]
@@ -209,74 +222,87 @@ def tell_turn(turn: Turn, steps: _Steps | None = None) -> list[str]:
                 reason = f"Again {_FUNCTIONS.get(c.op, c.op)} -> {ret} SSL_ERROR_{c.error}."
             steps.told.add(key)
         story.append(reason)
-        if turn.waiting:
+        if turn.waiting and c.error == "WANT_WRITE":
+            story.append("It is waiting for the link: the link to the peer is full, and "
+                         "takes more bytes only once the peer reads.")
+        elif turn.waiting:
             story.append(f"It is waiting for the peer: it {turn.waiting}.")
-        if c.pyopenssl and (steps is None or c.pyopenssl not in steps.told):
+        view = pyopenssl_text(c)
+        if view and (steps is None or view not in steps.told):
             stack = "pyopenssl"
             if steps is not None:
                 stack = getattr(steps.scenario, c.endpoint).stack
-            story.append(f"({STACK_LABELS.get(stack, stack)}: {c.pyopenssl}.)")
+            story.append(f"({STACK_LABELS.get(stack, stack)}: {view}.)")
             if steps is not None:
-                steps.told.add(c.pyopenssl)
-        out.append(_wrap(" ".join(story)))
+                steps.told.add(view)
+        out.append(_wrap(" ".join(story), width=width))
     for e in turn.after:
         if steps is not None:
             out += steps.enter(e.step)
         if isinstance(e, MoveEvent):
             left = f", {n(e.queued)} B stay queued" if e.queued else ""
             out.append(_wrap(f"  Move: {n(e.nbytes)} B delivered {e.direction}{left}.",
-                             "  "))
+                             "  ", width))
         elif isinstance(e, LinkEvent):
             text = {"eof": "the sender closes its side; EOF follows the queued bytes",
                     "closed": "the receiver's BIO now reports EOF",
                     "pause": "nothing is delivered until resume",
                     "resume": "delivery resumes"}.get(e.kind, e.kind)
-            out.append(_wrap(f"  Link {e.direction}: {e.kind} ({text}).", "  "))
+            out.append(_wrap(f"  Link {e.direction}: {e.kind} ({text}).", "  ", width))
         elif isinstance(e, RunEnd):
             end = f" and ended with {e.terminal}" if e.terminal else ""
             out.append(f"  The run made {n(e.calls)} calls{end}.")
     return out
 
 
-def _wrap(text: str, indent: str = "") -> str:
-    return textwrap.fill(text, _WIDTH, initial_indent="", subsequent_indent=indent + "  ")
+def _wrap(text: str, indent: str = "", width: int = WIDTH) -> str:
+    return _fill(text, width, "", indent + "  ")
 
 
-def _summary(hidden: Sequence[Turn], period: int, reps: int) -> str:
+def _summary(hidden: Sequence[Turn], period: int, reps: int, width: int = WIDTH) -> str:
     calls = [t.call for t in hidden if t.call is not None]
     who = sorted({f"{c.endpoint} {c.op} -> {format_outcome(c.outcome)}" for c in calls})
     moved = sum(e.nbytes for t in hidden for e in t.after if isinstance(e, MoveEvent))
     span = f"calls #{calls[0].seq} to #{calls[-1].seq}" if calls else "these turns"
     return _wrap(f"  ... and the same again {n(reps)} more times ({span}): "
                  f"{'; '.join(who)}, while {n(moved)} more bytes trickle across. "
-                 "Each call retries because the bytes it needs have not all arrived.", "  ")
+                 "Each call retries because the bytes it needs have not all arrived.", "  ",
+                 width)
 
 
-def explain(verdict: Verdict) -> str:
+def explain(verdict: Verdict, width: int = WIDTH) -> str:
     """The narrative for a run, step by step.
 
+    Args:
+        verdict: the run.
+        width: the line width (words are wrapped, never cut).
+
     Returns:
-        Text at most 79 columns wide: the scenario's title and ``about``, then each step's
-        turns, with repeated turns summarised.
+        Text at most ``width`` columns wide (a single word longer than a line aside): the
+        scenario's title and ``about``, then each step's turns, with repeated turns
+        summarised, then every expectation that failed.
     """
     sc = verdict.scenario
-    lines = [f"{sc.path}: {sc.title}"]
+    lines = [_wrap(f"{sc.path}: {sc.title}", width=width)]
     if sc.about.strip():
         lines += ["", "The scenario says:"]
-        lines += ["  > " + line if line else "  >" for line in sc.about.strip().splitlines()]
+        for line in sc.about.strip().splitlines():
+            lines.append(_fill(line, width, "  > ", "  > ") if line.strip() else "  >")
     steps = _Steps(sc)
     grouped = turns(verdict.trace)
     for start, period, reps in collapse([t.key() for t in grouped]):
         for turn in grouped[start:start + period]:
-            lines += tell_turn(turn, steps)
+            lines += tell_turn(turn, steps, width)
         if reps > 1:
             lines.append(_summary(grouped[start + period:start + period * reps],
-                                  period, reps - 1))
+                                  period, reps - 1, width))
     lines.append("")
     if verdict.failures:
         lines.append("The scenario's expectations did not hold:")
         for f in verdict.failures:
-            lines.append(f"  {f.key}: expected {f.expected}, got {f.actual}")
+            after = " (after the run diverged)" if getattr(f, "diverged", False) else ""
+            lines.append(_wrap(f"  {f.key}{after}: expected {f.expected}, got {f.actual}",
+                               "  ", width))
     else:
         lines.append("Every expectation of the scenario held.")
     return "\n".join(lines)

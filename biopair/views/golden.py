@@ -30,19 +30,38 @@ Golden files are data (:mod:`biopair.views.files`): ``name.trace`` and
 links (at most :data:`READ_LIMIT` bytes) and are written atomically, never through a link.
 :func:`refusal` says, before the scenario runs, why either one cannot be used; the front
 ends report it in one line.
+
+``biopair run --fill FILE`` (at the end) is the same idea for a scenario's own
+expectations: write down what the stack did, into the scenario itself.
+
+Writing a scenario starts from what OpenSSL did: write the steps, run ``--fill``, read the
+diff.  The run's actual outcomes go into the file as compressed patterns (``WANT_READ{1775}
+1``, the form failure reports print), every call step's ``expect`` and every run entry's
+``expect.<endpoint>``, and the actual value of every ``[result]`` key the file has (a file
+without a ``[result]`` table gets ``calls``).  Nothing else changes: comments, key order,
+layout and version tables stay (the file is edited with tomlkit, which keeps them); in a
+table of version conditions only the branch that holds for the running stack is
+rewritten.
+
+The file is written atomically and never through a symbolic link
+(:func:`biopair.views.files.write_atomic`).
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import tomlkit
+
 from biopair.endpoints import versions
 from biopair.engine.trace import Trace
+from biopair.scenario.conditions import Versions
+from biopair.scenario.loader import CallStep, RunStep, Scenario, Versioned
 from biopair.views import files
 from biopair.views.files import FileRefused
 from biopair.views.ladder import collapse
@@ -297,3 +316,107 @@ def _diff(a: str, b: str, name_a: str, name_b: str) -> str:
     if len(diff) > _DIFF_LINES:
         diff = [*diff[:_DIFF_LINES], f"... {len(diff) - _DIFF_LINES} more diff lines"]
     return "\n".join(diff)
+
+
+# -- run --fill: the run's actual outcomes written into the scenario ---------------------
+
+class FillError(Exception):
+    """The file cannot be filled (one line naming the file and the problem)."""
+
+
+def _set(table: MutableMapping[str, Any], key: str, value: Any,
+         model: object, versions: Versions) -> None:
+    # A table of version conditions: rewrite the branch that holds for this stack only.
+    current = table.get(key)
+    if isinstance(model, Versioned) and isinstance(current, Mapping):
+        condition, _ = model.choose(versions)
+        if condition.text in current:
+            current[condition.text] = value  # type: ignore[index]
+            return
+    table[key] = value
+
+
+def filled_text(text: str, loaded: Scenario, verdict: Verdict,
+                stack: Versions | None = None) -> str:
+    """``text`` (the scenario file) with the run's actual outcomes and results written in.
+
+    Args:
+        text: the file's TOML as read.
+        loaded: the scenario as loaded (version tables unresolved).
+        verdict: its run on the stack in use, with ``observed`` outcomes (``every=True``).
+        stack: the stack's versions (default: the running stack's).
+
+    Returns:
+        The new TOML text.
+    """
+    vs = versions.stack_versions() if stack is None else stack
+    doc = tomlkit.parse(text)
+    raw_steps = doc.get("steps")
+    for step in loaded.steps:
+        raw = raw_steps[step.index]  # type: ignore[index]
+        where = f"steps[{step.index + 1}]"
+        if isinstance(step, CallStep):
+            seen = verdict.observed.get(f"{where}.expect")
+            if seen is not None:
+                _set(raw, "expect", seen, step.expect, vs)
+        elif isinstance(step, RunStep):
+            seen_by = {e.endpoint: verdict.observed.get(f"{where}.expect.{e.endpoint}")
+                       for e in step.entries}
+            if all(v is None for v in seen_by.values()):
+                continue
+            if "expect" not in raw:
+                # Written as the shipped scenarios write it: { client = "...", ... }.
+                pairs = ", ".join(f"{name} = {tomlkit.string(seen).as_string()}"
+                                  for name, seen in seen_by.items() if seen is not None)
+                raw["expect"] = tomlkit.parse(f"expect = {{ {pairs} }}\n")["expect"]
+                continue
+            for endpoint, seen in seen_by.items():
+                if seen is not None:
+                    _set(raw["expect"], endpoint, seen, step.expect.get(endpoint), vs)
+    _fill_result(doc, loaded, verdict, vs)
+    return tomlkit.dumps(doc)
+
+
+def _fill_result(doc: Any, loaded: Scenario, verdict: Verdict, vs: Versions) -> None:
+    calls = len(verdict.trace.calls)
+    if "result" not in doc:
+        table = tomlkit.table()
+        table["calls"] = calls
+        doc["result"] = table
+        return
+    table = doc["result"]
+    spec = loaded.result
+    for key in list(table):
+        if key == "calls":
+            _set(table, "calls", calls, spec.calls, vs)
+        elif key in spec.both:
+            # A key for both ends: written when both agree (they must, for it to pass).
+            values = {repr(_toml(state.get(key))) for state in verdict.states.values()}
+            if len(values) == 1:
+                _set(table, key, _value(verdict.states, key), spec.both[key], vs)
+        elif key in spec.per_endpoint and key in verdict.states:
+            sub = table[key]
+            for name in list(sub):
+                if name in verdict.states[key]:
+                    _set(sub, name, _toml(verdict.states[key].get(name)),
+                         spec.per_endpoint[key].get(name), vs)
+
+
+def _value(states: Mapping[str, Mapping[str, Any]], key: str) -> Any:
+    return _toml(next(iter(states.values())).get(key))
+
+
+def _toml(value: Any) -> Any:
+    # ``none`` is written false in scenario files; lists stay lists.
+    if value is None:
+        return False
+    if isinstance(value, list | tuple):
+        return list(value)
+    return value
+
+
+def unified_diff(path: str, old: str, new: str) -> str:
+    """The change ``--fill`` made, as a unified diff (empty when nothing changed)."""
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True),
+                                        new.splitlines(keepends=True),
+                                        f"{path} (before)", f"{path} (filled)"))

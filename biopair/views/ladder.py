@@ -16,6 +16,13 @@ traces keep them.
 
 :class:`WireView` is shared with :mod:`biopair.views.explain`: it follows the bytes on each link
 through the trace and says, for a call that returned WANT_READ, which bytes were missing.
+
+The text helpers at the end are every text view's (run lines, failure reports, explain,
+sweep, diff): each fits an 80-column terminal (:data:`WIDTH` characters) unless the front
+end passes another width (``biopair`` reads ``COLUMNS``: views never read the
+environment); long values are wrapped onto indented continuation lines, never cut, so a
+reason string a TLS engineer needs is shown whole; data is never shown whole
+(:func:`show_bytes`: its length and its first and last bytes).
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ from biopair.engine.trace import (
 from biopair.outcome import format_outcome
 from biopair.transport.link import DIRECTIONS, parse_direction
 
+#: The width of every text view: 79 characters, so a line fits an 80-column terminal with
+#: the last column free (a terminal that fills it may wrap early).
 WIDTH = 79
 _PREFIX = 6  # "#1234 "
 _COLOURS = {"client": "\x1b[36m", "server": "\x1b[35m", "wire": "\x1b[2m",
@@ -164,7 +173,7 @@ def turns(trace: Trace) -> list[Turn]:
             if event.error in ("WANT_READ",):
                 turn.waiting = view.waiting(event.endpoint)
             elif event.error == "WANT_WRITE":
-                turn.waiting = "the link would take no more bytes"
+                turn.waiting = "the link to the peer is full"
             current = turn
         elif getattr(event, "call", None) is not None:
             # A new turn unless this one is still gathering the coming call's events;
@@ -208,11 +217,12 @@ def collapse(keys: Sequence[object], min_reps: int = 3,
 
 
 class Ladder:
-    """Draws a trace as a ladder, 79 columns wide."""
+    """Draws a trace as a ladder, :data:`WIDTH` columns wide unless told otherwise."""
 
-    def __init__(self, colour: bool = False, full: bool = False) -> None:
+    def __init__(self, colour: bool = False, full: bool = False, width: int = WIDTH) -> None:
         self.colour = colour
         self.full = full
+        self.width = width
 
     def paint(self, text: str, kind: str) -> str:
         """Wrap ``text`` in the ANSI colour of ``kind`` when colour is on."""
@@ -220,10 +230,10 @@ class Ladder:
 
     def line(self, seq: str, side: str, text: str, kind: str | None = None) -> str:
         """One ladder line: ``side`` is client (left), server (right) or wire (centre)."""
-        room = WIDTH - _PREFIX
+        room = self.width - _PREFIX
         if len(text) > room:
             indent = len(text) - len(text.lstrip()) + 2
-            parts = textwrap.wrap(text, room, subsequent_indent=" " * indent)
+            parts = balanced(text, room, " " * indent)
             return "\n".join(self.line(seq if i == 0 else "", side, part, kind)
                              for i, part in enumerate(parts))
         if side == "client":
@@ -237,7 +247,7 @@ class Ladder:
 
     def header(self) -> list[str]:
         """Column titles."""
-        room = WIDTH - _PREFIX
+        room = self.width - _PREFIX
         title = "client" + "wire".center(room - 12) + "server"
         return [" " * _PREFIX + title, " " * _PREFIX + "-" * room]
 
@@ -302,7 +312,7 @@ class Ladder:
 
     def render(self, trace: Trace, title: str = "") -> str:
         """The whole ladder as text."""
-        lines = [title] if title else []
+        lines = wrap(title, self.width, "", "  ") if title else []
         lines += self.header()
         grouped = turns(trace)
         segments = ([(i, 1, 1) for i in range(len(grouped))] if self.full
@@ -332,7 +342,7 @@ def _seq_span(first: Turn, last: Turn) -> str:
 
 
 def render_ladder(trace: Trace, *, title: str = "", colour: bool = False,
-                  full: bool = False) -> str:
+                  full: bool = False, width: int = WIDTH) -> str:
     """A trace as a ladder diagram.
 
     Args:
@@ -340,13 +350,116 @@ def render_ladder(trace: Trace, *, title: str = "", colour: bool = False,
         title: a first line (the scenario's file and title).
         colour: use ANSI colours.
         full: draw every turn instead of collapsing repeated ones.
+        width: the line width.
 
     Returns:
-        The ladder, lines at most 79 columns wide (colour codes aside).
+        The ladder, lines at most ``width`` columns wide (colour codes aside).
     """
-    return Ladder(colour=colour, full=full).render(trace, title)
+    return Ladder(colour=colour, full=full, width=width).render(trace, title)
 
 
 def use_colour(stream_isatty: bool, environ: Mapping[str, str]) -> bool:
     """Colour only on a TTY and never when ``NO_COLOR`` is set (https://no-color.org)."""
     return stream_isatty and not environ.get("NO_COLOR")
+
+
+# -- text for a terminal: one width, wrapping (never cutting), short payloads ------------
+
+#: The narrowest width honoured (``COLUMNS=10`` would make every line a word).
+MIN_WIDTH = 40
+#: Bytes shown at each end of a payload.
+EDGE = 12
+#: A space that must not break a line ("ClientHello (208 B)" stays whole).
+_GLUE = "\x00"
+
+
+def width_from(env: Mapping[str, str]) -> int:
+    """The width for text views from an environment's ``COLUMNS`` (default :data:`WIDTH`).
+
+    Returns:
+        ``COLUMNS`` less one (the last column stays free) when it is a whole number of at
+        least :data:`MIN_WIDTH`, else :data:`WIDTH` (a bad value is ignored).
+    """
+    raw = env.get("COLUMNS", "").strip()
+    if raw.isdigit() and int(raw) >= MIN_WIDTH:
+        return min(int(raw), 1000) - 1
+    return WIDTH
+
+
+def glue(text: str) -> str:
+    """``text`` with its spaces made unbreakable for :func:`wrap`."""
+    return text.replace(" ", _GLUE)
+
+
+def wrap(text: str, width: int = WIDTH, indent: str = "", subsequent: str | None = None
+         ) -> list[str]:
+    """Wrap one paragraph to ``width`` columns, breaking only at spaces, never cutting.
+
+    A word longer than the line stays whole on a line of its own (a reason string or a
+    path is never split).  Spaces made with :func:`glue` never break.
+
+    Args:
+        text: the paragraph.
+        width: the line width.
+        indent: the first line's indent.
+        subsequent: the continuation lines' indent (default: ``indent`` plus two spaces).
+
+    Returns:
+        The lines (at least one).
+    """
+    rest = indent + "  " if subsequent is None else subsequent
+    lines = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=rest,
+                          break_long_words=False, break_on_hyphens=False) or [indent]
+    return [line.replace(_GLUE, " ") for line in lines]
+
+
+def balanced(text: str, width: int, subsequent: str = "") -> list[str]:
+    """:func:`wrap` into as few lines as fit ``width``, but of even length: the narrowest
+    width that needs no more lines, so no single word is stranded on the last line.
+
+    Returns:
+        The lines.
+    """
+    lines = wrap(text, width, "", subsequent)
+    best = lines
+    for narrower in range(width - 1, max(len(subsequent) + 8, width // 2), -1):
+        trial = wrap(text, narrower, "", subsequent)
+        if len(trial) > len(lines):
+            break
+        best = trial
+    return best
+
+
+def fill(text: str, width: int = WIDTH, indent: str = "", subsequent: str | None = None
+         ) -> str:
+    """:func:`wrap`, joined with newlines."""
+    return "\n".join(wrap(text, width, indent, subsequent))
+
+
+def show_bytes(data: bytes, edge: int = EDGE) -> str:
+    """A payload for a person: whole when short, else its length, first and last bytes.
+
+    Returns:
+        ``b'hello'`` for up to ``2 * edge`` bytes, else
+        ``16,384 bytes b'abcdefghijkl'...b'uvwxyzabcdef'``.
+    """
+    if len(data) <= 2 * edge:
+        return repr(data)
+    return f"{len(data):,} bytes {data[:edge]!r}...{data[-edge:]!r}"
+
+
+def shorten_repr(text: str, limit: int = 120, edge: int = 40) -> str:
+    """A long repr shortened to its ends and its length; short text unchanged.
+
+    Returns:
+        ``text`` when at most ``limit`` characters, else
+        ``"<first edge chars>...<last edge chars> (N chars)"``.
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:edge]}...{text[-edge:]} ({len(text):,} chars)"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 call``, ``2 calls``, ``1,775 calls``."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"

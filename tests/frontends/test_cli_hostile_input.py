@@ -49,7 +49,7 @@ def test_a_bad_file_in_a_directory_does_not_stop_the_others(
     assert main(["run", str(tmp_path)]) == 2
     out, err = capsys.readouterr()
     assert out.count("PASS") == 2
-    assert out.rstrip().endswith("2 passed, 0 failed, 1 errors")
+    assert out.rstrip().endswith("2 passed, 0 failed, 1 error")
     assert err.count("\n") == 1 and "b.toml: client.verify_host:" in err
 
 
@@ -68,7 +68,7 @@ def test_a_harness_bug_in_one_file_does_not_stop_the_others(
     monkeypatch.setattr(runner, "run_scenario", flaky)
     assert main(["run", str(tmp_path)]) == 2
     out, err = capsys.readouterr()
-    assert out.count("PASS") == 2 and "2 passed, 0 failed, 1 errors" in out
+    assert out.count("PASS") == 2 and "2 passed, 0 failed, 1 error" in out
     assert "b.toml: internal error" in err and "RuntimeError: a bug" in err
 
 

@@ -21,7 +21,7 @@ def test_scenario_files_under_scenarios_are_collected(pytester: pytest.Pytester)
     result.stdout.fnmatch_lines(["*scenarios/good.toml::good PASSED*"])
 
 
-def test_a_bad_file_is_one_clear_error_and_the_rest_still_run(
+def test_a_bad_file_is_one_clear_collection_error_and_the_rest_still_run(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.mkdir("scenarios")
@@ -29,12 +29,62 @@ def test_a_bad_file_is_one_clear_error_and_the_rest_still_run(
     pytester.path.joinpath("scenarios", "bad.toml").write_text(
         'title = "bad"\n[[steps]]\ncall = "client connect"\nexpect = "WANT_REED"\n'
     )
-    result = pytester.runpytest()
-    result.assert_outcomes(passed=1, failed=1)
+    # pytest's convention (its non-Python collection example): a file that cannot be
+    # read is an ERROR while collecting, not a failed test.
+    result = pytester.runpytest("--continue-on-collection-errors")
+    result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([
+        "*ERROR collecting scenarios/bad.toml*",
         "*scenarios/bad.toml: steps[[]1[]].expect: unknown outcome 'WANT_REED'*",
     ])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_bad_file_lists_every_problem(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("scenarios")
+    pytester.path.joinpath("scenarios", "bad.toml").write_text(
+        'title = "bad"\n[client]\nverison = "TLSv1.3"\n[[steps]]\ncall = "client conect"\n'
+        '[[steps]]\ncall = "client connect"\nexpect = "WANT_REED"\n'
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "*bad.toml: client.verison: unknown key (did you mean 'version'?)",
+        "*bad.toml: steps[[]1[]].call: unknown op 'conect'*",
+        "*bad.toml: steps[[]2[]].expect: unknown outcome 'WANT_REED'*",
+    ])
+
+
+def test_a_toml_named_on_the_command_line_is_collected_anywhere(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.mkdir("cases")
+    pytester.path.joinpath("cases", "good.toml").write_text(GOOD)
+    pytester.path.joinpath("cases", "other.toml").write_text("not = 'a scenario'")
+    result = pytester.runpytest("-v", "cases/good.toml")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*cases/good.toml::good PASSED*"])
+    # Only the file named: its neighbour, outside a scenarios directory, is not collected.
+    result = pytester.runpytest("-v", "cases")
+    result.assert_outcomes()
+
+
+def test_a_failing_scenario_lists_every_failed_expectation(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.mkdir("scenarios")
+    pytester.path.joinpath("scenarios", "wrong.toml").write_text(
+        GOOD.replace('client = "WANT_READ 1"', 'client = "1"')
+        + '[result]\nversion = "TLSv1.2"\n'
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*steps[[]1[]].expect.client (run client connect, server accept)*",
+        "*result.version (client) (after the steps; after the run diverged)*",
+        "*expected: 'TLSv1.2'*",
+        "*actual:   'TLSv1.3'*",
+    ])
 
 
 def test_a_failing_scenario_shows_expected_actual_and_the_call_trace(

@@ -92,17 +92,13 @@ def test_the_union_of_shards_is_one_search(project: pytest.Pytester,
         result.stdout.fnmatch_lines(["created: 2/2 workers"])
 
 
-def test_shard_items_are_collected_without_tls(project: pytest.Pytester) -> None:
-    project.makeconftest(CONFTEST + textwrap.dedent("""
-        import sys
-
-        def pytest_collection_finish(session):
-            heavy = sorted({m.split(".")[0] for m in sys.modules} & {"OpenSSL", "cryptography"})
-            sys.stdout.write(f"HEAVY={','.join(heavy) or '-'}\\n")
-    """))
-    result = project.runpytest_subprocess(*ARGS, "--collect-only", "-q", "-s")
+def test_shard_items_are_collected(project: pytest.Pytester) -> None:
+    # Collecting a scenario file validates it (a bad one is a collection error, issue 16),
+    # so collection loads the loader and with it OpenSSL; the shard items are still
+    # counted from the TOML alone.
+    result = project.runpytest_subprocess(*ARGS, "--collect-only", "-q")
     result.stdout.fnmatch_lines(["*claim.toml::claim[[]explore 1/2[]]*",
-                                 "*cut.toml::cut[[]sweep 2/2[]]*", "HEAVY=-"])
+                                 "*cut.toml::cut[[]sweep 2/2[]]*"])
 
 
 @pytest.mark.parametrize("args", [("--biopair-shards", "0"),

@@ -111,7 +111,7 @@ def test_cli_reports_a_bad_file_in_one_line_and_still_runs_the_others(tmp_path: 
     )
     assert "Traceback" not in out.stderr + out.stdout
     assert "PASS" in out.stdout and "good" in out.stdout
-    assert out.stdout.strip().endswith("1 passed, 0 failed, 1 errors")
+    assert out.stdout.strip().endswith("1 passed, 0 failed, 1 error")
 
 
 def test_cli_impossible_setting_is_bad_input(tmp_path: Path) -> None:
@@ -127,6 +127,62 @@ def test_cli_missing_path_and_bad_option(tmp_path: Path) -> None:
     assert out.returncode == 2 and "no such file" in out.stderr
     out = _cli("run", "--frobnicate")
     assert out.returncode == 2 and out.stderr.startswith("biopair: ")
+    assert "Traceback" not in out.stderr
+
+
+# -- every problem at once (issue 16) ----------------------------------------------------
+
+MANY = """
+title = "many problems"
+titel = "x"
+[client]
+verison = "TLSv1.3"
+[schedule]
+turns = "sometimes"
+[[steps]]
+call = "client conect"
+[[steps]]
+run = ["client connect", "server accept"]
+expect = { client = "WANT_READ{" }
+[result]
+calls = -1
+"""
+
+
+def test_a_bad_file_lists_every_error_one_line_each(tmp_path: Path) -> None:
+    path = tmp_path / "many.toml"
+    path.write_text(MANY)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    lines = str(info.value).splitlines()
+    keys = ["titel", "client.verison", "schedule.turns", "steps[1].call",
+            "steps[2].expect.client", "result.calls"]
+    assert [line.split(": ")[1] for line in lines] == keys
+    assert all(line.startswith(f"{path}: ") for line in lines)
+    # The first error is still the exception's own key and message.
+    assert info.value.key == "titel"
+
+
+def test_the_list_of_errors_is_capped(tmp_path: Path) -> None:
+    from biopair.scenario.loader import MAX_ERRORS
+
+    path = tmp_path / "lots.toml"
+    path.write_text('title = "t"\n' + "".join(f"k{i} = 1\n" for i in range(MAX_ERRORS + 7))
+                    + GOOD_STEPS)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    lines = str(info.value).splitlines()
+    assert len(lines) == MAX_ERRORS + 1
+    assert lines[-1] == f"{path}: ... and 7 more errors"
+
+
+def test_the_cli_prints_every_error_and_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "many.toml"
+    path.write_text(MANY)
+    out = subprocess.run([sys.executable, "-m", "biopair.cli", "run", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 6
     assert "Traceback" not in out.stderr
 
 

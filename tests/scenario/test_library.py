@@ -52,3 +52,21 @@ def test_scenario_teaches_and_asserts(path: Path) -> None:
     assert asserted, "a scenario must assert outcome sequences, not just complete"
     if path.parent.name == "manpage":
         assert "(3)" in scenario.about, "name the man page the behaviour comes from"
+
+
+def test_index_of_a_users_folder_has_no_boilerplate_of_this_repository(
+        tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    one = 'title = "One"\n[[steps]]\nrun = ["client connect", "server accept"]\n'
+    (mine / "a.toml").write_text(one)
+    (mine / "sub" / "b.toml").write_text(one)
+    assert index.main([str(mine)]) == 0
+    text = (mine / "README.md").read_text()
+    assert "(coming)" not in text and "test suite fails" not in text
+    assert "OpenSSL 4.0 (pyOpenSSL's bundled build)" not in text
+    assert text.startswith("# Scenarios in `mine/`")
+    # A file at the top is not a directory, and one scenario is not "1 scenarios".
+    assert "`mine/a.toml/`" not in text and "1 scenarios" not in text
+    assert "-- `mine/`, 1 scenario" in text and "-- `mine/sub/`, 1 scenario" in text
+    assert "`biopair run mine/a.toml`" in text and "`biopair run mine/sub/b.toml`" in text

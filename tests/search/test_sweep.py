@@ -66,8 +66,18 @@ def test_cli_sweep_with_workers(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["sweep", SCENARIO, "--records", "--fault", "corrupt", "--jobs", "2"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "corrupt xor ff on server>client, records 0..8 (9 runs, 2 jobs" in out
-    assert 'client read SSL "decryption failed or bad record mac"' in out
+    flat = " ".join(out.split())  # wrapped to 80 columns
+    assert "corrupt xor ff on server>client, records 0..8 (9 runs, 2 jobs" in flat
+    assert 'client read SSL "decryption failed or bad record mac"' in flat
+    assert max(len(line) for line in out.splitlines()) <= 79
+
+
+def test_a_handshake_that_never_finished_is_not_ok() -> None:
+    # The stream cut before the ServerHello stalls the handshake: this class once read
+    # "client ok until read WANT_READ | server ok until write WANT_READ | DEADLOCK".
+    result = run_point(SCENARIO, SweepSpec(fault="truncate", unit="records"), 0)
+    assert result.klass == ("client handshake unfinished, last read WANT_READ | server "
+                            "handshake unfinished, last write WANT_READ | DEADLOCK")
 
 
 def test_cli_sweep_exits_1_on_a_forbidden_result(tmp_path: Path,

@@ -29,7 +29,7 @@ def _save(tmp_path: Path, name: str, doc: object) -> str:
 def test_same_runs_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc = _doc([("client", "connect", -1, "WANT_READ"), ("client", "connect", 1, "NONE")], "3")
     assert main(["diff", _save(tmp_path, "a", doc), _save(tmp_path, "b", doc)]) == 0
-    assert "1 scenarios take the same turns, 0 diverge" in capsys.readouterr().out
+    assert "1 scenario takes the same turns, 0 diverge" in capsys.readouterr().out
 
 
 def test_first_divergence_is_shown_with_context(tmp_path: Path,
@@ -84,3 +84,17 @@ def test_shipped_example_shows_the_openssl_40_divergence(
     assert code == 1
     assert "!= client connect -1 SYSCALL" in out and "| client connect -1 SSL" in out
     assert (EXAMPLES / "diff-ossl31-ossl40.txt").read_text().strip() == out.strip()
+
+
+def test_diff_fits_80_columns_and_never_cuts_a_reason(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reason = "decryption failed or bad record mac"
+    a = _doc([("client", "connect", -1, "WANT_READ"), ("client", "read", -1, "SSL")], "3")
+    b = _doc([("client", "connect", -1, "WANT_READ"), ("client", "read", -1, "SYSCALL")],
+             "4")
+    a["scenarios"][0]["calls"][1]["reasons"] = [reason]
+    assert main(["diff", _save(tmp_path, "a", a), _save(tmp_path, "b", b)]) == 1
+    out = capsys.readouterr().out
+    assert reason in out and "..." not in out.replace("... 1 equal call", "")
+    assert max(len(line) for line in out.splitlines()[2:]) <= 79
+    assert "versions" not in out or "OpenSSL OpenSSL" not in out

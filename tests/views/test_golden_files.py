@@ -137,7 +137,7 @@ def test_a_refused_golden_stops_only_its_own_scenario(
     out, err = capsys.readouterr()
     assert _one_line(err).startswith(f"{bad.with_suffix('.trace')}: is a directory")
     assert runs == [good]
-    assert "1 passed, 0 failed, 1 errors" in out
+    assert "1 passed, 0 failed, 1 error" in out
 
 
 def test_no_golden_does_not_look_at_golden_files(

@@ -94,6 +94,71 @@ def test_cli_trace_and_explain(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert cli.main(["explain", "no/such.toml"]) == 2
 
 
+# -- issue 16: the learner's view --------------------------------------------------------
+
+BIG_READ = """
+title = "a 16 KB read"
+[[steps]]
+run = ["client connect", "server accept"]
+[[steps]]
+call = "server write 16384"
+[[steps]]
+move = "server>client"
+[[steps]]
+call = "client read 16384"
+"""
+
+
+def test_explain_shows_a_payload_as_its_length_and_ends(tmp_path: Path) -> None:
+    (tmp_path / "big.toml").write_text(BIG_READ)
+    text = explain(run_scenario(load_scenario(tmp_path / "big.toml")))
+    # Once about 210 lines of "abcdefghij..."; now one sentence with the length.
+    assert "return 16,384 bytes b'abcdefghijkl'...b'" in text
+    assert "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz" not in text
+    assert len(text.splitlines()) < 80
+
+
+def test_explain_words_want_write_without_contradicting_itself() -> None:
+    verdict = run_scenario(load_scenario(Path(__file__).parents[2] / "scenarios" /
+                                         "libssl" / "write-16k-into-4k-pair.toml"))
+    if verdict.skipped:
+        pytest.skip(verdict.skipped)
+    text = " ".join(explain(verdict).split())
+    assert "it the link" not in text
+    assert "waiting for the link: the link to the peer is full" in text
+    # A call that put bytes on the wire made progress, whatever it returned.
+    assert not re.search(r"bytes on the wire to the peer\.[^.]*It makes no progress", text)
+
+
+def test_explain_never_splits_a_message_and_its_size(tmp_path: Path) -> None:
+    (tmp_path / "big.toml").write_text(BIG_READ)
+    text = explain(run_scenario(load_scenario(tmp_path / "big.toml")), width=50)
+    assert not re.search(r"\(\d[\d,]*$", text, re.M)  # "ClientHello (208" / "B)"
+    # (the first line is the temporary path, one word longer than the line)
+    assert max(len(line) for line in text.splitlines()[1:]) <= 50
+
+
+def test_explain_follows_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "big.toml").write_text(BIG_READ)
+    monkeypatch.setenv("COLUMNS", "60")
+    assert cli.main(["explain", str(tmp_path / "big.toml")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines[1:]) <= 59
+
+
+def test_the_ladder_strands_no_single_word_and_follows_the_width() -> None:
+    from biopair.views.ladder import balanced
+
+    text = "= -1 WANT_READ: has all 1,550 B sent by the client; nothing more in flight"
+    lines = balanced(text, 73)
+    assert len(lines) == 2 and len(lines[-1].split()) > 1
+    with Pair() as pair:
+        pair.handshake()
+        narrow = render_ladder(pair.trace, width=60)
+    assert max(len(line) for line in narrow.splitlines()) <= 60
+
+
 # -- moved from test_explain_order.py (same subject) --
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -138,7 +138,9 @@ def test_a_bad_file_is_one_error_not_one_per_combination(
 
 
 def test_json_matrix_and_diff_of_one_matrix(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+                                            capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # diff wraps to 80 columns: one line per heading
     capped = SCENARIOS / "stacks" / "tlslite-server-capped-sends-crash-tls13.toml"
     assert main(["run", "--stacks", "pyopenssl,wolfssl,tlslite-ng", "--json",
                  str(capped)]) == 1  # the file's expectations hold only with tlslite-ng
