@@ -255,6 +255,11 @@ class _Atom:
     rets: tuple[int | None, ...] = ()
     reason: str = ""
 
+    def __post_init__(self) -> None:
+        # The reasons are compared with their separators written as "," (_reason_text), so
+        # the pattern's REASON is too: 'SSL "a;b"' matches reason "a;b", as 'SSL "a,b"' does.
+        object.__setattr__(self, "reason", self.reason.replace(";", ",").replace("|", ","))
+
     def accepts(self, outcome: Outcome) -> bool:
         if self.kind == "any":
             return True

@@ -349,3 +349,14 @@ def test_an_empty_alternative_is_refused(text: str) -> None:
 def test_allows_terminal_reads_the_compiled_atoms() -> None:
     assert compile_pattern("WANT_READ+ | DEADLOCK").allows_terminal
     assert not compile_pattern('SSL "LIMIT"').allows_terminal
+
+
+def test_a_reason_with_separators_matches_itself_as_written() -> None:
+    # A reported reason may contain ';' or '|' (a wrapper's STRANDED names where bytes
+    # wait); --fill writes it back verbatim, so the pattern must match it as written.
+    reason = "client: 10 bytes held; the loop reported resume_writing() failed | again"
+    outcome = Outcome(0, "STRANDED", (reason,))
+    assert compile_pattern(outcome.token()).matches([outcome])
+    assert compile_pattern('SSL "a;b"').matches([Outcome(-1, "SSL", ("a;b",))])
+    assert compile_pattern('SSL "a,b"').matches([Outcome(-1, "SSL", ("a;b",))])
+    assert not compile_pattern('SSL "a;c"').matches([Outcome(-1, "SSL", ("a;b",))])
