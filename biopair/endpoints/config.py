@@ -40,9 +40,12 @@ OPS: dict[str, str] = {
     "close": "close",
     "pause_reading": "pause_reading",
     "resume_reading": "resume_reading",
+    # asyncio-starttls: loop.start_tls() on the plain connection (docs/wrappers.md).
+    "start_tls": "start_tls",
 }
 #: Ops only a wrapper endpoint (asyncio, Twisted, trio, ``python:...``) makes.
-APP_OPS: tuple[str, ...] = ("send", "recv", "close", "pause_reading", "resume_reading")
+APP_OPS: tuple[str, ...] = ("send", "recv", "close", "pause_reading", "resume_reading",
+                           "start_tls")
 #: Ops that read application data (their result carries the bytes read).
 READ_OPS: tuple[str, ...] = ("read", "peek", "read_early_data", "recv")
 #: Ops that write application data (from the endpoint's write buffer).

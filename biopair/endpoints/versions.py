@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import ssl
+import sys
 from importlib import metadata
 
 from OpenSSL import SSL
@@ -77,11 +78,13 @@ def stack_versions() -> dict[str, tuple[int, ...]]:
     Python's ``ssl`` module uses; ``pyopenssl`` and ``cryptography``: the bindings;
     ``libssl``: the system's ``libssl.so.3`` the libssl stack loads (only where it loads);
     ``wolfssl``, ``tlslite-ng``, ``twisted`` and ``trio``: those stacks and frameworks,
-    only where they are installed.
+    only where they are installed; ``python``: the running interpreter (asyncio's
+    wrapper is the standard library's).
     """
     out = {
         "openssl": version_numbers(SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()),
         "stdlib-openssl": tuple(ssl.OPENSSL_VERSION_INFO[:3]),
+        "python": tuple(sys.version_info[:3]),
     }
     for name, dist in (("pyopenssl", "pyOpenSSL"), ("cryptography", "cryptography")):
         out[name] = version_numbers(metadata.version(dist))

@@ -12,16 +12,16 @@ A condition is one or more comparisons joined by ``and``::
     condition  := comparison ("and" comparison)* | "else"
     comparison := LIBRARY OP VERSION
     LIBRARY    := openssl | pyopenssl | cryptography | stdlib-openssl | libssl | wolfssl
-                | tlslite-ng | twisted | trio
+                | tlslite-ng | twisted | trio | python
     OP         := >= | > | <= | < | == | !=
 
 ``openssl`` is the OpenSSL that pyOpenSSL is linked against (bundled in the cryptography
 wheel); ``stdlib-openssl`` is the one Python's ``ssl`` module uses; ``libssl`` is the
 system's ``libssl.so.3`` that ``stack = "libssl"`` loads; ``wolfssl`` and ``tlslite-ng``
-are those stacks (a comparison naming a library that is not installed does not hold, and
-says so).  Versions compare
-numerically, truncated to the precision the condition names: with OpenSSL 3.5.6,
-``openssl == 3.5`` and ``openssl <= 3.5`` hold and ``openssl < 3.5`` does not.
+are those stacks, ``python`` the running interpreter (a comparison naming a library
+that is not installed does not hold, and says so).  Versions compare numerically,
+truncated to the precision the condition names: with OpenSSL 3.5.6, ``openssl == 3.5``
+and ``openssl <= 3.5`` hold and ``openssl < 3.5`` does not.
 
 In a table of conditions the first condition that holds wins (TOML keeps the order of
 the file); ``else`` holds always.  The loader validates every branch and chooses none
@@ -42,7 +42,8 @@ from biopair.endpoints.versions import stack_versions, version_numbers
 
 #: Libraries a condition may name.
 LIBRARIES: tuple[str, ...] = ("openssl", "pyopenssl", "cryptography", "stdlib-openssl",
-                               "libssl", "wolfssl", "tlslite-ng", "twisted", "trio")
+                               "libssl", "wolfssl", "tlslite-ng", "twisted", "trio",
+                               "python")
 _OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
     ">=": operator.ge,
     "<=": operator.le,

@@ -30,6 +30,10 @@ class WireLink(Link):
         self._from = sender
         self._to = receiver
         self._sender_closed = False
+        # A sender standing for a framework on a socket (asyncio-starttls) keeps what it
+        # wrote in its own buffer while the network is paused, as a full socket does.
+        if getattr(sender, "blocks_when_paused", False):
+            self.pulls_while_paused = False
 
     def _take(self) -> bytes:
         chunks = []

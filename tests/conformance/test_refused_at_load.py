@@ -113,14 +113,14 @@ def test_undeclared_results_are_refused(tmp_path: Path, case: Case) -> None:
 
 
 def test_every_stack_is_a_case_and_every_skip_has_a_reason() -> None:
-    # The suite runs against every stack in both roles (seven TLS stacks, three framework
+    # The suite runs against every stack in both roles (seven TLS stacks, four framework
     # wrappers); a test that does not apply to one is listed with why, never left out.
     from biopair.endpoints import registry
     from tests.conformance.stacks import CASES, NOT_APPLICABLE
 
     assert set(registry.STACKS) == {"pyopenssl", "stdlib", "openssl-cli", "gnutls-cli",
                                     "libssl", "wolfssl", "tlslite-ng", "asyncio", "twisted",
-                                    "trio"}
+                                    "trio", "asyncio-starttls"}
     assert {(c.stack, c.role) for c in CASES} == {(s, r) for s in registry.STACKS
                                                   for r in ("client", "server")}
     for stack, tests in NOT_APPLICABLE.items():

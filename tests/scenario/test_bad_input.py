@@ -107,7 +107,7 @@ def test_cli_reports_a_bad_file_in_one_line_and_still_runs_the_others(tmp_path: 
         f"{tmp_path / 'a_bad.toml'}: steps[1].call: unknown op 'conect' "
         "(did you mean 'connect'?); ops: connect, accept, handshake, read, peek, write, "
         "shutdown, renegotiate, verify_client_post_handshake, write_early_data, read_early_data, "
-        "key_update, send, recv, close, pause_reading, resume_reading"
+        "key_update, send, recv, close, pause_reading, resume_reading, start_tls"
     )
     assert "Traceback" not in out.stderr + out.stdout
     assert "PASS" in out.stdout and "good" in out.stdout

@@ -60,9 +60,11 @@ def test_no_condition_holds_is_an_error() -> None:
 def test_running_stack_versions_are_known() -> None:
     versions = stack_versions()
     # libssl, wolfssl, tlslite-ng, twisted and trio only where they are installed.
-    assert {"openssl", "pyopenssl", "cryptography", "stdlib-openssl"} <= set(versions)
+    assert {"openssl", "pyopenssl", "cryptography", "stdlib-openssl", "python"} \
+        <= set(versions)
     assert set(versions) <= {"openssl", "pyopenssl", "cryptography", "stdlib-openssl",
-                             "libssl", "wolfssl", "tlslite-ng", "twisted", "trio"}
+                             "libssl", "wolfssl", "tlslite-ng", "twisted", "trio",
+                             "python"}
     assert all(len(v) >= 2 for v in versions.values())
 
 

@@ -62,10 +62,11 @@ READING_OPS = frozenset({"pause_reading", "resume_reading"})
 MAX_PUMP_ROUNDS = 10_000
 
 
-def capabilities(stack: str, *, reading: bool = True, package: str = "") -> Capabilities:
-    """A wrapper stack's declaration."""
+def capabilities(stack: str, *, reading: bool = True, package: str = "",
+                 extra: frozenset[str] = frozenset()) -> Capabilities:
+    """A wrapper stack's declaration (``extra``: ops only that stack has)."""
     return Capabilities(
-        stack=stack, ops=APP_OPS | (READING_OPS if reading else frozenset()),
+        stack=stack, ops=APP_OPS | (READING_OPS if reading else frozenset()) | extra,
         settings=SETTINGS, results=RESULTS, links=frozenset({"memory"}),
         versions=frozenset({"1.2", "1.3"}), raw_returns=False, package=package)
 
@@ -232,6 +233,8 @@ class WrapperEndpoint:
         self._pump()
         if result.error == "PENDING":  # the pump may have finished it
             result = self._settle(op, size)
+            if op == "send" and result.ret:  # a send asked again wrote more: collect it
+                self._pump()
         if op == "send" and result.ret and self._send_open:
             self._send_open = False
             self.app_sent += self._payload[:result.ret]

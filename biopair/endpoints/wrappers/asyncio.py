@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import asyncio.sslproto
+import contextlib
 from typing import Any
 
 from biopair.endpoints.config import EndpointConfig
 from biopair.endpoints.protocol import RawResult
 from biopair.endpoints.stdlib import build_stdlib_context
-from biopair.endpoints.wrappers._base import WrapperEndpoint, done
+from biopair.endpoints.wrappers._base import WrapperEndpoint, describe, done, pending
 from biopair.endpoints.wrappers.declared import CAPABILITIES as _DECLARED
 
 CAPABILITIES = _DECLARED["asyncio"]
@@ -42,26 +43,51 @@ LOW_WATER = 16 * 1024
 
 
 class _Transport(asyncio.Transport):
-    """The socket transport SSLProtocol writes to: bytes go to the endpoint's outbox."""
+    """The socket transport its protocol writes to: bytes go to the endpoint's outbox.
 
-    def __init__(self, endpoint: AsyncioEndpoint) -> None:
+    Flow control is a selector transport's (``_FlowControlMixin``): the current
+    protocol's ``pause_writing``/``resume_writing`` are called at the marks, and an
+    exception from either goes to the loop's exception handler
+    (``protocol.pause_writing() failed``), as asyncio does.  ``set_protocol`` swaps the
+    protocol, as ``loop.start_tls`` does (``_start_tls_compatible``)."""
+
+    _start_tls_compatible = True
+
+    def __init__(self, endpoint: AsyncioEndpoint, protocol: Any = None) -> None:
         super().__init__()
         self._ep = endpoint
+        self.protocol: Any = protocol
         self.reading = True
         self.closing = False
         self.writing_paused = False
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def get_protocol(self) -> Any:
+        return self.protocol
+
+    def _flow(self, name: str) -> None:
+        try:
+            getattr(self.protocol, name)()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # asyncio reports it, and carries on
+            self._ep.loop.call_exception_handler({
+                "message": f"protocol.{name}() failed", "exception": exc,
+                "transport": self, "protocol": self.protocol})
 
     def write(self, data: Any) -> None:
         ep = self._ep
         ep._write(bytes(data))
         if not self.writing_paused and len(ep._outbox) > HIGH_WATER:
             self.writing_paused = True
-            ep.proto.pause_writing()
+            self._flow("pause_writing")
 
     def drained(self) -> None:
         if self.writing_paused and len(self._ep._outbox) <= LOW_WATER:
             self.writing_paused = False
-            self._ep.proto.resume_writing()
+            self._flow("resume_writing")
 
     def get_write_buffer_size(self) -> int:
         return len(self._ep._outbox)
@@ -133,7 +159,7 @@ class AsyncioEndpoint(WrapperEndpoint):
         self.proto: Any = asyncio.sslproto.SSLProtocol(
             self.loop, self.app, ctx, self.waiter, server_side=not client,
             server_hostname=cfg.server_name if client else None)
-        self.transport = _Transport(self)
+        self.transport = _Transport(self, self.proto)
         self._lost_reported = False
 
     def _start(self) -> None:
@@ -237,3 +263,136 @@ class AsyncioEndpoint(WrapperEndpoint):
             for handle in list(getattr(self.loop, "_scheduled", ())):
                 handle.cancel()
             self.loop.close()
+
+
+class _PlainApp(_App):
+    """The application of ``asyncio-starttls``: a plain ``asyncio.Protocol`` on the
+    socket transport until ``start_tls``, then (the same object) SSLProtocol's
+    application.  ``connection_made`` is the plain transport's, not the handshake
+    (start_tls never calls it: the handshake is done when start_tls returns)."""
+
+    def connection_made(self, transport: Any) -> None:
+        pass
+
+
+class AsyncioStartTLSEndpoint(AsyncioEndpoint):
+    """``stack = "asyncio-starttls"``: a plain asyncio connection the application
+    upgrades with ``loop.start_tls()`` (the op ``start_tls``).
+
+    Before ``start_tls``, ``send`` writes plaintext to the socket transport and ``recv``
+    reads it; ``start_tls`` runs ``loop.start_tls(transport, app, ctx, server_side=...,
+    server_hostname=...)`` as a task on the endpoint's loop (its outcome: ``1``, the
+    upgrade has begun), ``handshake`` then waits for that task (``1`` once it returned
+    the SSL transport, or its exception).  The application honours flow control as an
+    ``asyncio.Protocol`` must: while it is paused for writing (``pause_writing`` without
+    a ``resume_writing`` yet), ``send`` writes nothing and is ``PENDING``.  What the loop's
+    exception handler is given (``protocol.resume_writing() failed``) is kept and named
+    by ``stranded()``.
+    """
+
+    stack = "asyncio-starttls"
+    capabilities = _DECLARED["asyncio-starttls"]
+    #: A paused link takes nothing from this endpoint: what the application writes stays
+    #: in the transport's buffer (past the high-water mark: ``pause_writing``), as on a
+    #: full socket, until the link is resumed.
+    blocks_when_paused = True
+
+    def __init__(self, cfg: EndpointConfig) -> None:
+        WrapperEndpoint.__init__(self, cfg)
+        self._ctx = build_stdlib_context(cfg)
+        self.loop = asyncio.new_event_loop()
+        self.loop_errors: list[str] = []
+        self.loop.set_exception_handler(self._loop_error)
+        self.upgraded = False
+        self.app = _PlainApp(self)
+        self.waiter = self.loop.create_future()  # never used: start_tls makes its own
+        self.transport = _Transport(self, self.app)
+        self.proto = self.app
+        self._task: asyncio.Task[Any] | None = None
+        self._lost_reported = False
+
+    def _loop_error(self, loop: Any, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        text = str(context.get("message", ""))
+        self.loop_errors.append(f"{text}: {describe(exc)}" if exc is not None else text)
+
+    def _start(self) -> None:
+        self.app.connection_made(self.transport)
+
+    def _feed(self, data: bytes) -> None:
+        self.proto = self.transport.protocol
+        if isinstance(self.proto, asyncio.BufferedProtocol):
+            super()._feed(data)
+        else:
+            self.proto.data_received(data)
+
+    def _feed_eof(self) -> None:
+        self.proto = self.transport.protocol
+        super()._feed_eof()
+
+    def _tick(self) -> bool:
+        ran = super()._tick()
+        self.proto = self.transport.protocol
+        return ran
+
+    def _check_waiter(self) -> None:
+        task = self._task
+        if task is not None and task.done() and not task.cancelled():
+            exc = task.exception()
+            if exc is not None and self.failure is None:
+                self.failure = exc
+            elif exc is None:  # start_tls returned the SSL transport: the handshake's 1
+                self.secure = True
+
+    def _transport_gone(self) -> None:
+        if not self._lost_reported and not self.loop.is_closed():
+            self._lost_reported = True
+            self.loop.call_soon(self.transport.protocol.connection_lost, None)
+
+    def _op(self, op: str, size: int | None, data: bytes | None) -> RawResult:
+        if op == "start_tls":
+            if self._task is not None:
+                raise RuntimeError("start_tls() was already called")
+            client = self.cfg.role == "client"
+            self.upgraded = True
+            self._task = self.loop.create_task(self.loop.start_tls(
+                self.transport, self.app, self._ctx, server_side=not client,
+                server_hostname=self.cfg.server_name if client else None))
+            return done(1)
+        return super()._op(op, size, data)
+
+    def _app_transport(self) -> Any:
+        task = self._task
+        if task is None:
+            return self.transport
+        proto = self.transport.protocol
+        return proto._get_app_transport()
+
+    def _app_send(self, data: bytes) -> RawResult:
+        if self.app.write_paused:
+            return pending()
+        return super()._app_send(data)
+
+    def _app_send_more(self) -> RawResult:
+        if not self._send_open:  # the last send was accepted: nothing to send again
+            return done(len(self._payload))
+        return self._app_send(self._payload)
+
+    def _internal(self) -> list[str]:
+        where = super()._internal() if self.upgraded else []
+        if self.app.write_paused and self._send_open:
+            why = "; the loop reported " + "; ".join(self.loop_errors) \
+                if self.loop_errors else ""
+            where.append(f"{len(self._payload)} bytes the application holds, paused for "
+                         f"writing until resume_writing{why}")
+        return where
+
+    def close(self) -> None:
+        """Cancel the start_tls task, then close the loop; idempotent."""
+        if not self.loop.is_closed() and self._task is not None and not self._task.done():
+            self._task.cancel()
+            # a loop that cannot finish the task is closed anyway
+            with contextlib.suppress(Exception):
+                self.loop.run_until_complete(asyncio.gather(self._task,
+                                                            return_exceptions=True))
+        super().close()

@@ -18,6 +18,8 @@ PACKAGES = {"twisted": "pip install twisted (the wrappers extra)",
 #: Every named wrapper stack's declaration (asyncio is the standard library's).
 CAPABILITIES: dict[str, Capabilities] = {
     "asyncio": _base.capabilities("asyncio"),
+    # A plain asyncio connection the application upgrades (loop.start_tls()).
+    "asyncio-starttls": _base.capabilities("asyncio-starttls", extra=frozenset({"start_tls"})),
     "twisted": _base.capabilities("twisted", package=PACKAGES["twisted"]),
     "trio": _base.capabilities("trio", reading=False, package=PACKAGES["trio"]),
 }

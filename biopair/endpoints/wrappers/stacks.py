@@ -48,6 +48,10 @@ def make(cfg: EndpointConfig) -> Any:
         from biopair.endpoints.wrappers.asyncio import AsyncioEndpoint
 
         return AsyncioEndpoint(cfg)
+    if cfg.stack == "asyncio-starttls":
+        from biopair.endpoints.wrappers.asyncio import AsyncioStartTLSEndpoint
+
+        return AsyncioStartTLSEndpoint(cfg)
     if cfg.stack == "trio":
         from biopair.endpoints.wrappers.trio import TrioEndpoint
 
