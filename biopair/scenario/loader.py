@@ -60,6 +60,7 @@ from biopair.scenario.model import (
     EXPLORE_MAX_PAUSES,
     EXPLORE_MAX_SPLITS,
     EXPLORE_MAX_TURNS,
+    ORACLE_FINDINGS,
     UNTIL_CAP,
     UNTIL_MAX,
     CallStep,
@@ -807,7 +808,7 @@ class _Loader:
     def result(self, raw: Any) -> ResultSpec:
         read = self.read
         table = read.table(raw, "result")
-        read.keys(table, (*_RESULT_KEYS, *ENDPOINTS, "calls"), "result")
+        read.keys(table, (*_RESULT_KEYS, *ENDPOINTS, "calls", "oracle"), "result")
         both = {k: self.result_entry(k, v, f"result.{k}")
                 for k, v in table.items() if k in _RESULT_KEYS and k != "keys_match"}
         keys_match = (read.boolean(table["keys_match"], "result.keys_match")
@@ -824,7 +825,15 @@ class _Loader:
                              for k, v in sub.items()}
         calls = (self.result_entry("calls", table["calls"], "result.calls")
                  if "calls" in table else None)
-        return ResultSpec(both, per, calls, keys_match=keys_match)
+        oracle = self.oracle(table["oracle"]) if "oracle" in table else {}
+        return ResultSpec(both, per, calls, keys_match=keys_match, oracle=oracle)
+
+    def oracle(self, raw: Any) -> dict[str, str]:
+        # oracle = { "client>server" = "duplicated" }: what the transport oracle finds.
+        table = self.read.table(raw, "result.oracle")
+        self.read.keys(table, DIRECTIONS, "result.oracle")
+        return {d: self.read.choice(v, ORACLE_FINDINGS, f'result.oracle."{d}"')
+                for d, v in table.items()}
 
     def result_entry(self, key: str, value: Any, path: str) -> Any:
         # calls = { "openssl >= 3.5" = 3631, "else" = 1312 }: versioned like a pattern.

@@ -318,7 +318,11 @@ class SweepSpec:
 
 #: Terminal outcomes ``[explore] forbid`` may name: the run loop's two terminals, and the
 #: fatal errors an entry can end with.
-EXPLORE_FORBID = ("DEADLOCK", "LIMIT", "SSL", "SYSCALL", "ZERO_RETURN")
+EXPLORE_FORBID = ("DEADLOCK", "LIMIT", "STRANDED", "SSL", "SYSCALL", "ZERO_RETURN")
+#: What ``[result] oracle`` may say the transport oracle finds in one direction: every
+#: byte once and in order (``delivered``), a span received twice (``duplicated``), a span
+#: missing (``lost``), or anything else (``corrupted``).
+ORACLE_FINDINGS = ("delivered", "duplicated", "lost", "corrupted")
 #: The largest ``[explore]`` bounds (larger spaces are not searchable in a session).
 EXPLORE_MAX_SPLITS = 16
 EXPLORE_MAX_TURNS = 16
@@ -366,6 +370,9 @@ class ResultSpec:
     when: Mapping[str, str] = field(default_factory=dict)
     #: ``keys_match``: both ends export the same keying material (True), or not (False).
     keys_match: bool | None = None
+    #: ``oracle``: what the transport oracle must find, by direction (``client>server``):
+    #: one of :data:`ORACLE_FINDINGS`; a direction not named must be ``delivered``.
+    oracle: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -106,4 +106,4 @@ class _Fit:
         calls = spec.calls
         if isinstance(spec.calls, Versioned):
             calls = self.choose(spec.calls, "result.calls", "calls")[1]
-        return ResultSpec(both, per, calls, dict(self.when), spec.keys_match)
+        return ResultSpec(both, per, calls, dict(self.when), spec.keys_match, spec.oracle)

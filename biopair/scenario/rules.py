@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterator, Mapping
 
 from biopair.endpoints.config import VERSIONS, EndpointConfig
 from biopair.endpoints.registry import STACKS, capabilities
+from biopair.endpoints.wrappers.stacks import is_wrapper
 from biopair.scenario.model import (
     CallStep,
     CheckStep,
@@ -156,6 +157,9 @@ def check_stacks(reader: Reader, endpoints: Mapping[str, EndpointConfig], link: 
         if op not in caps[endpoint].ops:
             raise reader.fail(key, f"{endpoint}.stack = {stack!r} cannot {op} (it can: "
                                    f"{', '.join(sorted(caps[endpoint].ops))})")
+    if result.oracle and not any(is_wrapper(cfg.stack) for cfg in endpoints.values()):
+        raise reader.fail("result.oracle", "the transport oracle runs only with a wrapper "
+                                           "endpoint at either end (docs/wrappers.md)")
     if result.keys_match is not None:
         cannot = [f"{name}.stack = {endpoints[name].stack!r}" for name in endpoints
                   if "keys_match" not in caps[name].results]

@@ -240,6 +240,7 @@ def run_scenario(
     protocol: bool | None = None,
     contexts: Callable[[Scenario], Mapping[str, Any]] | None = None,
     summary: bool = True,
+    fitted: bool = False,
 ) -> Verdict:
     """Run a scenario on the stack in use and judge it.
 
@@ -265,6 +266,9 @@ def run_scenario(
         summary: False: skip what only a report reads (a search's many runs): the
             verdict's ``streams``, and each endpoint's ``states`` unless ``[result]``
             checks that endpoint.
+        fitted: the scenario is already :func:`~biopair.scenario.resolve.for_stack`'s
+            result for ``versions`` with its ``requires`` met (a search fits it once for
+            its thousands of runs); it is run as it is.
 
     Returns:
         The :class:`Verdict` (``skipped`` set when ``requires`` is not met or a peer
@@ -275,11 +279,12 @@ def run_scenario(
             table has no branch for this stack.
     """
     failures: list[Failure] = []
-    vs = stack_versions() if versions is None else versions
-    unmet = unmet_requires(scenario, vs)
-    if unmet is not None:
-        return Verdict(scenario, failures, Trace(), skipped=unmet)
-    scenario = for_stack(scenario, vs)
+    if not fitted:
+        vs = stack_versions() if versions is None else versions
+        unmet = unmet_requires(scenario, vs)
+        if unmet is not None:
+            return Verdict(scenario, failures, Trace(), skipped=unmet)
+        scenario = for_stack(scenario, vs)
     missing = None if require_peers else _missing_peer(scenario)
     if missing:
         return Verdict(scenario, failures, Trace(), skipped=missing)
@@ -321,7 +326,7 @@ def run_scenario(
                   and (state := ep.state()) is not None}
         if not failures:
             _check_result(scenario, states, len(pair.trace.calls), failures)
-            transport_oracle(pair, failures)
+            transport_oracle(pair, failures, scenario.result.oracle)
             if scenario.result.keys_match is not None:
                 _check_keys(pair, scenario.result.keys_match, failures)
         streams = {d: {"bytes": link.pulled, "records": len(link.sent.records)}
@@ -507,28 +512,102 @@ def _check_keys(pair: Pair, wanted: bool, failures: list[Failure]) -> None:
                                 "different keying material"))
 
 
-def transport_oracle(pair: Pair, failures: list[Failure]) -> None:
+def transport_oracle(pair: Pair, failures: list[Failure],
+                     expected: Mapping[str, str] | None = None) -> None:
     """The transport oracle, on for every direction with a wrapper endpoint at either
     end (docs/wrappers.md): what the receiving application got is exactly a prefix of
     what the sending application sent (no loss, duplication or reordering), and all of
-    it once the receiver reported the connection closed."""
+    it once the receiver reported the connection closed.
+
+    ``expected`` (``[result] oracle``) names, by direction (``client>server``), the
+    finding the oracle must make instead (``duplicated``, ``lost``, ``corrupted``, or
+    ``delivered``, the default): a named violation is then the expected result, and
+    anything else (including a clean delivery) is a failure at ``result.oracle``."""
+    wanted = expected or {}
     for sender, receiver in (("client", "server"), ("server", "client")):
         ends = (pair.endpoints[sender], pair.endpoints[receiver])
         if not any(is_wrapper(ep.stack) for ep in ends):
             continue
         sent = bytes(pair.sent[sender])
         got = bytes(getattr(ends[1], "received", b""))
+        direction = f"{sender}>{receiver}"
         where = f"oracle.{sender}->{receiver}"
+        found: Failure | None = None
         if not sent.startswith(got):
             at = next((i for i, (a, b) in enumerate(zip(sent, got, strict=False)) if a != b),
                       len(sent))
-            failures.append(Failure(where, f"the {receiver} receives what the {sender} sent",
-                                    f"{len(got):,} bytes received, {len(sent):,} sent, "
-                                    f"differing from byte {at:,}"))
+            found = Failure(where, f"the {receiver} receives what the {sender} sent",
+                            f"{len(got):,} bytes received, {len(sent):,} sent, "
+                            f"differing from byte {at:,}")
+            finding = oracle_finding(sent, got)
         elif len(got) < len(sent) and getattr(ends[1], "lost", False):
-            failures.append(Failure(where, f"the {receiver} receives all the {sender} sent "
-                                           f"before the connection closed",
-                                    f"{len(got):,} of {len(sent):,} bytes"))
+            found = Failure(where, f"the {receiver} receives all the {sender} sent "
+                                   f"before the connection closed",
+                            f"{len(got):,} of {len(sent):,} bytes")
+            finding = "lost"
+        else:
+            finding = "delivered"
+        want = wanted.get(direction, "delivered")
+        if want == "delivered":
+            if found is not None:
+                failures.append(found)
+        elif finding != want:
+            actual = finding if found is None else f"{finding}: {found.actual}"
+            failures.append(Failure(f'result.oracle."{direction}"',
+                                    f"the oracle finds {want}", actual))
+
+
+#: At most this many spans when :func:`oracle_finding` takes the received bytes apart
+#: (each costs one search of the sent bytes): more is ``corrupted``.
+ORACLE_MAX_SPANS = 64
+_PROBE = 64
+
+
+def oracle_finding(sent: bytes, got: bytes) -> str:
+    """What kind of violation ``got`` is of ``sent`` (``delivered`` for a prefix).
+
+    ``got`` is taken apart into spans of ``sent``: the longest common run at the current
+    position, then, where it stops, the first place in ``sent`` where the next
+    :data:`_PROBE` received bytes occur (the first, the nearest ahead or the nearest
+    behind, whichever the longest run follows).  Only going back (a span received again):
+    ``duplicated``; only going forward (a span never received): ``lost``; bytes not in
+    ``sent``, both, or more than :data:`ORACLE_MAX_SPANS` spans: ``corrupted``.  In a
+    periodic payload (a ``size`` write's bytes repeat every 36) a jump is seen only
+    modulo the period.
+
+    Returns:
+        ``delivered``, ``duplicated``, ``lost`` or ``corrupted``.
+    """
+    back = forward = False
+    i = p = 0
+    for _ in range(ORACLE_MAX_SPANS):
+        i, p = _advance(sent, got, i, p)
+        if i == len(got):
+            if back != forward:
+                return "duplicated" if back else "lost"
+            return "corrupted" if back else "delivered"
+        probe = got[i:i + _PROBE]
+        found = {q for q in (sent.find(probe), sent.find(probe, p),
+                             sent.rfind(probe, 0, p + len(probe) - 1)) if q >= 0}
+        if not found:
+            return "corrupted"
+        # The candidate the longest run follows from; of equal runs, the nearest.
+        q = max(found, key=lambda c: (_advance(sent, got, i, c)[0], -abs(c - p)))
+        back, forward = back or q < p, forward or q > p
+        p = q
+    return "corrupted"
+
+
+def _advance(sent: bytes, got: bytes, i: int, p: int) -> tuple[int, int]:
+    # The longest run got[i:] and sent[p:] share, by halving: O(n log n) byte compares.
+    lo, hi = 0, min(len(got) - i, len(sent) - p)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if got[i:i + mid] == sent[p:p + mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return i + lo, p + lo
 
 
 def _fitted(pattern: Pattern | Versioned[Pattern]) -> Pattern:

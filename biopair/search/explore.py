@@ -45,6 +45,7 @@ life of the process, which also runs the shrinker's candidates.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -65,13 +66,24 @@ from typing import Any
 
 from biopair.endpoints.config import EndpointConfig
 from biopair.endpoints.pyopenssl import build_context
+from biopair.endpoints.versions import stack_versions
 from biopair.engine.pair import Pair
-from biopair.engine.schedule import NO_MOVE, Deliver, Delivery, LinkState, MoveChoice, Schedule, T
+from biopair.engine.schedule import (
+    NO_MOVE,
+    Deliver,
+    Delivery,
+    Fixed,
+    LinkState,
+    MoveChoice,
+    Schedule,
+    T,
+)
 from biopair.engine.schedule import Turn as TurnState
 from biopair.engine.trace import RunEnd
-from biopair.outcome import summarize
+from biopair.outcome import Outcome, Pattern, summarize
 from biopair.scenario.loader import load_scenario
-from biopair.scenario.model import ExploreSpec, RunStep, Scenario, ScenarioError
+from biopair.scenario.model import CallStep, ExploreSpec, RunStep, Scenario, ScenarioError
+from biopair.scenario.resolve import for_stack, unmet_requires
 from biopair.scenario.runner import Verdict, run_scenario
 from biopair.search import interrupt
 from biopair.transport.link import DIRECTIONS
@@ -245,6 +257,18 @@ class ExploreSchedule(Schedule):
         self._quiet = True
         self._paused: list[str] = []
 
+    def detach(self) -> None:
+        """Forget the pair once its run is over.
+
+        The pair refers to its schedule and the schedule to the pair: a reference cycle
+        that would keep every finished pair (its endpoints, links, parsers) alive until
+        the cyclic GC ran, which then walks them in every collection of a search's
+        thousands of runs.  Detached, a finished pair is freed by reference counting as
+        it goes out of scope; the schedule keeps what reports read (``applied``,
+        ``moves``, ``flights``).
+        """
+        self._pair = None  # type: ignore[assignment]
+
     def _use(self, delivery: Delivery) -> None:
         self.delivery = delivery
         self._next_size = delivery.next_size
@@ -290,6 +314,14 @@ class ExploreSchedule(Schedule):
         self._last_index = order[-1].index
         self._quiet = True
         return order
+
+    def fixed(self) -> Fixed:
+        """What this schedule answers whatever it is asked: without a pause in the point,
+        :meth:`keep_turn` is the scenario's rule, fixed for ``turns = "alternate"`` (no
+        entry keeps its turn), so a run need not ask it after every call.  Moves (the
+        flights are counted there) and the turn order (rounds, steps) are always asked."""
+        keeps = None if self._pause_at or self._drain else False
+        return Fixed(False, None, keeps, False)
 
     def keep_turn(self, turn: TurnState, progressed: bool) -> bool:
         """The scenario's rule; but a quiet round with a pause of ours ends in a resume."""
@@ -496,9 +528,28 @@ class RunReport:
     calls: int = 0
 
 
+#: Behaviour classes already written, by what they are written from (a search meets
+#: the same few classes thousands of times); bounded, then forgotten wholesale.
+_CLASSES: dict[tuple[Any, ...], str] = {}
+_CLASSES_KEPT = 4096
+
+
 def behaviour(verdict: Verdict) -> str:
     """A run's behaviour class: per step, each entry's outcomes summarised, and the
     terminal of a run that ended in one (``1: client WANT_READ{2} 1, server ...``)."""
+    trace = verdict.trace
+    key = (tuple([(c.step, c.endpoint, c.ret, c.error, c.reasons) for c in trace.calls]),
+           tuple([(e.step, e.terminal) for e in trace.events
+                  if isinstance(e, RunEnd) and e.terminal is not None]))
+    found = _CLASSES.get(key)
+    if found is None:
+        if len(_CLASSES) >= _CLASSES_KEPT:
+            _CLASSES.clear()
+        found = _CLASSES[key] = _behaviour(verdict)
+    return found
+
+
+def _behaviour(verdict: Verdict) -> str:
     per_step: dict[int, dict[str, list[Any]]] = {}
     for call in verdict.trace.calls:
         step = -1 if call.step is None else call.step
@@ -541,6 +592,70 @@ def _schedule_factory(scenario: Scenario, spec: ExploreSpec, point: Sequence[Ato
     return make
 
 
+class _Remembered(Pattern):
+    """A fitted pattern that remembers its verdict on each outcome sequence it judged.
+
+    A search judges the same few sequences thousands of times, and a match builds its
+    automaton's moves afresh each time; the verdict is a function of the sequence alone,
+    so it is looked up (bounded: forgotten wholesale past :data:`_CLASSES_KEPT`)."""
+
+    _memo: dict[tuple[Outcome, ...], bool]
+
+    def __init__(self, pattern: Pattern) -> None:
+        super().__init__(pattern.text, pattern.program)
+        object.__setattr__(self, "_memo", {})
+
+    def matches(self, outcomes: Sequence[Outcome]) -> bool:
+        """:meth:`Pattern.matches`, remembered."""
+        key = tuple(outcomes)
+        memo = self._memo
+        found = memo.get(key)
+        if found is None:
+            if len(memo) >= _CLASSES_KEPT:
+                memo.clear()
+            found = memo[key] = super().matches(key)
+        return found
+
+
+def _remembering(scenario: Scenario) -> Scenario:
+    # The fitted scenario with each step's expectation a _Remembered pattern.
+    steps: list[Any] = []
+    for step in scenario.steps:
+        if isinstance(step, RunStep) and step.expect:
+            step = dataclasses.replace(step, expect={
+                name: _Remembered(p) if type(p) is Pattern else p
+                for name, p in step.expect.items()})
+        elif isinstance(step, CallStep) and type(step.expect) is Pattern:
+            step = dataclasses.replace(step, expect=_Remembered(step.expect))
+        steps.append(step)
+    return dataclasses.replace(scenario, steps=tuple(steps))
+
+
+#: Per process: each scenario seen lately (path -> scenario, fitted or None).
+_FITTED: dict[str, tuple[Scenario, Scenario | None]] = {}
+
+
+def fitted(scenario: Scenario) -> Scenario | None:
+    """The scenario fitted to the running stack's versions once for a search's many
+    runs (:func:`~biopair.scenario.resolve.for_stack`), or None when its ``requires``
+    are not met (its runs then say so themselves).
+
+    Raises:
+        ScenarioError: as ``for_stack`` (a version table without a branch for this
+            stack), which every run would raise too.
+    """
+    hit = _FITTED.get(scenario.path)
+    if hit is not None and hit[0] is scenario:
+        return hit[1]
+    versions = stack_versions()
+    fit = None if unmet_requires(scenario, versions) is not None else \
+        _remembering(for_stack(scenario, versions))
+    if len(_FITTED) >= KEPT:
+        _FITTED.pop(next(iter(_FITTED)))
+    _FITTED[scenario.path] = (scenario, fit)
+    return fit
+
+
 def run_once(scenario: Scenario, spec: ExploreSpec, point: Sequence[Atom], *,
              full: bool = False, observe: bool = False,
              contexts: ContextCache | None = None) -> tuple[Verdict, ExploreSchedule]:
@@ -560,10 +675,13 @@ def run_once(scenario: Scenario, spec: ExploreSpec, point: Sequence[Atom], *,
         Skipped: when the scenario does not run here (its ``requires``, a missing stack).
     """
     keep: list[ExploreSchedule] = []
-    verdict = run_scenario(scenario, record=True, protocol=full,
+    fit = None if full else fitted(scenario)
+    verdict = run_scenario(scenario if fit is None else fit, record=True, protocol=full,
                            schedule=_schedule_factory(scenario, spec, point, observe, keep),
                            contexts=None if full or contexts is None
-                           else contexts.for_scenario, summary=full)
+                           else contexts.for_scenario, summary=full, fitted=fit is not None)
+    for made in keep:
+        made.detach()
     if verdict.skipped is not None:
         raise Skipped(verdict.skipped)
     return verdict, keep[0]
@@ -669,6 +787,7 @@ class ContextCache:
         self.enabled = True
         self.built = 0
         self._cache: dict[EndpointConfig, Any] = {}
+        self._last: tuple[EndpointConfig, EndpointConfig, dict[str, Any]] | None = None
 
     def _get(self, cfg: EndpointConfig) -> Any:
         ctx = self._cache.get(cfg)
@@ -685,8 +804,17 @@ class ContextCache:
         """
         if not self.enabled or not reusable(scenario):
             return {}
-        return {cfg.role: self._get(cfg) for cfg in (scenario.client, scenario.server)
-                if cfg.stack == "pyopenssl" and cfg.session is None}
+        client, server = scenario.client, scenario.server
+        # A search's runs fit the same scenario again and again: the endpoint settings
+        # are the same objects each time, so the last answer is kept by identity
+        # (hashing an EndpointConfig costs more than the lookup saves).
+        last = self._last
+        if last is not None and last[0] is client and last[1] is server:
+            return last[2]
+        found = {cfg.role: self._get(cfg) for cfg in (client, server)
+                 if cfg.stack == "pyopenssl" and cfg.session is None}
+        self._last = (client, server, found)
+        return found
 
     def proves(self, fresh: Fingerprint, run: Callable[[], Fingerprint],
                times: int = 2) -> bool:
@@ -697,6 +825,7 @@ class ContextCache:
                 if run() != fresh:
                     self.enabled = False
                     self._cache.clear()
+                    self._last = None
                     break
         return self.enabled
 

@@ -35,7 +35,7 @@ from biopair.engine.trace import Call, RunEnd
 from biopair.scenario.loader import Scenario, SweepSpec, load_scenario
 from biopair.scenario.runner import Verdict, run_scenario
 from biopair.search import interrupt
-from biopair.search.explore import ContextCache, cache_for
+from biopair.search.explore import ContextCache, cache_for, fitted
 from biopair.transport.faults import Fault
 
 _FATAL = ("SSL", "SYSCALL", "ZERO_RETURN")
@@ -229,7 +229,9 @@ def _lean(scenario: Scenario, contexts: ContextCache | None,
           faults: Sequence[Fault] = ()) -> Verdict:
     # What a sweep's run records: calls and run ends (what classify reads), no protocol
     # hooks, no final states or stream counts.
-    return run_scenario(scenario, judge=False, faults=faults, protocol=False, summary=False,
+    fit = fitted(scenario)
+    return run_scenario(scenario if fit is None else fit, judge=False, faults=faults,
+                        protocol=False, summary=False, fitted=fit is not None,
                         contexts=None if contexts is None else contexts.for_scenario)
 
 

@@ -75,6 +75,12 @@ _ALERT = ContentType.alert
 _HANDSHAKE = ContentType.handshake
 _APPDATA = ContentType.application_data
 _SERVER_HELLO = HandshakeType.ServerHello
+#: Records after which the rules for the next records may differ (a CCS; a plaintext
+#: handshake record may hold a ServerHello).
+_DECIDING = frozenset((_CCS, _HANDSHAKE))
+
+#: Deferred bytes a parser holds before it reads ahead (see :meth:`Parser.defer`).
+DEFER_LIMIT = 64 * 1024
 
 
 class RecordView:
@@ -269,8 +275,18 @@ class Parser:
         return out
 
     def defer(self, data: bytes | bytearray) -> None:
-        """Queue bytes to be parsed when something is asked of the parser."""
-        self._deferred += data
+        """Queue bytes to be parsed when something is asked of the parser.
+
+        Once :data:`DEFER_LIMIT` bytes are queued, the parser reads ahead through the
+        records whose reading cannot depend on when it is done (see :meth:`_read_ahead`),
+        so the queue holds at most about that much plus the records after a decision
+        that must wait: a long stream costs the same per byte as a short one and is not
+        kept whole.
+        """
+        deferred = self._deferred
+        deferred += data
+        if len(deferred) >= DEFER_LIMIT and not self._busy:
+            self._read_ahead()
 
     def sync(self) -> list[Record]:
         """Parse the deferred bytes.
@@ -282,6 +298,67 @@ class Parser:
             return []
         data, self._deferred = self._deferred, bytearray()
         return self._parse(data)
+
+    def _read_ahead(self) -> None:
+        # Parse the deferred bytes up to the first record whose reading would ask the
+        # session (an alert or handshake record after this direction's CCS) while the
+        # version is still unknown: there a later parse may know more (Session.settle),
+        # so that record and everything after it stay deferred for sync() to read as it
+        # always did.  Every record read here is read exactly as a later sync() would
+        # read it; no other parser is touched.
+        data = self._deferred
+        if self.not_tls is not None:
+            self.fed += len(data)
+            data.clear()
+            return
+        pending = self._buf
+        pos = 0
+        n = len(data)
+        if pending:
+            # The incomplete record at the end of what was parsed: complete its header
+            # and body from the deferred bytes first (parsed as one feed below).
+            need = HEADER_LEN - len(pending)
+            if need > 0:
+                if n < need:
+                    return
+                head = bytes(pending) + bytes(data[:need])
+            else:
+                head = bytes(pending[:HEADER_LEN])
+            ctype = head[0]
+            if ctype not in _KNOWN_TYPES or head[1] != 3 or self._waits(ctype):
+                return
+            pos = record_size(head) - len(pending)
+            if pos > n:
+                return
+            if ctype in _DECIDING:
+                self._parse(bytes(data[:pos]))
+                del data[:pos]
+                n -= pos
+                pos = 0
+        while n - pos >= HEADER_LEN:
+            ctype = data[pos]
+            if ctype not in _KNOWN_TYPES or data[pos + 1] != 3 or self._waits(ctype):
+                break
+            end = pos + HEADER_LEN + int.from_bytes(data[pos + 3:pos + 5])
+            if end > n:
+                break
+            # A record may change the facts the next one is read by (its CCS, the
+            # session's version): parse up to here before looking further.
+            if ctype in _DECIDING:
+                self._parse(bytes(data[:end]))
+                del data[:end]
+                n -= end
+                pos = 0
+                continue
+            pos = end
+        if pos:
+            self._parse(bytes(data[:pos]))
+            del data[:pos]
+
+    def _waits(self, ctype: int) -> bool:
+        # Whether reading a record of this type now could differ from reading it later.
+        return (self.ccs_seen and ctype in (_ALERT, _HANDSHAKE)
+                and self.session.tls13 is None)
 
     # -- questions -----------------------------------------------------------------------
     @property

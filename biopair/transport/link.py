@@ -24,6 +24,10 @@ from biopair.transport.faults import Applied, Fault, FaultEngine
 from biopair.transport.holds import Condition
 from biopair.transport.ledger import Ledger
 
+#: Delivered bytes the receiver's framer is fed in one go at the latest (it is fed when
+#: asked, or once this many are waiting: a long stream is never kept whole).
+_BACKLOG_LIMIT = 64 * 1024
+
 #: The two directions, in the order the scheduler serves them.
 DIRECTIONS: tuple[str, str] = ("client>server", "server>client")
 
@@ -251,7 +255,9 @@ class Link(abc.ABC):
         n = queued if limit is None or limit > queued else limit
         given = 0
         if n:
-            chunk = bytes(queue[:n])
+            # The rest of the queue stays where it is (deleting a bytearray's front only
+            # moves its start, and CPython compacts it when half is free: O(bytes moved)).
+            chunk = bytes(queue) if n == queued else bytes(queue[:n])
             giver = self._giver
             given = giver(chunk, n) if giver is not None else self._give(chunk)
             if given < 0:  # pragma: no cover - a memory BIO only fails when out of memory
@@ -259,7 +265,10 @@ class Link(abc.ABC):
             if given:
                 # Framed and parsed when asked: see rx, rx_watcher.
                 part = chunk if given == n else chunk[:given]
-                self._rx_backlog += part
+                backlog = self._rx_backlog
+                backlog += part
+                if len(backlog) >= _BACKLOG_LIMIT:
+                    self._rx_sync()  # the framer's count is the same whenever it is fed
                 self._rx_watcher.defer(part)
                 del queue[:given]
                 self.delivered += given

@@ -20,7 +20,7 @@ FILES = find_scenarios([ROOT])
 def test_index_is_current() -> None:
     readme = ROOT / "README.md"
     assert readme.read_text() == index.render(ROOT), (
-        "scenarios/README.md is stale: run python -m biopair.index"
+        "scenarios/README.md is stale: run biopair index scenarios"
     )
 
 

@@ -247,3 +247,42 @@ def test_a_scenario_that_does_not_run_here_is_skipped(
     assert main(["explore", str(path), "--replay", "-"]) == 0
     with pytest.raises(ex.Skipped):
         ex.explore(load_scenario(path), store=None)
+
+
+def test_a_lean_run_leaves_no_reference_cycle() -> None:
+    # The pair refers to its exploring schedule and the schedule to the pair: undone when
+    # the run ends, so a search's finished pairs are freed by reference counting, not
+    # kept for the cyclic GC to walk in every collection.
+    import gc
+
+    sc = load_scenario(FALSE_CLAIM)
+    spec = sc.explore or ExploreSpec()
+    cache = ex.contexts_for(sc, spec)
+    point = ex.parse_schedule("s0.100")
+    ex.run_point(sc, spec, point, contexts=cache)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            report = ex.run_point(sc, spec, point, contexts=cache)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert report.kind == "steps[1].expect.client"
+
+
+def test_lean_runs_fit_the_scenario_once_and_judge_the_same() -> None:
+    # Fitted once per search (version tables chosen, expectations remembered), a lean
+    # run reports what a full run of the scenario as loaded reports.
+    for path, schedule in ((TICKETS, "s0.100"), (FALSE_CLAIM, "s0.100"), (FALSE_CLAIM, "-")):
+        sc = load_scenario(path)
+        spec = sc.explore or ExploreSpec()
+        assert ex.fitted(sc) is ex.fitted(sc)
+        point = ex.parse_schedule(schedule)
+        for _ in range(2):  # the second judged from what the first remembered
+            lean, _ = ex.run_once(sc, spec, point, contexts=ex.contexts_for(sc, spec))
+            plain, _ = ex.run_once(sc, spec, point, full=True)
+            assert ex.fingerprint(lean) == ex.fingerprint(plain)
+            assert ex.behaviour(lean) == ex.behaviour(plain)
+            assert lean.failures == plain.failures
+            assert bool(lean.failures) == (path == FALSE_CLAIM and schedule != "-")

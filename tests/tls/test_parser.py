@@ -330,3 +330,51 @@ def test_a_large_handshake_message_over_many_records_is_reassembled_linearly() -
         parser.feed(stream[i:i + 3])
     (cert,) = parser.handshake
     assert cert.body == body and (cert.first, cert.last) == (0, len(parser.records) - 1)
+
+
+APPDATA = make_record(ContentType.application_data, b"\x17" * 16000)
+
+
+def _defer_in_chunks(streams: dict[str, bytes], size: int
+                     ) -> dict[str, tuple[list[Record], list[Message]]]:
+    # Both directions deferred in turns, server>client first, in chunks of ``size``.
+    session = Session()
+    parsers = {d: Parser(session) for d in ("server>client", "client>server")}
+    longest = max(len(b) for b in streams.values())
+    for at in range(0, longest, size):
+        for direction, parser in parsers.items():
+            parser.defer(streams[direction][at:at + size])
+    return {d: (p.records, p.handshake) for d, p in parsers.items()}
+
+
+@pytest.mark.parametrize("which", ["tls13", "tls12", "hrr"])
+@pytest.mark.parametrize("size", [1, 777, 16384, 100_000])
+def test_deferred_bytes_read_ahead_give_the_records_a_feed_gives(
+        which: str, size: int, request: pytest.FixtureRequest) -> None:
+    streams = {d: b + APPDATA * 10 for d, b in request.getfixturevalue(which).items()}
+    assert _defer_in_chunks(streams, size) == parse(streams)
+
+
+def test_a_long_deferred_stream_is_read_ahead_not_kept_whole() -> None:
+    from biopair.tls.parser import DEFER_LIMIT
+
+    parser = Parser()
+    for _ in range(1000):  # 16 MB of application data, deferred a record at a time
+        parser.defer(APPDATA)
+    assert parser.fed >= 1000 * len(APPDATA) - DEFER_LIMIT
+    assert len(parser.records) == 1000
+
+
+def test_read_ahead_waits_where_the_version_is_not_known_yet() -> None:
+    # The client's second ClientHello follows its CCS while the HRR that says TLS 1.3 is
+    # still deferred on the other direction: reading ahead stops there, and the ask
+    # settles it as before, however much follows.
+    session = Session()
+    server, client = Parser(session), Parser(session)
+    server.defer(handshake_record(server_hello(0x0304, hrr=True)) + CCS)
+    client.defer(handshake_record(message(1, b"a")) + CCS + handshake_record(message(1, b"b"))
+                 + APPDATA * 20)
+    assert session.tls13 is None and client.fed == len(handshake_record(message(1, b"a")) + CCS)
+    assert client.records[2].plaintext_handshake
+    assert client.messages == ["ClientHello", "ClientHello"]
+    assert len(client.records) == 23
