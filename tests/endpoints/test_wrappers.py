@@ -204,3 +204,37 @@ def test_the_docs_examples_are_true(tmp_path: Path) -> None:
     toml = doc.split("Its scenario")[1].split("```toml\n")[1].split("```")[0]
     (tmp_path / "example.toml").write_text(toml)
     assert run_scenario(load_scenario(tmp_path / "example.toml")).passed
+
+
+def test_an_exception_from_a_send_retried_in_the_same_call_is_its_outcome(
+        tmp_path: Path) -> None:
+    # A send that is pending once and raises when asked again (pyOpenSSL's sendall retry
+    # before 25.2: "bad write retry"): what the wrapper raised is the call's outcome, in
+    # the report, never a traceback out of the harness.
+    module = tmp_path / "refusing_wrapper.py"
+    module.write_text(
+        "from biopair.endpoints.wrappers.example import MemoryWrapper\n"
+        "class Refusing(MemoryWrapper):\n"
+        "    asked = 0\n"
+        "    def send(self, data):\n"
+        "        self.asked += 1\n"
+        "        if self.asked == 1:\n"
+        "            return 0\n"
+        "        raise ValueError('retry refused')\n"
+        "def make(cfg):\n"
+        "    return Refusing(cfg)\n")
+    scenario = tmp_path / "refusing.toml"
+    scenario.write_text(
+        'title = "refusing"\n[client]\nstack = "python:refusing_wrapper:make"\n'
+        '[[steps]]\nrun = ["client handshake", "server accept"]\n'
+        '[[steps]]\ncall = "client send"\ndata = "abcdef"\nexpect = "SSL"\n')
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        verdict = run_scenario(load_scenario(scenario))
+    finally:
+        sys.path.remove(str(tmp_path))
+    sends = [c for c in verdict.trace.calls if c.op == "send"]
+    assert len(sends) == 1 and sends[0].error == "SSL", verdict.report()
+    assert "retry refused" in sends[0].reasons[0]

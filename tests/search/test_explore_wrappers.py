@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from biopair.cli import main
+from biopair.endpoints.versions import stack_versions
+from biopair.scenario.loader import load_scenario
+from biopair.scenario.resolve import unmet_requires
 
 ROOT = Path(__file__).resolve().parents[2] / "scenarios/wrappers"
 SENDALL = ROOT / "pyopenssl-176-sendall-retry.toml"
@@ -36,7 +39,11 @@ def _kind(code: int, report: dict[str, object]) -> str:
 def test_a_delivery_violation_is_a_counterexample(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # pyOpenSSL #176 without [result.oracle]: the duplication must refute.
+    # pyOpenSSL #176 without [result.oracle]: the duplication must refute.  It needs
+    # pyOpenSSL >= 25.2 (the scenario's requires): before, nothing is sent twice.
+    unmet = unmet_requires(load_scenario(SENDALL), stack_versions())
+    if unmet:
+        pytest.skip(unmet)
     text = SENDALL.read_text().split("[result.oracle]")[0] + "[explore]\nsplits = 0\n"
     (tmp_path / "dup.toml").write_text(text)
     assert _kind(*_explore(tmp_path / "dup.toml", capsys, budget=1)) == "oracle.client->server"

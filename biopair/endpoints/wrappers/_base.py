@@ -232,7 +232,10 @@ class WrapperEndpoint:
             result = raised(exc)
         self._pump()
         if result.error == "PENDING":  # the pump may have finished it
-            result = self._settle(op, size)
+            try:  # asking again may raise too (a send retried: "bad write retry")
+                result = self._settle(op, size)
+            except Exception as exc:
+                result = raised(exc)
             if op == "send" and result.ret:  # a send asked again wrote more: collect it
                 self._pump()
         if op == "send" and result.ret and self._send_open:
