@@ -108,6 +108,10 @@ class Guard:
         self.signum: int | None = None
         self._raised = False
         self._armed = False
+        # A forked worker inherits this handler until it installs its own; a signal in
+        # that window (e.g. inside threading's after-fork hooks) is the parent's to act
+        # on: the parent stops and reaps its workers.
+        self._pid = os.getpid()
 
     @property
     def interrupted(self) -> bool:
@@ -131,11 +135,15 @@ class Guard:
         raise Interrupted(self.signum)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self._pid:
+            return
         if self.signum is None:
             self.signum = signum
         self._try(frame)
 
     def _on_retry(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self._pid:
+            return
         self._try(frame)
 
     def _try(self, frame: FrameType | None) -> None:
