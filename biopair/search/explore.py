@@ -50,7 +50,6 @@ import hashlib
 import itertools
 import json
 import math
-import multiprocessing
 import os
 import random
 import re
@@ -961,8 +960,7 @@ class WorkerPool:
         if cls._pool is not None and cls._jobs != jobs:
             cls.close()
         if cls._pool is None:
-            ctx = multiprocessing.get_context(
-                "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+            ctx = interrupt.pool_context()
             with interrupt.blocked():
                 cls._pool = ctx.Pool(jobs, initializer=interrupt.worker_setup)
             cls._jobs = jobs

@@ -35,6 +35,8 @@ up, and the worker exits with 143 (:func:`worker_task`).
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import multiprocessing.context
 import os
 import signal
 import sys
@@ -78,6 +80,21 @@ def signal_name(signum: int) -> str:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
+
+
+def pool_context() -> multiprocessing.context.BaseContext:
+    """How worker pools start their processes.
+
+    ``fork`` where this process runs one thread (workers start at once and share what is
+    loaded); ``forkserver`` where it runs more, e.g. inside a pytest-xdist worker, whose
+    execnet I/O thread may hold a lock at the moment of a fork: the forked child inherits
+    the lock held and can wait on it for ever (measured: a sweep worker stuck in
+    ``futex_do_wait``); ``spawn`` where neither exists.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def exit_code(signum: int) -> int:

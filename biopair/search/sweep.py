@@ -373,8 +373,7 @@ def _parallel(path: str, spec: SweepSpec, points: Iterable[int], jobs: int, time
     # Results are appended to ``results`` as they arrive, so an interrupted sweep keeps
     # the runs that completed.
     todo = list(points)
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
-                                      else "spawn")
+    ctx = interrupt.pool_context()
     pool: Pool | None = None
     try:
         # Workers are forked with SIGINT and SIGTERM blocked; worker_setup installs their
