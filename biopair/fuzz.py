@@ -476,9 +476,8 @@ def fuzz(seed: int = 0, mutants: int | None = 1000, seconds: float | None = None
     sources = list(sources if sources is not None else shipped_scenarios())
     report = Report(seed)
     start = time.monotonic()
-    from biopair.search.interrupt import pool_context
-
-    ctx = pool_context()  # fork, unless threads make it unsafe (see its docstring)
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                      else "spawn")
     workers = [_Worker(ctx) for _ in range(max(1, jobs))]
     with tempfile.TemporaryDirectory(prefix="biopair-fuzz-") as tmp:
         try:

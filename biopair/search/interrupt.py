@@ -82,6 +82,15 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
+def _threads() -> int:
+    # Every thread of the process, including those started below the threading module
+    # (execnet's, in a pytest-xdist worker), which threading.active_count() misses.
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
 def pool_context() -> multiprocessing.context.BaseContext:
     """How worker pools start their processes.
 
@@ -92,7 +101,7 @@ def pool_context() -> multiprocessing.context.BaseContext:
     ``futex_do_wait``); ``spawn`` where neither exists.
     """
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
+    if "fork" in methods and _threads() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
