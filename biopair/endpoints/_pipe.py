@@ -95,3 +95,27 @@ class Pipe:
     def pending(self) -> int:
         """Input bytes given and not yet read (0 on a socket: the link counts those)."""
         return len(self.incoming)
+
+
+class PipeWire:
+    """The endpoint protocol's wire methods for a stack whose I/O goes through a
+    :class:`Pipe` (``self.pipe``): wolfSSL's callbacks, tlslite-ng's socket stand-in.
+    On a socket link the link moves the socket's bytes itself and these are not used."""
+
+    pipe: Pipe
+
+    def wire_take(self, limit: int) -> bytes:
+        """Up to ``limit`` bytes the stack sent (b"": none)."""
+        return self.pipe.take(limit)
+
+    def wire_give(self, data: bytes) -> int:
+        """Bytes for the stack to receive; all are taken in memory."""
+        return self.pipe.give(data)
+
+    def wire_eof(self) -> None:
+        """The stack's input reports its end once what was given is read."""
+        self.pipe.eof()
+
+    def wire_pending(self) -> int:
+        """Bytes given and not yet read by the stack."""
+        return self.pipe.pending()

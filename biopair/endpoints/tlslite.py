@@ -42,7 +42,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from biopair.endpoints import pki
-from biopair.endpoints._pipe import Pipe
+from biopair.endpoints._pipe import Pipe, PipeWire
 from biopair.endpoints.config import (
     DEFAULT_READ_SIZE,
     OPS,
@@ -160,7 +160,7 @@ def _common_name(chain: Any) -> str | None:
     return str(names[0].value) if names else None
 
 
-class TlsliteEndpoint:
+class TlsliteEndpoint(PipeWire):
     """One side on tlslite-ng; implements :class:`biopair.endpoints.protocol.Endpoint`.
 
     Args:
@@ -262,23 +262,6 @@ class TlsliteEndpoint:
         if raw_op == "write":
             return RawResult(len(self._payload), "NONE", (), 0, b"", "return None")
         return RawResult(1, "NONE", (), 0, b"", "return None")
-
-    # -- the wire ----------------------------------------------------------------------
-    def wire_take(self, limit: int) -> bytes:
-        """Up to ``limit`` bytes tlslite-ng sent (b"": none)."""
-        return self.pipe.take(limit)
-
-    def wire_give(self, data: bytes) -> int:
-        """Bytes for tlslite-ng to receive; all are taken in memory."""
-        return self.pipe.give(data)
-
-    def wire_eof(self) -> None:
-        """``recv`` returns b"" once what was given is read."""
-        self.pipe.eof()
-
-    def wire_pending(self) -> int:
-        """Bytes given and not yet received by tlslite-ng."""
-        return self.pipe.pending()
 
     # -- state --------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

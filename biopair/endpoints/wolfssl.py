@@ -32,7 +32,7 @@ import socket
 from typing import Any
 
 from biopair.endpoints import _wolfssl, pki
-from biopair.endpoints._pipe import Pipe
+from biopair.endpoints._pipe import Pipe, PipeWire
 from biopair.endpoints.config import (
     DEFAULT_READ_SIZE,
     OPS,
@@ -176,7 +176,7 @@ def build_context(cfg: EndpointConfig) -> Any:
     return ctx
 
 
-class WolfSSLEndpoint:
+class WolfSSLEndpoint(PipeWire):
     """One side on wolfSSL; implements :class:`biopair.endpoints.protocol.Endpoint`.
 
     Args:
@@ -279,23 +279,6 @@ class WolfSSLEndpoint:
                 return RawResult(ret, None, (), 0, b"", f"return {ret}")
         code = lib.wolfSSL_get_error(ssl, ret)
         return _result(ret, code, got)
-
-    # -- the wire (memory; a socket link moves the socket's bytes itself) ---------------
-    def wire_take(self, limit: int) -> bytes:
-        """Up to ``limit`` bytes the send callback took (b"": none)."""
-        return self.pipe.take(limit)
-
-    def wire_give(self, data: bytes) -> int:
-        """Bytes for the receive callback; all are taken in memory."""
-        return self.pipe.give(data)
-
-    def wire_eof(self) -> None:
-        """The receive callback reports the end of input once drained."""
-        self.pipe.eof()
-
-    def wire_pending(self) -> int:
-        """Bytes given and not yet read by wolfSSL."""
-        return self.pipe.pending()
 
     # -- state --------------------------------------------------------------------------
     def state(self) -> dict[str, Any] | None:
