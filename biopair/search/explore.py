@@ -406,12 +406,25 @@ class Space:
     def __init__(self, spec: ExploreSpec, frame: Frame) -> None:
         self.spec = spec
         self.frame = frame
-        splits: list[Atom] = [Split(link, k, off) for link, lengths in frame.flights
-                              for k, n in enumerate(lengths) for off in range(1, n)]
-        swaps: list[Atom] = [Swap(t) for t in range(frame.multi_rounds)] if spec.turns else []
-        pauses: list[Atom] = ([Pause(d, r) for r in range(frame.rounds) for d in spec.links]
-                              if spec.pauses else [])
-        self.atoms: list[Atom] = splits + swaps + pauses
+        # The atoms in canonical order, in groups that share a bound: one group per
+        # flight (at most ``splits`` of its split points), the swaps, the pauses.  A group
+        # whose bound is 0 holds no atom: with ``splits = 0`` no split atom exists at all.
+        self.atoms: list[Atom] = []
+        #: (first, end, bound) of each group, in ``atoms``.
+        self._groups: list[tuple[int, int, int]] = []
+        groups: list[tuple[list[Atom], int]] = [
+            ([Split(link, k, off) for off in range(1, n)] if spec.splits else [], spec.splits)
+            for link, lengths in frame.flights for k, n in enumerate(lengths)]
+        groups.append(([Swap(t) for t in range(frame.multi_rounds)] if spec.turns else [],
+                       int(spec.turns)))
+        groups.append(([Pause(d, r) for r in range(frame.rounds) for d in spec.links]
+                       if spec.pauses else [], spec.pauses))
+        for members, bound in groups:
+            if members:
+                self._groups.append((len(self.atoms), len(self.atoms) + len(members), bound))
+                self.atoms.extend(members)
+        swaps = groups[-2][0]
+        pauses = groups[-1][0]
         poly = [1]
         for _, lengths in frame.flights:
             for n in lengths:
@@ -447,12 +460,49 @@ class Space:
     def exhaustive(self, start: int = 0, stop: int | None = None) -> Iterator[Point]:
         """Points ``start..stop`` of the canonical order: by number of atoms, then in
         lexicographic order of the atoms (splits by link, flight, offset; swaps; pauses)."""
+        skip = start
+        first = 0
+        while first < len(self.levels) and skip >= self.levels[first]:
+            skip -= self.levels[first]  # whole levels before ``start`` are not walked
+            first += 1
+
         def every() -> Iterator[Point]:
-            for level in range(len(self.levels)):
-                for combo in itertools.combinations(self.atoms, level):
-                    if self.valid(combo):
-                        yield combo
-        return itertools.islice(every(), start, stop)
+            for level in range(first, len(self.levels)):
+                yield from self._level(level)
+        return itertools.islice(every(), skip,
+                                None if stop is None else skip + max(stop - start, 0))
+
+    def _level(self, size: int) -> Iterator[Point]:
+        # The valid points of ``size`` atoms in lexicographic order of their indices (the
+        # order itertools.combinations gives), each reached in O(size) steps: a group at
+        # its bound is left at once, and a branch is not entered unless the groups after it
+        # can still hold the atoms it needs (checking every combination of every atom
+        # instead took hours for spaces of a few dozen schedules on large flights).
+        groups = self._groups
+        room = [0] * (len(groups) + 1)  # atoms groups g.. can hold at most
+        for g in range(len(groups) - 1, -1, -1):
+            first, end, bound = groups[g]
+            room[g] = room[g + 1] + min(bound, end - first)
+        atoms = self.atoms
+        chosen: list[Atom] = []
+
+        def pick(g: int, lo: int, used: int, need: int) -> Iterator[Point]:
+            if need == 0:
+                yield tuple(chosen)
+                return
+            for h in range(g, len(groups)):
+                first, end, bound = groups[h]
+                taken = used if h == g else 0
+                if taken >= bound:
+                    continue
+                for i in range(max(lo, first), end):
+                    if min(bound - taken, end - i) + room[h + 1] < need:
+                        break  # too few atoms left from here on
+                    chosen.append(atoms[i])
+                    yield from pick(h, i + 1, taken + 1, need - 1)
+                    chosen.pop()
+
+        return pick(0, 0, 0, size)
 
     def random_point(self, seed: int, index: int) -> Point:
         """Point ``index`` of seed ``seed``'s random sequence (0: the unsplit run).
@@ -467,7 +517,7 @@ class Space:
         count = 1
         while count < len(self.levels) - 1 and rng.random() < 0.5:
             count += 1
-        kinds = ([Split] if self._splittable else []) + \
+        kinds = ([Split] if self.spec.splits and self._splittable else []) + \
             ([Swap] if self.spec.turns and self.frame.multi_rounds else []) + \
             ([Pause] if self.spec.pauses and self.frame.rounds else [])
         atoms: list[Atom] = []

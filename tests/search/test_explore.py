@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -107,6 +108,45 @@ def test_space_is_counted_from_the_unsplit_run() -> None:
                             (lengths[0] - 1) * (lengths[1] - 1)]
     first = list(space.exhaustive(0, 3))
     assert first == [(), (ex.Split(link, 0, 1),), (ex.Split(link, 0, 2),)]
+
+
+def _every_valid(space: ex.Space) -> list[ex.Point]:
+    # The definition of the canonical order: every combination of every atom a flight
+    # could be split at, by size, kept when within the bounds.
+    atoms = [ex.Split(link, k, off) for link, lengths in space.frame.flights
+             for k, n in enumerate(lengths) for off in range(1, n)] + \
+        [a for a in space.atoms if not isinstance(a, ex.Split)]
+    return [combo for level in range(len(space.levels))
+            for combo in itertools.combinations(atoms, level) if space.valid(combo)]
+
+
+@pytest.mark.parametrize(("splits", "turns", "pauses"), [(1, 0, 0), (2, 1, 1), (0, 1, 2),
+                                                         (1, 1, 2), (3, 0, 1)])
+def test_exhaustive_order_is_every_valid_combination(splits: int, turns: int,
+                                                     pauses: int) -> None:
+    frame = ex.Frame(flights=(("client>server", (4, 1, 3)), ("server>client", (5, 2))),
+                     starts=(), rounds=3, multi_rounds=2)
+    space = ex.Space(ExploreSpec(splits=splits, turns=turns, pauses=pauses), frame)
+    every = _every_valid(space)
+    assert list(space.exhaustive()) == every and len(every) == space.size
+    for start, stop in ((0, 1), (3, 9), (space.levels[0] + space.levels[1] - 1, None),
+                        (space.size - 2, space.size + 5), (space.size, None)):
+        assert list(space.exhaustive(start, stop)) == every[start:stop]
+
+
+def test_exhaustive_walks_the_space_not_the_atoms() -> None:
+    # 20 KB flights with no split allowed: 66 schedules of pauses and swaps.  Walking every
+    # combination of every split point (as explore once did) took hours here.
+    frame = ex.Frame(flights=(("client>server", (20_000, 9_000)),
+                              ("server>client", (20_000,))),
+                     starts=(), rounds=3, multi_rounds=2)
+    space = ex.Space(ExploreSpec(splits=0, turns=1, pauses=2), frame)
+    assert space.size == 66 and len(space.atoms) == 2 + 6
+    points = list(space.exhaustive())
+    assert len(points) == 66 and len(set(points)) == 66
+    assert not any(isinstance(a, ex.Split) for p in points for a in p)
+    assert all(not any(isinstance(a, ex.Split) for a in space.random_point(1, i))
+               for i in range(200))
 
 
 def test_same_seed_same_classes_and_shrunk_schedule() -> None:
