@@ -205,11 +205,24 @@ def test_json_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["counterexample"]["schedule"] == "s0.1"
 
 
-def test_exhaustive_true_claim_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    path = ROOT / "scenarios/explore/socket-tickets-want-write.toml"
+@pytest.mark.parametrize("name", ["socket-tickets-fit", "socket-tickets-want-write"])
+def test_exhaustive_true_claim_exits_0(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = ROOT / f"scenarios/explore/{name}.toml"
     assert main(["explore", str(path), "--exhaustive"]) == 0
     out = capsys.readouterr().out
     assert "(the whole space)" in out and "no counterexample in the space" in out
+
+
+def test_socket_tickets_want_write_is_the_tickets_call() -> None:
+    # The WANT_WRITE is the accept call that writes the tickets, each larger than half
+    # the socket's send buffer because it carries the client's padded certificate.
+    verdict = run_scenario(load_scenario(ROOT / "scenarios/explore/socket-tickets-want-write.toml"))
+    assert not verdict.failures
+    [blocked] = [c for c in verdict.trace.calls if c.error == "WANT_WRITE"]
+    assert blocked.endpoint == "server" and blocked.ret == -1
+    tickets = [e for e in verdict.trace.events if getattr(e, "name", "") == "NewSessionTicket"
+               and getattr(e, "call", None) == blocked.seq]
+    assert len(tickets) == 2 and all(t.length > 2_000 for t in tickets)
 
 
 def test_forbid_refutes_wherever_it_appears(tmp_path: Path) -> None:
