@@ -17,11 +17,12 @@ schedule, and what `--jobs 2` gains over `--jobs 1`.
    the protocol recorded).
 3. **Jobs ratio**: ``explore(..., budget=N, jobs=1)`` wall time over ``jobs=2`` (the
    worker pool kept from a warm-up search, as a process running many searches keeps it;
-   a true claim, so no shrinking).  Target >= 1.6 on an idle 2-core machine; the load
-   average is printed with it, and how many cores' worth of CPU the search got (its
-   process and the pool's workers, from /proc): on a shared machine the kernel's
-   scheduler (autogroups: one share per session, however many processes it runs) caps
-   that below 2, and the ratio with it.
+   a true claim, so no shrinking).  Target >= 1.6 on an idle 2-core machine.  It prints
+   how many cores' worth of CPU the search got (its process and the pool's workers, from
+   /proc) and calls the machine idle when 2 jobs got at least 1.8 cores (the load average,
+   printed too, is read before the row: the search itself raises it).  On a shared
+   machine the kernel's scheduler (autogroups: one share per session, however many
+   processes it runs) caps the cores below 2, and the ratio with them.
 
 Rows 1 and 2 are paired, interleaved rounds (plain, ours, plain, ours, ...), the median of
 the per-round ratios, timed on this thread's CPU time by default (on a shared machine
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     holds = load_scenario(HOLDS)
     hspec = holds.explore or ExploreSpec()
+    load_before = os.getloadavg()[0]
     ex.explore(holds, hspec, seed=1, budget=32, jobs=2, store=None)  # the pool, warm
     ratios = []
     t = {1: 0.0, 2: 0.0}
@@ -178,13 +180,15 @@ def main(argv: list[str] | None = None) -> int:
             assert report.counterexample is None
         ratios.append(t[1] / t[2])
     jobs_ratio = statistics.median(ratios)
-    load = os.getloadavg()[0]
+    # Whether the machine was idle is judged by what the search got, not by the load
+    # average (which the search itself raises by up to 2): with nothing else running, 2
+    # jobs get about 2 cores.
+    uncontended = cores[2] >= 1.8
     print(f"[wall] --jobs 1 {t[1]:.2f} s, --jobs 2 {t[2]:.2f} s for {args.budget} "
-          f"schedules: speed-up {jobs_ratio:.2f} (target >= 1.6 on an idle machine; "
-          f"load average {load:.2f} on {os.cpu_count()} CPUs: "
-          f"{'idle' if load < 0.5 else 'NOT idle'}); CPU this search got: "
-          f"{cores[1]:.2f} cores with 1 job, {cores[2]:.2f} cores with 2 (parent and "
-          f"workers)")
+          f"schedules: speed-up {jobs_ratio:.2f} (target >= 1.6 on an idle machine); "
+          f"CPU this search got: {cores[1]:.2f} cores with 1 job, {cores[2]:.2f} cores "
+          f"with 2 (parent and workers): {'idle' if uncontended else 'NOT idle'} (load "
+          f"average before {load_before:.2f} on {os.cpu_count()} CPUs)")
     ex.WorkerPool.close()
     ok &= jobs_ratio >= 1.6
     return 0 if ok else 1

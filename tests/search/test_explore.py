@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from biopair.cli import main
+from biopair.engine.trace import MessageEvent
 from biopair.scenario.loader import ScenarioError, load_scenario
 from biopair.scenario.model import ExploreSpec
 from biopair.scenario.runner import run_scenario
@@ -220,8 +221,8 @@ def test_socket_tickets_want_write_is_the_tickets_call() -> None:
     assert not verdict.failures
     [blocked] = [c for c in verdict.trace.calls if c.error == "WANT_WRITE"]
     assert blocked.endpoint == "server" and blocked.ret == -1
-    tickets = [e for e in verdict.trace.events if getattr(e, "name", "") == "NewSessionTicket"
-               and getattr(e, "call", None) == blocked.seq]
+    tickets = [e for e in verdict.trace.events if isinstance(e, MessageEvent)
+               and e.name == "NewSessionTicket" and e.call == blocked.seq]
     assert len(tickets) == 2 and all(t.length > 2_000 for t in tickets)
 
 
