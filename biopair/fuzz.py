@@ -14,8 +14,10 @@ The oracle is the promise of ``docs/scenario-format.md``: a file either loads or
 :class:`~biopair.scenario.model.ScenarioError` whose line is a single printable line (exit
 2); one that loads is run, with its call cap lowered to :data:`FUZZ_MAX_CALLS`, in a
 worker process with a timeout, and either passes or fails (exit 0 or 1) or is one such
-line.  Anything else -- any other exception (a *traceback*), a worker that does not answer
-within the timeout (a *hang*), an error that is not one line -- is a finding.  The figures
+line (one with an ``[explore]`` section is also explored, :data:`FUZZ_EXPLORE_BUDGET`
+schedules in each order).  Anything else -- any other exception (a *traceback*), a
+worker that does not answer within the timeout (a *hang*), an error that is not one
+line -- is a finding.  The figures
 printed at the end count mutants, tracebacks, hangs and multi-line errors, and every
 finding names its seed and mutant number: ``python -m biopair.fuzz --seed S --only K``
 regenerates and checks that one file, and ``--keep DIR`` writes the failing files there.
@@ -49,6 +51,8 @@ from typing import Any
 
 #: The call cap every fuzzed run gets (a mutant's own cap is kept when lower).
 FUZZ_MAX_CALLS = 2000
+#: Schedules a mutant with an ``[explore]`` section is explored for, in each order.
+FUZZ_EXPLORE_BUDGET = 16
 #: Mutants drawn from one derived Hypothesis seed.
 BATCH = 250
 #: Address space a worker may use; beyond it an allocation is a MemoryError (a finding).
@@ -355,6 +359,8 @@ def check_file(path: str, max_calls: int = FUZZ_MAX_CALLS) -> tuple[str, str]:
         verdict = run_scenario(scenario)
         if verdict.skipped is not None:
             return "skip", ""
+        if scenario.explore is not None:
+            _explore_briefly(scenario)
         if verdict.passed:
             return "pass", ""
         verdict.report()
@@ -367,6 +373,17 @@ def check_file(path: str, max_calls: int = FUZZ_MAX_CALLS) -> tuple[str, str]:
                 else "multiline"), line
     except Exception:
         return "traceback", traceback.format_exc()
+
+
+def _explore_briefly(scenario: Any) -> None:
+    # A file with an [explore] section is also explored, in both orders, a few schedules
+    # each (and its counterexample shrunk): computing its space, walking it and shrinking
+    # must not crash, and must cost what the schedules asked for (else the timeout calls
+    # it a hang).
+    from biopair.search.explore import explore
+
+    for exhaustive in (True, False):
+        explore(scenario, exhaustive=exhaustive, budget=FUZZ_EXPLORE_BUDGET, store=None)
 
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:

@@ -263,7 +263,8 @@ class ShardItem(pytest.Item):
         lo, hi = _slice(total, self.shard, self.shards)
         mode = "exhaustive" if exhaustive else "random"
         seed = config.getoption("biopair_explore_seed")
-        shard = ex.Shard(mode, lo, hi, frame, seed, index_base=lo)
+        shard = (ex.Shard(mode, lo, hi, frame, index_base=lo) if exhaustive
+                 else ex.random_slice(space, seed, lo, hi))
         runs = ex.run_shard(scenario, spec, shard)
         self.user_properties.append(("biopair_explore", [
             [r.index, r.schedule, r.klass, r.kind] for r in runs]))

@@ -97,6 +97,9 @@ MAX_SECONDS = 24 * 3600
 MAX_JOBS = 64
 #: Runs the shrinker may make.
 SHRINK_RUNS = 400
+#: Draws in a row that repeat earlier schedules after which a random sequence ends (its
+#: space has run dry: every schedule it still draws has been run).
+DRY_DRAWS = 1000
 #: Where failing schedules are kept and tried first next time.
 STORE_DIR = Path(".biopair") / "explore"
 
@@ -729,6 +732,29 @@ class Space:
                 atoms.append(atom)
         return canonical(atoms)
 
+    def random_points(self, seed: int) -> Iterator[Point]:
+        """Seed ``seed``'s random sequence: the unsplit run, then each draw
+        (:meth:`random_point` ``(seed, j)``, j = 1, 2, ...) that no earlier draw gave.
+
+        A search never runs a schedule twice: the draws favour few atoms and record
+        boundaries, so they repeat often (10,000 draws over a TLS 1.3 handshake's flights
+        give 3,850 to 5,571 distinct schedules).  The sequence ends when it holds the whole
+        space, or after :data:`DRY_DRAWS` draws in a row gave nothing new: each point
+        costs at most that many draws, and the set of points seen grows with the points.
+        """
+        seen: set[Point] = set()
+        dry = 0
+        j = 0
+        while len(seen) < self.size and dry < DRY_DRAWS:
+            point = self.random_point(seed, j)
+            j += 1
+            if point in seen:
+                dry += 1
+                continue
+            dry = 0
+            seen.add(point)
+            yield point
+
     def describe(self) -> str:
         """The space in one line: what is free, and how many schedules it holds."""
         spec = self.spec
@@ -1122,7 +1148,9 @@ class Shard:
 
     Attributes:
         mode: ``"exhaustive"`` (the canonical order), ``"random"`` (seed ``seed``'s
-            sequence) or ``"list"`` (the schedule strings in ``schedules``).
+            sequence: its points are given in ``schedules``, since which draws are new
+            depends on every draw before) or ``"list"`` (the schedule strings in
+            ``schedules``).
         frame: the space's coordinates (computed once, by whoever splits the work).
         index_base: the report index of point ``start``.
         reuse: share SSL contexts between the runs where that is proven not to change
@@ -1141,12 +1169,35 @@ class Shard:
 
 def shard_points(spec: ExploreSpec, shard: Shard) -> list[Point]:
     """The points of a shard, in order."""
-    if shard.mode == "list":
-        return [parse_schedule(s) for s in shard.schedules[shard.start:shard.stop]]
-    space = Space(spec, shard.frame)
     if shard.mode == "exhaustive":
-        return list(space.exhaustive(shard.start, shard.stop))
-    return [space.random_point(shard.seed, i) for i in range(shard.start, shard.stop)]
+        return list(Space(spec, shard.frame).exhaustive(shard.start, shard.stop))
+    return [parse_schedule(s) for s in shard.schedules[shard.start:shard.stop]]
+
+
+def random_slice(space: Space, seed: int, start: int, stop: int) -> Shard:
+    """Points ``start..stop`` of seed ``seed``'s sequence as one shard (a pytest shard
+    item's; it draws the ``stop`` points before it)."""
+    texts = tuple(format_schedule(p)
+                  for p in itertools.islice(space.random_points(seed), start, stop))
+    return Shard("random", 0, len(texts), space.frame, seed, schedules=texts,
+                 index_base=start)
+
+
+def random_shards(space: Space, seed: int, budget: int, chunk: int,
+                  index_base: int = 0) -> Iterator[Shard]:
+    """The first ``budget`` points of seed ``seed``'s sequence (:meth:`Space.random_points`)
+    in shards of ``chunk``, made as they are asked for (a ``--time`` search draws no more
+    than it runs)."""
+    points = space.random_points(seed)
+    done = 0
+    while done < budget:
+        batch = tuple(format_schedule(p)
+                      for p in itertools.islice(points, min(chunk, budget - done)))
+        if not batch:
+            return
+        yield Shard("random", 0, len(batch), space.frame, seed, schedules=batch,
+                    index_base=index_base + done)
+        done += len(batch)
 
 
 def run_shard(scenario: Scenario, spec: ExploreSpec, shard: Shard) -> list[RunReport]:
@@ -1486,6 +1537,8 @@ class ExploreReport:
     shrunk_from: str | None = None
     shrink_runs: int = 0
     interrupted: bool = False
+    #: a random search ended before its budget: its sequence ran dry (DRY_DRAWS).
+    dry: bool = False
     verdict: Verdict | None = None
     out: str | None = None
     out_note: str | None = None
@@ -1517,8 +1570,14 @@ class ExploreReport:
     def coverage(self) -> str:
         """How much of the space was run."""
         if self.mode != "exhaustive":
-            return (f"{self.covered} random schedules (seed {self.seed}) of "
+            text = (f"{self.covered} random schedules (seed {self.seed}) of "
                     f"{count_text(self.space.size)}")
+            if self.covered >= self.space.size:
+                return text + " (the whole space)"
+            if self.dry:
+                return text + f" (the sequence ran dry: {DRY_DRAWS} draws in a row repeated " \
+                    "earlier schedules)"
+            return text
         done, complete = self.covered, -1
         for level in range(self.space.most + 1):
             count = self.space.level(level)
@@ -1547,9 +1606,8 @@ class ExploreReport:
             lines.append("interrupted")
         ce = self.counterexample
         if ce is None:
-            lines.append("no counterexample in " + ("the space" if self.mode == "exhaustive"
-                                                      and self.covered >= self.space.size
-                                                      else "the budget"))
+            lines.append("no counterexample in " + ("the space" if self.covered >=
+                                                      self.space.size else "the budget"))
             return "\n".join(lines)
         lines.append(f"counterexample: {ce.schedule}  (shrunk from {self.shrunk_from} in "
                      f"{self.shrink_runs} runs)")
@@ -1576,6 +1634,7 @@ class ExploreReport:
                       "rounds": self.space.frame.rounds},
             "schedules": len(self.runs), "covered": self.covered,
             "seconds": round(self.seconds, 3), "interrupted": self.interrupted,
+            "ran_dry": self.dry,
             "classes": [{"class": k, "count": c, "example": e.schedule,
                          "refutes": e.kind} for k, c, e in self.classes()],
             "counterexample": None if ce is None else {
@@ -1647,18 +1706,20 @@ def explore(
     # handle more atoms than a point can hold.
     old = [s for s in (stored(scenario, store) if store is not None else [])
            if space.contains(parse_schedule(s))]
-    shards = [Shard("list", 0, len(old), frame, schedules=tuple(old))] if old else []
     base = len(old)
-    for lo in range(0, total, chunk):
-        shards.append(Shard(report.mode, lo, min(lo + chunk, total), frame, seed,
-                            index_base=base + lo))
+    searched: Iterator[Shard] = (
+        (Shard("exhaustive", lo, min(lo + chunk, total), frame, index_base=base + lo)
+         for lo in range(0, total, chunk)) if exhaustive
+        else random_shards(space, seed, total, chunk, base))
+    shards = itertools.chain(
+        [Shard("list", 0, len(old), frame, schedules=tuple(old))] if old else [], searched)
     deadline = None if seconds is None else start + seconds
     classes: set[str] = set()
+    stopped = False
 
-    def take(results: list[RunReport], shard: Shard) -> None:
+    def take(results: list[RunReport]) -> None:
         report.runs.extend(results)
-        if shard.mode != "list":
-            report.covered += len(results)
+        report.covered += sum(r.index >= base for r in results)  # stored ones not counted
         classes.update(r.klass for r in results)
         if progress is not None:
             progress(len(report.runs), len(classes))
@@ -1667,23 +1728,27 @@ def explore(
         if jobs <= 1:
             for shard in shards:
                 if deadline is not None and time.monotonic() > deadline:
+                    stopped = True
                     break
-                take(run_shard(scenario, spec, shard), shard)
+                take(run_shard(scenario, spec, shard))
         else:
             pool = WorkerPool.get(jobs)
             try:
-                it = pool.imap(_worker, [(scenario.path, spec, s) for s in shards])
-                for shard in shards:
+                # imap draws the shards (a random sequence's points) as it hands them out.
+                for results in pool.imap(_worker, ((scenario.path, spec, s) for s in shards)):
+                    take(results)
                     if deadline is not None and time.monotonic() > deadline:
                         # The rest are abandoned: a fresh pool serves the next search.
                         WorkerPool.close()
+                        stopped = True
                         break
-                    take(it.next(), shard)
             except BaseException:
                 WorkerPool.close()
                 raise
     except (KeyboardInterrupt, interrupt.Interrupted):
         report.interrupted = True
+    report.dry = (not exhaustive and not stopped and not report.interrupted
+                  and report.covered < min(total, space.size))
     first = report.first_failure()
     if first is not None and not report.interrupted:
         point, report.shrink_runs = shrink(scenario, spec, first, jobs=jobs)

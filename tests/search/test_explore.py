@@ -150,6 +150,38 @@ def test_exhaustive_walks_the_space_not_the_atoms() -> None:
                for i in range(200))
 
 
+def test_the_random_sequence_never_repeats_a_schedule() -> None:
+    frame = ex.Frame(flights=(("server>client", (40, 30)),), starts=(), rounds=3,
+                     multi_rounds=2)
+    space = ex.Space(ExploreSpec(splits=1, turns=1, pauses=1), frame)
+    points = list(itertools.islice(space.random_points(7), 500))
+    assert points[0] == () and len(set(points)) == len(points) == 500
+    # The draws in order, each kept the first time it appears.
+    firsts = list(dict.fromkeys(space.random_point(7, j) for j in range(5000)))
+    assert points == firsts[:500]
+    assert list(itertools.islice(space.random_points(7), 500)) == points
+
+
+def test_a_random_search_over_a_small_space_runs_each_schedule_once() -> None:
+    sc = load_scenario(ROOT / "scenarios/explore/socket-tickets-fit.toml")
+    report = ex.explore(sc, seed=1, budget=200, store=None)
+    assert report.space.size == 3 and len(report.runs) == 3  # not 200: none twice
+    assert report.covered == 3 and "(the whole space)" in report.coverage()
+    assert "no counterexample in the space" in report.summary()
+
+
+def test_a_random_sequence_that_runs_dry_ends_and_says_so(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # With few draws allowed in a row, the rare schedules are never reached: the sequence
+    # ends before the budget, and the report says why it ran fewer.
+    monkeypatch.setattr(ex, "DRY_DRAWS", 2)
+    sc = load_scenario(ROOT / "scenarios/explore/socket-tickets-want-write.toml")
+    report = ex.explore(sc, seed=0, budget=60, store=None)
+    assert 1 <= report.covered < report.space.size and report.dry
+    assert "ran dry" in report.coverage() and report.to_json()["ran_dry"] is True
+    assert len(report.runs) == report.covered
+
+
 def test_same_seed_same_classes_and_shrunk_schedule() -> None:
     sc = load_scenario(FALSE_CLAIM)
     a = ex.explore(sc, seed=3, budget=24, store=None)

@@ -65,6 +65,32 @@ def test_the_oracle_calls_any_other_exception_a_traceback(
     assert verdict == "traceback" and "ZeroDivisionError" in detail
 
 
+def test_the_oracle_explores_a_file_with_an_explore_section(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 25 KB of flights, no split allowed: a few dozen schedules of pauses and swaps.
+    # Walking every combination of every split point (as explore once did) made the
+    # second level of this space take many minutes: a hang to the fuzzer.
+    from biopair.search import explore as ex
+
+    path = tmp_path / "x.toml"
+    path.write_text('title = "t"\n[server]\ncert_padding = 20000\n[[steps]]\n'
+                    'run = ["client connect", "server accept"]\n'
+                    'expect = { client = "WANT_READ+ 1", server = "WANT_READ+ 1" }\n'
+                    '[explore]\nsplits = 0\nturns = true\npauses = 2\n')
+    seen: list[int] = []
+    real = ex.run_point
+
+    def counted(*args: object, **kwargs: object) -> ex.RunReport:
+        seen.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ex, "run_point", counted)
+    started = time.process_time()
+    assert fuzz.check_file(str(path)) == ("pass", "")
+    assert len(seen) >= 2 * fuzz.FUZZ_EXPLORE_BUDGET  # explored, in both orders
+    assert time.process_time() - started < 4
+
+
 def test_a_worker_that_does_not_answer_is_a_hang_with_a_reproducer(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # Workers fork from this process, so they inherit the patched oracle.
