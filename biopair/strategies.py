@@ -177,7 +177,7 @@ def schedules(
     def build() -> st.SearchStrategy[DrawnSchedule]:
         sc = source if isinstance(source, Scenario) else load_scenario(os.fspath(source))
         space = given_space or _space(sc, spec or sc.explore or ExploreSpec())
-        most = max(len(space.levels) - 1, 0)
+        most = space.most
         if max_changes is not None:
             most = min(most, max_changes)
         atoms = st.lists(_atoms(space), max_size=most) if most else st.just([])

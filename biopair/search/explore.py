@@ -45,6 +45,7 @@ life of the process, which also runs the shrinker's candidates.
 from __future__ import annotations
 
 import atexit
+import bisect
 import dataclasses
 import hashlib
 import itertools
@@ -86,6 +87,7 @@ from biopair.scenario.resolve import for_stack, unmet_requires
 from biopair.scenario.runner import Verdict, run_scenario
 from biopair.search import interrupt
 from biopair.transport.link import DIRECTIONS
+from biopair.views import files
 
 #: The most schedules one exploration may run (``--budget``).
 MAX_BUDGET = 1_000_000
@@ -389,17 +391,81 @@ class Frame:
     multi_rounds: int
 
 
-def _poly_mul(a: list[int], b: list[int]) -> list[int]:
-    out = [0] * (len(a) + len(b) - 1)
-    for i, x in enumerate(a):
+def _poly_mul(a: list[int], b: list[int], most: int | None = None) -> list[int]:
+    # The product of two count polynomials, cut after degree ``most`` (None: whole).
+    size = len(a) + len(b) - 1 if most is None else min(len(a) + len(b) - 1, most + 1)
+    out = [0] * size
+    for i, x in enumerate(a[:size]):
         if x:
-            for j, y in enumerate(b):
+            for j, y in enumerate(b[:size - i]):
                 out[i + j] += x * y
     return out
 
 
+def _product(values: list[int]) -> int:
+    # A product of many big integers, pairwise (a running product of thousands of
+    # flights' counts re-copies its ever longer result at every step).
+    while len(values) > 1:
+        values = [values[i] * values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0] if values else 1
+
+
+#: Counts with more digits than this are printed rounded (``about 1.23e+50012``): the
+#: exact decimal form of a number of tens of thousands of digits says nothing more, and
+#: Python refuses to write one over 4,300 digits.
+EXACT_DIGITS = 1000
+EXACT_BITS = int(EXACT_DIGITS * math.log2(10)) - 1
+#: Levels (schedules per number of changes) ``--json`` lists at most, from 0.
+LEVELS_SHOWN = 16
+
+
+def count_text(n: int) -> str:
+    """A count as text: exact up to :data:`EXACT_DIGITS` digits, else rounded to three
+    significant digits (``about 1.23e+50012``)."""
+    if n.bit_length() <= EXACT_BITS:
+        return str(n)
+    shift = n.bit_length() - 64
+    log = math.log10(n >> shift) + shift * math.log10(2)
+    exponent = math.floor(log)
+    return f"about {10 ** (log - exponent):.2f}e+{exponent}"
+
+
+def count_json(n: int) -> int | str:
+    """A count for JSON: the number, or (beyond :data:`EXACT_DIGITS` digits) its rounded
+    text as a string."""
+    text = count_text(n)
+    return n if not text.startswith("about") else text
+
+
+class _Atoms(Sequence[Atom]):
+    # The space's atoms in canonical order, made on demand: a space over megabytes of
+    # flights has millions of split points, and a search touches a few of them.
+    def __init__(self, space: Space) -> None:
+        self._space = space
+
+    def __len__(self) -> int:
+        return self._space._end
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        space = self._space
+        h = bisect.bisect_right(space._firsts, index) - 1
+        return space._make(h, index - space._groups[h][0])
+
+
 class Space:
     """The bounded schedule space of one scenario: its atoms, size and canonical order.
+
+    Measuring a space costs O(its flights), never O(their bytes) or O(its size): the
+    atoms are made when asked for, the counts per number of changes (``levels``) are
+    worked out as far as they are read, and a slice of the canonical order starts at its
+    first point directly (:meth:`exhaustive`).
 
     Args:
         spec: the ``[explore]`` bounds.
@@ -412,37 +478,75 @@ class Space:
         # The atoms in canonical order, in groups that share a bound: one group per
         # flight (at most ``splits`` of its split points), the swaps, the pauses.  A group
         # whose bound is 0 holds no atom: with ``splits = 0`` no split atom exists at all.
-        self.atoms: list[Atom] = []
         #: (first, end, bound) of each group, in ``atoms``.
         self._groups: list[tuple[int, int, int]] = []
-        groups: list[tuple[list[Atom], int]] = [
-            ([Split(link, k, off) for off in range(1, n)] if spec.splits else [], spec.splits)
+        #: what each group's atoms are: ("split", link, flight), ("swap",), ("pause",).
+        self._kinds: list[tuple[Any, ...]] = []
+        end = 0
+        members: list[tuple[tuple[Any, ...], int, int]] = [
+            (("split", link, k), n - 1 if spec.splits else 0, spec.splits)
             for link, lengths in frame.flights for k, n in enumerate(lengths)]
-        groups.append(([Swap(t) for t in range(frame.multi_rounds)] if spec.turns else [],
-                       int(spec.turns)))
-        groups.append(([Pause(d, r) for r in range(frame.rounds) for d in spec.links]
-                       if spec.pauses else [], spec.pauses))
-        for members, bound in groups:
-            if members:
-                self._groups.append((len(self.atoms), len(self.atoms) + len(members), bound))
-                self.atoms.extend(members)
-        swaps = groups[-2][0]
-        pauses = groups[-1][0]
-        poly = [1]
-        for _, lengths in frame.flights:
-            for n in lengths:
-                poly = _poly_mul(poly, [math.comb(n - 1, j) for j in range(spec.splits + 1)])
-        poly = _poly_mul(poly, [math.comb(len(swaps), j) for j in range(spec.turns + 1)])
-        poly = _poly_mul(poly, [math.comb(len(pauses), j) for j in range(spec.pauses + 1)])
-        while len(poly) > 1 and poly[-1] == 0:
-            poly.pop()
-        #: schedules with exactly L atoms, by L.
-        self.levels = poly
-        #: the whole space.
-        self.size = sum(poly)
+        members.append((("swap",), frame.multi_rounds if spec.turns else 0, int(spec.turns)))
+        members.append((("pause",), frame.rounds * len(spec.links) if spec.pauses else 0,
+                        spec.pauses))
+        for kind, count, bound in members:
+            if count > 0:
+                self._groups.append((end, end + count, bound))
+                self._kinds.append(kind)
+                end += count
+        self._end = end
+        self._firsts = [first for first, _, _ in self._groups]
+        #: the atoms, in canonical order (made when read).
+        self.atoms: Sequence[Atom] = _Atoms(self)
+        #: the most atoms one point can hold.
+        self.most = sum(min(bound, e - f) for f, e, bound in self._groups)
+        self._counts: list[int] = [1]  # schedules per number of atoms, as far as known
+        self._size: int | None = None
+        self._suffixes: dict[int, list[list[int]]] = {}
         self._splittable = [(link, k, n) for link, lengths in frame.flights
                             for k, n in enumerate(lengths) if n > 1]
         self._starts = {(link, k): s for link, ss in frame.starts for k, s in enumerate(ss)}
+
+    def _make(self, h: int, j: int) -> Atom:
+        # The ``j``-th atom of group ``h``.
+        kind = self._kinds[h]
+        if kind[0] == "split":
+            return Split(kind[1], kind[2], j + 1)
+        if kind[0] == "swap":
+            return Swap(j)
+        links = self.spec.links
+        return Pause(links[j % len(links)], j // len(links))
+
+    def _group_poly(self, h: int, most: int) -> list[int]:
+        first, end, bound = self._groups[h]
+        return [math.comb(end - first, j) for j in range(min(bound, end - first, most) + 1)]
+
+    def level(self, changes: int) -> int:
+        """How many schedules have exactly ``changes`` atoms (worked out up to there)."""
+        if changes > self.most or changes < 0:
+            return 0
+        if changes >= len(self._counts):
+            most = min(self.most, max(changes, 2 * len(self._counts)))
+            poly = [1]
+            for h in range(len(self._groups)):
+                poly = _poly_mul(poly, self._group_poly(h, most), most)
+            self._counts = poly + [0] * (most + 1 - len(poly))
+        return self._counts[changes]
+
+    @property
+    def levels(self) -> list[int]:
+        """Schedules with exactly L atoms, by L (the whole list: costs O(flights x its
+        length); :meth:`level` works out one)."""
+        self.level(self.most)
+        return self._counts[:self.most + 1]
+
+    @property
+    def size(self) -> int:
+        """The whole space: how many schedules it holds."""
+        if self._size is None:
+            self._size = _product([sum(self._group_poly(h, self.most))
+                                   for h in range(len(self._groups))])
+        return self._size
 
     def valid(self, atoms: Sequence[Atom]) -> bool:
         """Whether a set of atoms is within the bounds."""
@@ -460,52 +564,136 @@ class Space:
                 pauses += 1
         return swaps <= self.spec.turns and pauses <= self.spec.pauses
 
+    def contains(self, atoms: Sequence[Atom]) -> bool:
+        """Whether a set of atoms is a point of this space: within the bounds, each
+        atom within the frame (a flight that exists, an offset inside it, a round that
+        ran) and no atom of a kind the bounds leave fixed."""
+        flights = dict(self.frame.flights)
+        for a in atoms:
+            if isinstance(a, Split):
+                lengths = flights.get(a.link, ())
+                if not (a.flight < len(lengths) and a.offset < lengths[a.flight]):
+                    return False
+            elif isinstance(a, Swap):
+                if a.round >= self.frame.multi_rounds:
+                    return False
+            elif a.link not in self.spec.links or a.round >= self.frame.rounds:
+                return False
+        return self.valid(atoms)
+
     def exhaustive(self, start: int = 0, stop: int | None = None) -> Iterator[Point]:
         """Points ``start..stop`` of the canonical order: by number of atoms, then in
-        lexicographic order of the atoms (splits by link, flight, offset; swaps; pauses)."""
+        lexicographic order of the atoms (splits by link, flight, offset; swaps; pauses).
+
+        The first point is found directly (counted, not walked to), so a slice far into
+        the order costs what a slice at its start does."""
+        if stop is not None and stop <= start:
+            return iter(())
         skip = start
         first = 0
-        while first < len(self.levels) and skip >= self.levels[first]:
-            skip -= self.levels[first]  # whole levels before ``start`` are not walked
+        while first <= self.most and skip >= self.level(first):
+            skip -= self.level(first)  # whole levels before ``start`` are not walked
             first += 1
 
         def every() -> Iterator[Point]:
-            for level in range(first, len(self.levels)):
-                yield from self._level(level)
-        return itertools.islice(every(), skip,
-                                None if stop is None else skip + max(stop - start, 0))
+            for level in range(first, self.most + 1):
+                yield from self._level(level, skip if level == first else 0)
+        return itertools.islice(every(), None if stop is None else stop - start)
 
-    def _level(self, size: int) -> Iterator[Point]:
+    def _suffix(self, size: int) -> list[list[int]]:
+        # suffix[g][k]: the ways to choose k <= size atoms from groups g.. within bounds.
+        found = self._suffixes.get(size)
+        if found is None:
+            groups = len(self._groups)
+            found = [[0] * (size + 1) for _ in range(groups + 1)]
+            found[groups][0] = 1
+            for g in range(groups - 1, -1, -1):
+                poly = _poly_mul(found[g + 1], self._group_poly(g, size), size)
+                found[g] = poly + [0] * (size + 1 - len(poly))
+            self._suffixes = {size: found}  # one level at a time
+        return found
+
+    def _unrank(self, size: int, rank: int) -> list[int]:
+        # The atom indexes of point ``rank`` of level ``size`` (0 <= rank < its count), by
+        # counting the points each choice leaves behind: O(size x (groups + bound x
+        # log(atoms))), whatever the rank.
+        groups = self._groups
+        suffix = self._suffix(size)
+
+        def after(h: int, x: int, taken: int, need: int) -> int:
+            # Points whose next atom is in group h at an index >= x.
+            _, end, bound = groups[h]
+            free = end - x
+            return sum(math.comb(free, j) * suffix[h + 1][need - j]
+                       for j in range(1, min(bound - taken, free, need) + 1))
+
+        path: list[int] = []
+        g, lo, used, need = 0, 0, 0, size
+        while need:
+            first, end, bound = groups[g]
+            x0 = max(lo, first)
+            here = after(g, x0, used, need) if used < bound and x0 < end else 0
+            if rank >= here:
+                rank -= here
+                g += 1
+                while rank >= suffix[g][need] - suffix[g + 1][need]:
+                    rank -= suffix[g][need] - suffix[g + 1][need]
+                    g += 1
+                lo, used = groups[g][0], 0
+                continue
+            top = after(g, x0, used, need)
+            a, b = x0, end - 1  # the largest i with top - after(i) <= rank
+            while a < b:
+                mid = (a + b + 1) // 2
+                if top - after(g, mid, used, need) <= rank:
+                    a = mid
+                else:
+                    b = mid - 1
+            rank -= top - after(g, a, used, need)
+            path.append(a)
+            lo, used, need = a + 1, used + 1, need - 1
+        return path
+
+    def _level(self, size: int, skip: int = 0) -> Iterator[Point]:
         # The valid points of ``size`` atoms in lexicographic order of their indices (the
-        # order itertools.combinations gives), each reached in O(size) steps: a group at
-        # its bound is left at once, and a branch is not entered unless the groups after it
-        # can still hold the atoms it needs (checking every combination of every atom
-        # instead took hours for spaces of a few dozen schedules on large flights).
+        # order itertools.combinations gives) from the ``skip``-th on, each reached in
+        # O(size) steps: a group at its bound is left at once, and a branch is not entered
+        # unless the groups after it can still hold the atoms it needs (checking every
+        # combination of every atom instead took hours for spaces of a few dozen
+        # schedules on large flights).  The first point is found by :meth:`_unrank`.
         groups = self._groups
         room = [0] * (len(groups) + 1)  # atoms groups g.. can hold at most
         for g in range(len(groups) - 1, -1, -1):
             first, end, bound = groups[g]
             room[g] = room[g + 1] + min(bound, end - first)
-        atoms = self.atoms
+        firsts = self._firsts
+        make = self._make
         chosen: list[Atom] = []
+        begin = self._unrank(size, skip) if skip and size else []
 
-        def pick(g: int, lo: int, used: int, need: int) -> Iterator[Point]:
+        def pick(g: int, lo: int, used: int, need: int, path: list[int]) -> Iterator[Point]:
             if need == 0:
                 yield tuple(chosen)
                 return
-            for h in range(g, len(groups)):
+            h0 = g if not path else bisect.bisect_right(firsts, path[0]) - 1
+            for h in range(h0, len(groups)):
+                if room[h] < need:
+                    break  # the later groups hold fewer still
                 first, end, bound = groups[h]
                 taken = used if h == g else 0
                 if taken >= bound:
                     continue
-                for i in range(max(lo, first), end):
+                i0 = max(lo, first) if not path or h != h0 else path[0]
+                for i in range(i0, end):
                     if min(bound - taken, end - i) + room[h + 1] < need:
                         break  # too few atoms left from here on
-                    chosen.append(atoms[i])
-                    yield from pick(h, i + 1, taken + 1, need - 1)
+                    chosen.append(make(h, i - first))
+                    yield from pick(h, i + 1, taken + 1, need - 1,
+                                    path[1:] if path and i == path[0] else [])
                     chosen.pop()
+                path = []
 
-        return pick(0, 0, 0, size)
+        return pick(0, 0, 0, size, begin)
 
     def random_point(self, seed: int, index: int) -> Point:
         """Point ``index`` of seed ``seed``'s random sequence (0: the unsplit run).
@@ -514,11 +702,11 @@ class Space:
         half the splits fall on or next to a record boundary (a header's edges, a body's
         last byte), where parsers change state.
         """
-        if index == 0 or len(self.levels) < 2:
+        if index == 0 or self.most < 1:
             return ()
         rng = random.Random(f"{seed}:{index}")
         count = 1
-        while count < len(self.levels) - 1 and rng.random() < 0.5:
+        while count < self.most and rng.random() < 0.5:
             count += 1
         kinds = ([Split] if self.spec.splits and self._splittable else []) + \
             ([Swap] if self.spec.turns and self.frame.multi_rounds else []) + \
@@ -570,14 +758,24 @@ class Space:
     def describe(self) -> str:
         """The space in one line: what is free, and how many schedules it holds."""
         spec = self.spec
-        flights = "; ".join(f"{link} {len(ls)} flights ({'+'.join(map(str, ls))} bytes)"
+        flights = "; ".join(f"{link} {len(ls)} flights ({_lengths(ls)} bytes)"
                             for link, ls in self.frame.flights)
         extra = (f", turns <= {spec.turns} of {self.frame.multi_rounds} rounds"
                  if spec.turns else "") + \
                 (f", pauses <= {spec.pauses} of {self.frame.rounds} rounds"
                  if spec.pauses else "")
         return (f"{flights or 'no free link'}; splits <= {spec.splits} per flight{extra}: "
-                f"{self.size} schedules")
+                f"{count_text(self.size)} schedules")
+
+
+#: Flight lengths a space's description lists per link (then ``+... N more = T``).
+FLIGHTS_SHOWN = 12
+
+
+def _lengths(lengths: Sequence[int]) -> str:
+    shown = "+".join(map(str, lengths[:FLIGHTS_SHOWN]))
+    more = len(lengths) - FLIGHTS_SHOWN
+    return shown if more <= 0 else f"{shown}+... {more} more = {sum(lengths)}"
 
 
 # -- one run ---------------------------------------------------------------------------------
@@ -1100,19 +1298,22 @@ def shrink(scenario: Scenario, spec: ExploreSpec, found: RunReport,
         runs += 1
         return run_point(scenario, spec, canonical(atoms), contexts=contexts).kind == found.kind
 
-    def first_failing(candidates: list[list[Atom]]) -> int | None:
+    def first_failing(candidates: Iterator[list[Atom]]) -> int | None:
         # The index of the first candidate that fails the same way; runs counted as if
-        # they had been made one by one, stopping there.
+        # they had been made one by one, stopping there.  Only the candidates the runs
+        # left can try are built (building all n of n - 1 atoms each, in every pass, made
+        # a schedule of n atoms cost O(n^3) before its first run).
         nonlocal runs
-        if jobs <= 1 or len(candidates) < 2:
-            for i, candidate in enumerate(candidates):
+        batch = [] if jobs <= 1 else list(itertools.islice(candidates,
+                                                           max(0, max_runs - runs)))
+        if len(batch) < 2:
+            for i, candidate in enumerate(batch if jobs > 1 else candidates):
                 if runs >= max_runs:
                     return None
                 if fails(candidate):
                     return i
             return None
-        todo = candidates[:max(0, max_runs - runs)]
-        texts = [(format_schedule(canonical(c)),) for c in todo]
+        texts = [(format_schedule(canonical(c)),) for c in batch]
         pool = WorkerPool.get(jobs)
         try:
             results = pool.map(_worker_points, [(scenario.path, spec, t) for t in texts])
@@ -1127,7 +1328,7 @@ def shrink(scenario: Scenario, spec: ExploreSpec, found: RunReport,
 
     atoms = list(parse_schedule(found.schedule))
     while runs < max_runs:
-        hit = first_failing([atoms[:i] + atoms[i + 1:] for i in range(len(atoms))])
+        hit = first_failing(atoms[:i] + atoms[i + 1:] for i in range(len(atoms)))
         if hit is None:
             break
         atoms = atoms[:hit] + atoms[hit + 1:]
@@ -1278,11 +1479,20 @@ def store_path(scenario: Scenario, root: Path = STORE_DIR) -> Path:
     return root / f"{scenario.name}-{digest}.txt"
 
 
+#: The most a store file may hold (100 lines of schedules); a larger one is ignored.
+STORE_LIMIT = 1 << 16
+
+
 def stored(scenario: Scenario, root: Path = STORE_DIR) -> list[str]:
-    """The stored failing schedules of a scenario (unreadable lines are skipped)."""
+    """The stored failing schedules of a scenario (unreadable lines are skipped).
+
+    A store that is not a regular file (a symlink, a FIFO: never opened in a way that
+    blocks), or over :data:`STORE_LIMIT` bytes, holds none.
+    """
     try:
-        lines = store_path(scenario, root).read_text().splitlines()[:100]
-    except (OSError, UnicodeDecodeError):
+        raw = files.read_regular(store_path(scenario, root), limit=STORE_LIMIT)
+        lines = [] if raw is None else raw.decode().splitlines()[:100]
+    except (files.FileRefused, OSError, UnicodeDecodeError):
         return []
     good = []
     for line in lines:
@@ -1360,7 +1570,8 @@ class ExploreReport:
     def coverage(self) -> str:
         """How much of the space was run."""
         if self.mode != "exhaustive":
-            text = f"{self.covered} random schedules (seed {self.seed}) of {self.space.size}"
+            text = (f"{self.covered} random schedules (seed {self.seed}) of "
+                    f"{count_text(self.space.size)}")
             if self.covered >= self.space.size:
                 return text + " (the whole space)"
             if self.dry:
@@ -1368,7 +1579,8 @@ class ExploreReport:
                     "earlier schedules)"
             return text
         done, complete = self.covered, -1
-        for level, count in enumerate(self.space.levels):
+        for level in range(self.space.most + 1):
+            count = self.space.level(level)
             if done >= count:
                 done -= count
                 complete = level
@@ -1377,7 +1589,7 @@ class ExploreReport:
         whole = " (the whole space)" if self.covered >= self.space.size else ""
         levels = (f"; every schedule with at most {complete} change"
                   f"{'s' * (complete != 1)}" if complete >= 0 and not whole else "")
-        return f"{self.covered} of {self.space.size} schedules{whole}{levels}"
+        return f"{self.covered} of {count_text(self.space.size)} schedules{whole}{levels}"
 
     def summary(self) -> str:
         """What ``biopair explore`` prints."""
@@ -1414,7 +1626,10 @@ class ExploreReport:
         ce = self.counterexample
         return {
             "file": self.path, "mode": self.mode, "seed": self.seed, "jobs": self.jobs,
-            "space": {"size": self.space.size, "levels": self.space.levels,
+            "space": {"size": count_json(self.space.size),
+                      "levels": [count_json(self.space.level(n))
+                                 for n in range(min(self.space.most, LEVELS_SHOWN) + 1)],
+                      "most_changes": self.space.most,
                       "flights": {d: list(ls) for d, ls in self.space.frame.flights},
                       "rounds": self.space.frame.rounds},
             "schedules": len(self.runs), "covered": self.covered,
@@ -1486,7 +1701,11 @@ def explore(
     total = min(budget, space.size) if exhaustive else budget
     report = ExploreReport(scenario.path, space, "exhaustive" if exhaustive else "random",
                            seed, jobs)
-    old = stored(scenario, store) if store is not None else []
+    # Stored schedules outside this space's bounds (another spec's, or a hand-edited
+    # store) are not its points: skipped, so no store makes a search or its shrinker
+    # handle more atoms than a point can hold.
+    old = [s for s in (stored(scenario, store) if store is not None else [])
+           if space.contains(parse_schedule(s))]
     base = len(old)
     searched: Iterator[Shard] = (
         (Shard("exhaustive", lo, min(lo + chunk, total), frame, index_base=base + lo)
