@@ -55,6 +55,7 @@ import os
 import random
 import re
 import tempfile
+import threading
 import time
 import tomllib
 import traceback
@@ -93,6 +94,8 @@ from biopair.views import files
 MAX_BUDGET = 1_000_000
 #: The longest ``--time`` (seconds).
 MAX_SECONDS = 24 * 3600
+#: Schedules a random search runs when given neither ``--budget`` nor ``--time``.
+DEFAULT_BUDGET = 1000
 #: The most worker processes.
 MAX_JOBS = 64
 #: Runs the shrinker may make.
@@ -742,17 +745,23 @@ class Space:
         space, or after :data:`DRY_DRAWS` draws in a row gave nothing new: each point
         costs at most that many draws, and the set of points seen grows with the points.
         """
-        seen: set[Point] = set()
+        # Each point seen is kept as an 8-byte digest of its schedule string (a few dozen
+        # bytes in the set, not the point's objects): the same in every process, so
+        # every shard item and worker agrees on the sequence.
+        seen: set[int] = set()
         dry = 0
         j = 0
-        while len(seen) < self.size and dry < DRY_DRAWS:
+        size = self.size
+        while len(seen) < size and dry < DRY_DRAWS:
             point = self.random_point(seed, j)
             j += 1
-            if point in seen:
+            key = int.from_bytes(hashlib.blake2b(format_schedule(point).encode(),
+                                                 digest_size=8).digest(), "big")
+            if key in seen:
                 dry += 1
                 continue
             dry = 0
-            seen.add(point)
+            seen.add(key)
             yield point
 
     def describe(self) -> str:
@@ -1516,7 +1525,11 @@ class ExploreReport:
     """Everything one exploration found.
 
     Attributes:
-        runs: every run, in index order.
+        runs: every run, in index order, when the search was asked to keep them
+            (``keep_runs``); else empty: the classes, their counts and first examples and
+            the first refutation are kept as runs arrive (a long ``--time`` search holds
+            what it found, not a report per run).
+        schedules: runs made.
         space: the space searched.
         mode: ``"exhaustive"`` or ``"random"``; seed: the random seed.
         covered: points of the mode's order that were run (stored ones not counted).
@@ -1531,6 +1544,7 @@ class ExploreReport:
     seed: int
     jobs: int
     runs: list[RunReport] = field(default_factory=list)
+    schedules: int = 0
     covered: int = 0
     seconds: float = 0.0
     counterexample: RunReport | None = None
@@ -1544,20 +1558,34 @@ class ExploreReport:
     out_note: str | None = None
     #: the schedule of the shrunk counterexample's full run (its moves, for ``--out``).
     schedule: ExploreSchedule | None = None
+    keep_runs: bool = False
+    _found: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+    _first_failure: RunReport | None = field(default=None, repr=False)
+
+    def add(self, results: Sequence[RunReport]) -> None:
+        """Count runs that arrived (in index order) into their classes."""
+        found = self._found
+        for r in results:
+            key = r.klass + (f"  [refutes: {r.kind}]" if r.kind else "")
+            entry = found.get(key)
+            if entry is None:
+                found[key] = [1, r]
+            else:
+                entry[0] += 1
+            if r.failure is not None and self._first_failure is None:
+                self._first_failure = r
+        self.schedules += len(results)
+        if self.keep_runs:
+            self.runs.extend(results)
 
     def classes(self) -> list[tuple[str, int, RunReport]]:
         """Behaviour classes: ``(class, count, first example)``, most frequent first."""
-        found: dict[str, list[Any]] = {}
-        for r in self.runs:
-            key = r.klass + (f"  [refutes: {r.kind}]" if r.kind else "")
-            entry = found.setdefault(key, [0, r])
-            entry[0] += 1
-        return sorted(((k, v[0], v[1]) for k, v in found.items()),
+        return sorted(((k, v[0], v[1]) for k, v in self._found.items()),
                       key=lambda kv: (-kv[1], kv[2].index))
 
     def first_failure(self) -> RunReport | None:
         """The refuting run with the lowest index."""
-        return next((r for r in self.runs if r.failure is not None), None)
+        return self._first_failure
 
     def replay_command(self) -> str:
         """The one command that replays the counterexample."""
@@ -1594,7 +1622,7 @@ class ExploreReport:
     def summary(self) -> str:
         """What ``biopair explore`` prints."""
         lines = [f"explore {self.path}: {self.space.describe()}",
-                 f"  ran {len(self.runs)} schedules in {self.seconds:.1f} s, "
+                 f"  ran {self.schedules} schedules in {self.seconds:.1f} s, "
                  f"{self.jobs} job{'s' * (self.jobs != 1)}: {self.coverage()}"]
         classes = self.classes()
         lines.append(f"  {len(classes)} behaviour class{'es' * (len(classes) != 1)}:")
@@ -1632,7 +1660,7 @@ class ExploreReport:
                       "most_changes": self.space.most,
                       "flights": {d: list(ls) for d, ls in self.space.frame.flights},
                       "rounds": self.space.frame.rounds},
-            "schedules": len(self.runs), "covered": self.covered,
+            "schedules": self.schedules, "covered": self.covered,
             "seconds": round(self.seconds, 3), "interrupted": self.interrupted,
             "ran_dry": self.dry,
             "classes": [{"class": k, "count": c, "example": e.schedule,
@@ -1675,6 +1703,7 @@ def explore(
     store: Path | None = STORE_DIR,
     progress: Callable[[int, int], None] | None = None,
     chunk: int = 16,
+    keep_runs: bool = False,
 ) -> ExploreReport:
     """Search a scenario's schedule space for a schedule that refutes it.
 
@@ -1683,7 +1712,11 @@ def explore(
         spec: the space (default: the scenario's ``[explore]``, else the defaults).
         exhaustive: the canonical order instead of seed ``seed``'s random sequence.
         budget: at most this many schedules (default: the whole space when exhaustive,
-            else 1000); seconds: stop starting new ones after this long.
+            else :data:`DEFAULT_BUDGET`; with ``seconds``, :data:`MAX_BUDGET`); seconds:
+            stop starting new
+            ones after this long.
+        keep_runs: also keep every run's report in ``runs`` (tests, comparisons); the
+            classes and the first refutation are kept either way.
         jobs: worker processes (1: in this process); the result is the same.
         store: the failure store's directory (None: neither read nor written).
         progress: called with (schedules run, classes so far).
@@ -1697,10 +1730,11 @@ def explore(
     frame, _ = frame_of(scenario, spec)
     space = Space(spec, frame)
     if budget is None:
-        budget = min(space.size, MAX_BUDGET) if exhaustive else 1000
+        budget = (min(space.size, MAX_BUDGET) if exhaustive or seconds is not None
+                  else DEFAULT_BUDGET)
     total = min(budget, space.size) if exhaustive else budget
     report = ExploreReport(scenario.path, space, "exhaustive" if exhaustive else "random",
-                           seed, jobs)
+                           seed, jobs, keep_runs=keep_runs)
     # Stored schedules outside this space's bounds (another spec's, or a hand-edited
     # store) are not its points: skipped, so no store makes a search or its shrinker
     # handle more atoms than a point can hold.
@@ -1718,11 +1752,11 @@ def explore(
     stopped = False
 
     def take(results: list[RunReport]) -> None:
-        report.runs.extend(results)
+        report.add(results)
         report.covered += sum(r.index >= base for r in results)  # stored ones not counted
         classes.update(r.klass for r in results)
         if progress is not None:
-            progress(len(report.runs), len(classes))
+            progress(report.schedules, len(classes))
 
     try:
         if jobs <= 1:
@@ -1733,18 +1767,36 @@ def explore(
                 take(run_shard(scenario, spec, shard))
         else:
             pool = WorkerPool.get(jobs)
+            # The pool's task thread draws shards (a random sequence's points) as it hands
+            # them out, at most ``ahead`` before the results taken: a long search queues
+            # what the workers are about to run, not its whole budget.
+            ahead = threading.Semaphore(4 * jobs)
+            done = threading.Event()
+
+            def fed() -> Iterator[tuple[str, ExploreSpec, Shard]]:
+                for shard in shards:
+                    while not ahead.acquire(timeout=0.05):
+                        if done.is_set():
+                            return
+                    if done.is_set():
+                        return
+                    yield scenario.path, spec, shard
+
             try:
-                # imap draws the shards (a random sequence's points) as it hands them out.
-                for results in pool.imap(_worker, ((scenario.path, spec, s) for s in shards)):
+                for results in pool.imap(_worker, fed()):
+                    ahead.release()
                     take(results)
                     if deadline is not None and time.monotonic() > deadline:
                         # The rest are abandoned: a fresh pool serves the next search.
+                        done.set()
                         WorkerPool.close()
                         stopped = True
                         break
             except BaseException:
+                done.set()
                 WorkerPool.close()
                 raise
+            done.set()
     except (KeyboardInterrupt, interrupt.Interrupted):
         report.interrupted = True
     report.dry = (not exhaustive and not stopped and not report.interrupted

@@ -67,7 +67,7 @@ def _runs(project: pytest.Pytester) -> dict[str, list[list[object]]]:
 
 def _single_process_search(project: pytest.Pytester) -> list[list[object]]:
     sc = load_scenario(project.path / "scenarios" / "claim.toml")
-    report = ex.explore(sc, seed=0, budget=16, store=None)
+    report = ex.explore(sc, seed=0, budget=16, store=None, keep_runs=True)
     return sorted([r.index, r.schedule, r.klass, r.kind] for r in report.runs)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -165,7 +166,7 @@ def test_the_random_sequence_never_repeats_a_schedule() -> None:
 def test_a_random_search_over_a_small_space_runs_each_schedule_once() -> None:
     sc = load_scenario(ROOT / "scenarios/explore/socket-tickets-fit.toml")
     report = ex.explore(sc, seed=1, budget=200, store=None)
-    assert report.space.size == 3 and len(report.runs) == 3  # not 200: none twice
+    assert report.space.size == 3 and report.schedules == 3  # not 200: none twice
     assert report.covered == 3 and "(the whole space)" in report.coverage()
     assert "no counterexample in the space" in report.summary()
 
@@ -179,7 +180,34 @@ def test_a_random_sequence_that_runs_dry_ends_and_says_so(
     report = ex.explore(sc, seed=0, budget=60, store=None)
     assert 1 <= report.covered < report.space.size and report.dry
     assert "ran dry" in report.coverage() and report.to_json()["ran_dry"] is True
-    assert len(report.runs) == report.covered
+    assert report.schedules == report.covered
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_time_without_a_budget_searches_for_that_long(
+        jobs: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # --time alone is a time limit, not the default budget's (it once stopped after 1,000
+    # schedules whatever --time said).
+    monkeypatch.setattr(ex, "DEFAULT_BUDGET", 8)
+    sc = load_scenario(ROOT / "scenarios/explore/tls13-handshake-want-sequences.toml")
+    started = time.monotonic()
+    report = ex.explore(sc, seconds=0.6, store=None, jobs=jobs)
+    assert report.schedules > 8 and not report.dry and report.counterexample is None
+    assert 0.6 <= time.monotonic() - started < 10
+    assert ex.explore(sc, store=None).schedules == 8
+
+
+def test_a_search_keeps_its_classes_not_a_report_per_run() -> None:
+    sc = load_scenario(TICKETS)
+    lean = ex.explore(sc, seed=4, budget=48, store=None)
+    kept = ex.explore(sc, seed=4, budget=48, store=None, keep_runs=True)
+    assert lean.runs == [] and len(kept.runs) == kept.schedules == lean.schedules == 48
+    assert [(k, c, e.index) for k, c, e in lean.classes()] == \
+        [(k, c, e.index) for k, c, e in kept.classes()]
+    assert lean.first_failure() == kept.first_failure() == \
+        next(r for r in kept.runs if r.failure is not None)
+    # The same report, but for the time it took.
+    assert lean.summary().split("\n")[2:] == kept.summary().split("\n")[2:]
 
 
 def test_same_seed_same_classes_and_shrunk_schedule() -> None:
@@ -308,7 +336,7 @@ def test_same_file_and_shrink_across_jobs_with_one_pool(tmp_path: Path) -> None:
     sc = load_scenario(TICKETS)
     reports = {}
     for jobs in (1, 2, 2):
-        report = ex.explore(sc, seed=2, budget=16, store=None, jobs=jobs)
+        report = ex.explore(sc, seed=2, budget=16, store=None, jobs=jobs, keep_runs=True)
         assert ex.write_out(report, sc, str(tmp_path / f"j{jobs}.toml"))
         reports[jobs] = report
         if jobs == 2:

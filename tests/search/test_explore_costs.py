@@ -136,6 +136,6 @@ def test_stored_schedules_outside_the_space_are_not_run(tmp_path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     flood = ",".join(f"c{k}.1" for k in range(2000))
     path.write_text(f"{flood}\ns0.1,s0.2\nt0\ns0.1\n")
-    report = ex.explore(sc, budget=2, store=tmp_path)
+    report = ex.explore(sc, budget=2, store=tmp_path, keep_runs=True)
     assert [r.schedule for r in report.runs[:1]] == ["s0.1"]
     assert len(report.runs) == 1 + 2
