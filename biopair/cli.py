@@ -606,9 +606,12 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _explore(args: argparse.Namespace) -> int:
+    import signal
+
     from biopair.scenario.loader import ScenarioError, load_scenario
     from biopair.scenario.model import ExploreSpec
     from biopair.search import explore as ex
+    from biopair.search import interrupt
 
     def bad(message: str) -> int:
         print(f"biopair explore: {message}", file=sys.stderr)
@@ -669,7 +672,7 @@ def _explore(args: argparse.Namespace) -> int:
     else:
         print(report.summary())
     if report.interrupted:
-        return 130
+        return interrupt.exit_code(getattr(signal, report.signal or "SIGINT"))
     return 1 if report.counterexample is not None else 0
 
 

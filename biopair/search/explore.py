@@ -1551,6 +1551,8 @@ class ExploreReport:
     shrunk_from: str | None = None
     shrink_runs: int = 0
     interrupted: bool = False
+    #: the signal that interrupted it (``"SIGINT"``, ``"SIGTERM"``), or None.
+    signal: str | None = None
     #: a random search ended before its budget: its sequence ran dry (DRY_DRAWS).
     dry: bool = False
     verdict: Verdict | None = None
@@ -1631,7 +1633,7 @@ class ExploreReport:
             lines.append(f"  {count:>{width}}  {klass}")
             lines.append(f"  {'':>{width}}    e.g. {example.schedule}")
         if self.interrupted:
-            lines.append("interrupted")
+            lines.append(f"interrupted by {self.signal}" if self.signal else "interrupted")
         ce = self.counterexample
         if ce is None:
             lines.append("no counterexample in " + ("the space" if self.covered >=
@@ -1662,6 +1664,7 @@ class ExploreReport:
                       "rounds": self.space.frame.rounds},
             "schedules": self.schedules, "covered": self.covered,
             "seconds": round(self.seconds, 3), "interrupted": self.interrupted,
+            "signal": self.signal,
             "ran_dry": self.dry,
             "classes": [{"class": k, "count": c, "example": e.schedule,
                          "refutes": e.kind} for k, c, e in self.classes()],
@@ -1797,8 +1800,10 @@ def explore(
                 WorkerPool.close()
                 raise
             done.set()
-    except (KeyboardInterrupt, interrupt.Interrupted):
-        report.interrupted = True
+    except KeyboardInterrupt:
+        report.interrupted, report.signal = True, "SIGINT"
+    except interrupt.Interrupted as exc:
+        report.interrupted, report.signal = True, interrupt.signal_name(exc.signum)
     report.dry = (not exhaustive and not stopped and not report.interrupted
                   and report.covered < min(total, space.size))
     first = report.first_failure()

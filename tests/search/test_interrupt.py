@@ -24,6 +24,7 @@ from biopair.search import interrupt
 
 ROOT = Path(__file__).parents[2]
 SWEEP = str(ROOT / "scenarios/faults/sweep-tls13-server-flight.toml")
+EXPLORE = str(ROOT / "scenarios/explore/tls13-handshake-want-sequences.toml")
 PEER_SWEEP = str(ROOT / "scenarios/peers/openssl-s_server-bytewise-clienthello.toml")
 EXIT_WITHIN = 2.0  # seconds from the signal to the command's exit
 
@@ -112,6 +113,22 @@ def test_sweep_with_workers_stops_cleanly(tmp_path: Path, signum: int) -> None:
 
 
 @needs_openssl
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: interrupt.signal_name(s))
+def test_explore_with_workers_stops_cleanly(tmp_path: Path, signum: int) -> None:
+    # A long random search on two workers (its schedules drawn as they are handed out):
+    # the signal ends it with what it found so far, and no worker is left.
+    proc = _start(["explore", EXPLORE, "--time", "60", "--jobs", "2"], tmp_path)
+    _wait_for(lambda: sum(g == proc.pid for _, g, _ in _processes()) >= 3, proc)
+    time.sleep(0.5)
+    code, took, out, err = _interrupt(proc, signum, tmp_path)
+    assert code == 128 + signum, (out, err)
+    assert took < EXIT_WITHIN, took
+    assert "Traceback" not in err and err == "", err
+    assert "interrupted" in out and "behaviour class" in out, out
+    assert re.search(r"ran [1-9][0-9]* schedules", out), out
+    assert _left(proc, tmp_path) == ([], [])
+
+
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: interrupt.signal_name(s))
 def test_sweep_of_a_peer_scenario_kills_the_peers(tmp_path: Path, signum: int) -> None:
     proc = _start(["sweep", PEER_SWEEP, "--records", "--jobs", "2"], tmp_path)
