@@ -418,7 +418,7 @@ def _product(values: list[int]) -> int:
 #: exact decimal form of a number of tens of thousands of digits says nothing more, and
 #: Python refuses to write one over 4,300 digits.
 EXACT_DIGITS = 1000
-EXACT_BITS = int(EXACT_DIGITS * math.log2(10)) - 1
+_EXACT_LIMIT = 10 ** EXACT_DIGITS
 #: Levels (schedules per number of changes) ``--json`` lists at most, from 0.
 LEVELS_SHOWN = 16
 
@@ -426,7 +426,7 @@ LEVELS_SHOWN = 16
 def count_text(n: int) -> str:
     """A count as text: exact up to :data:`EXACT_DIGITS` digits, else rounded to three
     significant digits (``about 1.23e+50012``)."""
-    if n.bit_length() <= EXACT_BITS:
+    if n < _EXACT_LIMIT:
         return str(n)
     shift = n.bit_length() - 64
     log = math.log10(n >> shift) + shift * math.log10(2)
@@ -735,7 +735,8 @@ class Space:
                 atoms.append(atom)
         return canonical(atoms)
 
-    def random_points(self, seed: int) -> Iterator[Point]:
+    def random_points(self, seed: int, ended: dict[str, int] | None = None
+                      ) -> Iterator[Point]:
         """Seed ``seed``'s random sequence: the unsplit run, then each draw
         (:meth:`random_point` ``(seed, j)``, j = 1, 2, ...) that no earlier draw gave.
 
@@ -744,6 +745,8 @@ class Space:
         give 3,850 to 5,571 distinct schedules).  The sequence ends when it holds the whole
         space, or after :data:`DRY_DRAWS` draws in a row gave nothing new: each point
         costs at most that many draws, and the set of points seen grows with the points.
+        ``ended``, if given, gets ``"dry"`` (1 when the sequence ended that way) and
+        ``"points"`` (how many it gave) once it ends.
         """
         # Each point seen is kept as an 8-byte digest of its schedule string (a few dozen
         # bytes in the set, not the point's objects): the same in every process, so
@@ -763,6 +766,9 @@ class Space:
             dry = 0
             seen.add(key)
             yield point
+        if ended is not None:
+            ended["dry"] = int(dry >= DRY_DRAWS)
+            ended["points"] = len(seen)
 
     def describe(self) -> str:
         """The space in one line: what is free, and how many schedules it holds."""
@@ -1193,11 +1199,12 @@ def random_slice(space: Space, seed: int, start: int, stop: int) -> Shard:
 
 
 def random_shards(space: Space, seed: int, budget: int, chunk: int,
-                  index_base: int = 0) -> Iterator[Shard]:
+                  index_base: int = 0, ended: dict[str, int] | None = None
+                  ) -> Iterator[Shard]:
     """The first ``budget`` points of seed ``seed``'s sequence (:meth:`Space.random_points`)
     in shards of ``chunk``, made as they are asked for (a ``--time`` search draws no more
-    than it runs)."""
-    points = space.random_points(seed)
+    than it runs); ``ended`` as for :meth:`Space.random_points`."""
+    points = space.random_points(seed, ended)
     done = 0
     while done < budget:
         batch = tuple(format_schedule(p)
@@ -1744,15 +1751,15 @@ def explore(
     old = [s for s in (stored(scenario, store) if store is not None else [])
            if space.contains(parse_schedule(s))]
     base = len(old)
+    ended: dict[str, int] = {}  # how the random sequence ended, if it did
     searched: Iterator[Shard] = (
         (Shard("exhaustive", lo, min(lo + chunk, total), frame, index_base=base + lo)
          for lo in range(0, total, chunk)) if exhaustive
-        else random_shards(space, seed, total, chunk, base))
+        else random_shards(space, seed, total, chunk, base, ended))
     shards = itertools.chain(
         [Shard("list", 0, len(old), frame, schedules=tuple(old))] if old else [], searched)
     deadline = None if seconds is None else start + seconds
     classes: set[str] = set()
-    stopped = False
 
     def take(results: list[RunReport]) -> None:
         report.add(results)
@@ -1765,7 +1772,6 @@ def explore(
         if jobs <= 1:
             for shard in shards:
                 if deadline is not None and time.monotonic() > deadline:
-                    stopped = True
                     break
                 take(run_shard(scenario, spec, shard))
         else:
@@ -1775,6 +1781,7 @@ def explore(
             # what the workers are about to run, not its whole budget.
             ahead = threading.Semaphore(4 * jobs)
             done = threading.Event()
+            handed = [0, False]  # shards handed out; whether that was the last of them
 
             def fed() -> Iterator[tuple[str, ExploreSpec, Shard]]:
                 for shard in shards:
@@ -1783,17 +1790,20 @@ def explore(
                             return
                     if done.is_set():
                         return
+                    handed[0] += 1
                     yield scenario.path, spec, shard
+                handed[1] = True
 
             try:
-                for results in pool.imap(_worker, fed()):
+                for taken, results in enumerate(pool.imap(_worker, fed()), 1):
                     ahead.release()
                     take(results)
+                    if handed[1] and taken == handed[0]:
+                        break  # that was the last: nothing to abandon, whatever the time
                     if deadline is not None and time.monotonic() > deadline:
                         # The rest are abandoned: a fresh pool serves the next search.
                         done.set()
                         WorkerPool.close()
-                        stopped = True
                         break
             except BaseException:
                 done.set()
@@ -1804,33 +1814,50 @@ def explore(
         report.interrupted, report.signal = True, "SIGINT"
     except interrupt.Interrupted as exc:
         report.interrupted, report.signal = True, interrupt.signal_name(exc.signum)
-    report.dry = (not exhaustive and not stopped and not report.interrupted
-                  and report.covered < min(total, space.size))
+    # Dry: the sequence itself ended so, and every point it gave was run (a deadline or a
+    # signal after its last point does not hide it).
+    report.dry = (bool(ended.get("dry")) and not report.interrupted
+                  and report.covered == ended["points"])
     first = report.first_failure()
     if first is not None and not report.interrupted:
-        point, report.shrink_runs = shrink(scenario, spec, first, jobs=jobs)
-        verdict, schedule = run_once(scenario, spec, point, full=True)
-        why = refutation(verdict, spec)
-        if why is None:  # pragma: no cover - shrinking only keeps refuting points
-            point, (verdict, schedule) = (parse_schedule(first.schedule),
-                                          run_once(scenario, spec,
-                                                   parse_schedule(first.schedule), full=True))
-            why = refutation(verdict, spec)
-        text = format_schedule(schedule.applied)
-        report.counterexample = RunReport(first.index, text, behaviour(verdict),
-                                          why[1] if why else first.failure,
-                                          why[0] if why else first.kind,
-                                          len(verdict.trace.calls))
-        report.shrunk_from = first.schedule
-        report.verdict = verdict
-        report.schedule = schedule
-        if store is not None:
-            remember(scenario, text, store)
+        try:
+            _shrunk(report, scenario, spec, first, jobs, store)
+        except KeyboardInterrupt:
+            report.interrupted, report.signal = True, "SIGINT"
+        except interrupt.Interrupted as exc:
+            report.interrupted, report.signal = True, interrupt.signal_name(exc.signum)
+        if report.interrupted:  # stopped while shrinking: the refutation as found
+            WorkerPool.close()
+            report.counterexample, report.shrunk_from = first, first.schedule
+            report.verdict = report.schedule = None
     elif first is not None:
         report.counterexample = first
         report.shrunk_from = first.schedule
     report.seconds = time.monotonic() - start
     return report
+
+
+def _shrunk(report: ExploreReport, scenario: Scenario, spec: ExploreSpec, first: RunReport,
+            jobs: int, store: Path | None) -> None:
+    # Shrink the first refutation, run the result in full and put it in the report.
+    point, report.shrink_runs = shrink(scenario, spec, first, jobs=jobs)
+    verdict, schedule = run_once(scenario, spec, point, full=True)
+    why = refutation(verdict, spec)
+    if why is None:  # pragma: no cover - shrinking only keeps refuting points
+        point, (verdict, schedule) = (parse_schedule(first.schedule),
+                                      run_once(scenario, spec,
+                                               parse_schedule(first.schedule), full=True))
+        why = refutation(verdict, spec)
+    text = format_schedule(schedule.applied)
+    report.counterexample = RunReport(first.index, text, behaviour(verdict),
+                                      why[1] if why else first.failure,
+                                      why[0] if why else first.kind,
+                                      len(verdict.trace.calls))
+    report.shrunk_from = first.schedule
+    report.verdict = verdict
+    report.schedule = schedule
+    if store is not None:
+        remember(scenario, text, store)
 
 
 def write_out(report: ExploreReport, scenario: Scenario, out: str) -> bool:

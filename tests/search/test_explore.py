@@ -183,6 +183,39 @@ def test_a_random_sequence_that_runs_dry_ends_and_says_so(
     assert report.schedules == report.covered
 
 
+def test_a_deadline_after_the_last_point_still_says_ran_dry(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The deadline passes while the workers run the sequence's last points: nothing was
+    # left undone, so the report still says why it ran fewer than the budget.
+    monkeypatch.setattr(ex, "DRY_DRAWS", 2)
+    sc = load_scenario(ROOT / "scenarios/explore/socket-tickets-want-write.toml")
+    alone = ex.explore(sc, seed=0, budget=60, store=None)
+    report = ex.explore(sc, seed=0, budget=60, store=None, jobs=2, seconds=1e-6)
+    assert report.covered == alone.covered and report.dry and alone.dry
+
+
+def test_a_signal_while_shrinking_keeps_what_was_found(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+
+    from biopair.search import interrupt
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise interrupt.Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(ex, "shrink", stopped)
+    assert main(["explore", str(FALSE_CLAIM), "--budget", "40"]) == 143
+    out = capsys.readouterr().out
+    assert "behaviour classes" in out and "interrupted by SIGTERM" in out
+    assert "counterexample: " in out and "replay: biopair explore" in out
+
+
+def test_counts_are_exact_up_to_1000_digits() -> None:
+    assert ex.count_text(10 ** 1000 - 1) == "9" * 1000
+    assert ex.count_text(2 ** 3320) == str(2 ** 3320)
+    assert ex.count_text(10 ** 1000) == "about 1.00e+1000"
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_time_without_a_budget_searches_for_that_long(
         jobs: int, monkeypatch: pytest.MonkeyPatch) -> None:
