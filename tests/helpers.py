@@ -3,6 +3,9 @@ pyOpenSSL endpoint, an endpoint's state, the moves of a trace."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +52,19 @@ def moves(trace: Trace, direction: str | None = None) -> list[MoveEvent]:
     """The trace's moves, on ``direction`` only if given."""
     return [e for e in trace.events if isinstance(e, MoveEvent)
             and (direction is None or e.direction == direction)]
+
+
+@contextlib.contextmanager
+def fails_after(seconds: float, why: str) -> Iterator[None]:
+    """Raise TimeoutError(``why``) in the block if it runs for ``seconds`` (SIGALRM): a
+    test that would block or run on for minutes fails instead."""
+    def alarm(signum: int, frame: object) -> None:
+        raise TimeoutError(why)
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

@@ -4,7 +4,6 @@ any scenario runs, written atomically, never through a link; secrets are 0600.""
 from __future__ import annotations
 
 import os
-import signal
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from biopair import cli
 from biopair.scenario import runner
+from tests.helpers import fails_after
 
 SCENARIO = """
 title = "a handshake"
@@ -40,16 +40,8 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 @pytest.fixture(autouse=True)
 def no_hang() -> Iterator[None]:
     """Fail, instead of hanging the suite, if a test blocks for 3 s (a FIFO opened)."""
-    def alarm(signum: int, frame: object) -> None:
-        raise TimeoutError("blocked for 3 s")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, 3.0)
-    try:
+    with fails_after(3.0, "blocked for 3 s"):
         yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from biopair.scenario.loader import load_scenario
 from biopair.scenario.model import ExploreSpec
 from biopair.search import explore as ex
+from tests.helpers import fails_after
 
 ROOT = Path(__file__).resolve().parents[2]
 FALSE_CLAIM = ROOT / "scenarios/explore/false-claim-one-want-read.toml"
@@ -26,16 +26,8 @@ CAPS = ExploreSpec(splits=16, turns=16, pauses=4)
 @pytest.fixture(autouse=True)
 def no_hang() -> Iterator[None]:
     """Fail, instead of running on for minutes, when one of these takes 2.5 s."""
-    def alarm(signum: int, frame: object) -> None:
-        raise TimeoutError("took 2.5 s")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, 2.5)
-    try:
+    with fails_after(2.5, "took 2.5 s"):
         yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _frame(per_link: tuple[int, ...], rounds: int) -> ex.Frame:

@@ -14,6 +14,7 @@ import pytest
 from biopair import cli
 from biopair.scenario import runner
 from biopair.views import golden
+from tests.helpers import fails_after
 
 SCENARIO = """
 title = "a handshake"
@@ -40,16 +41,8 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 @pytest.fixture
 def no_hang() -> Iterator[None]:
     """Fail, instead of hanging the suite, if the test blocks for 3 s (a FIFO opened)."""
-    def alarm(signum: int, frame: object) -> None:
-        raise TimeoutError("blocked for 3 s")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, 3.0)
-    try:
+    with fails_after(3.0, "blocked for 3 s"):
         yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _scenario(tmp_path: Path) -> Path:
