@@ -1759,14 +1759,12 @@ def explore(
     shards = itertools.chain(
         [Shard("list", 0, len(old), frame, schedules=tuple(old))] if old else [], searched)
     deadline = None if seconds is None else start + seconds
-    classes: set[str] = set()
 
     def take(results: list[RunReport]) -> None:
         report.add(results)
         report.covered += sum(r.index >= base for r in results)  # stored ones not counted
-        classes.update(r.klass for r in results)
         if progress is not None:
-            progress(report.schedules, len(classes))
+            progress(report.schedules, len(report._found))
 
     try:
         if jobs <= 1:
@@ -1827,7 +1825,6 @@ def explore(
         except interrupt.Interrupted as exc:
             report.interrupted, report.signal = True, interrupt.signal_name(exc.signum)
         if report.interrupted:  # stopped while shrinking: the refutation as found
-            WorkerPool.close()
             report.counterexample, report.shrunk_from = first, first.schedule
             report.verdict = report.schedule = None
     elif first is not None:
