@@ -270,6 +270,22 @@ def _summary(hidden: Sequence[Turn], period: int, reps: int, width: int = WIDTH)
                  width)
 
 
+
+def _paragraphs(text: str) -> list[str]:
+    # A scenario's ``about`` as paragraphs to re-wrap: its lines were wrapped for the file
+    # (about 90 columns), so each line of a paragraph joins the one before, except a blank
+    # line, a list item or an indented line, which keep their own lines.
+    out: list[str] = []
+    for line in text.strip().splitlines():
+        stripped = line.strip()
+        keep = (not stripped or line[:1].isspace() or stripped[:2] in ("- ", "* ")
+                or not out or not out[-1])
+        if keep:
+            out.append(stripped)
+        else:
+            out[-1] += " " + stripped
+    return out
+
 def explain(verdict: Verdict, width: int = WIDTH) -> str:
     """The narrative for a run, step by step.
 
@@ -286,8 +302,8 @@ def explain(verdict: Verdict, width: int = WIDTH) -> str:
     lines = [_wrap(f"{sc.path}: {sc.title}", width=width)]
     if sc.about.strip():
         lines += ["", "The scenario says:"]
-        for line in sc.about.strip().splitlines():
-            lines.append(_fill(line, width, "  > ", "  > ") if line.strip() else "  >")
+        for line in _paragraphs(sc.about):
+            lines.append(_fill(line, width, "  > ", "  > ") if line else "  >")
     steps = _Steps(sc)
     grouped = turns(verdict.trace)
     for start, period, reps in collapse([t.key() for t in grouped]):

@@ -174,3 +174,13 @@ def test_a_fault_armed_before_the_first_call_is_told_before_it() -> None:
         " ".join(text.split())
     assert "has nothing yet; the next record (alert warning close_notify, 7 B)" in \
         " ".join(text.split())
+
+
+def test_about_is_rewrapped_as_paragraphs() -> None:
+    # A file's about text is wrapped at about 90 columns: explain joins each paragraph's
+    # lines before wrapping to its width, so no line breaks mid-sentence after a few words.
+    from biopair.views.explain import _paragraphs
+
+    text = "one two\nthree four\n\n- a list item\n- another\n  indented\nlast"
+    assert _paragraphs(text) == ["one two three four", "", "- a list item", "- another",
+                                 "indented last"]
